@@ -1,0 +1,52 @@
+"""tapegrad: PyTorch's autograd API on a flat Wengert tape with Numba-compiled sweeps.
+
+    import tapegrad as torch
+    x = torch.tensor([2.0], requires_grad=True)
+    y = x**2 + 3*x + 1
+    y.backward()
+    x.grad          # tensor([7.])
+"""
+
+from . import autograd, dtypes
+from .autograd.engine import backward as _backward
+from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                                 is_inference_mode_enabled, no_grad, set_grad_enabled)
+from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor, empty,
+                       empty_like, eye, from_numpy, full, full_like, linspace, manual_seed,
+                       normal, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                       tensor, zeros, zeros_like)
+from .dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype, int,
+                     int32, int64, long, set_default_dtype)
+from .dtypes import dtype
+from .functions import (UNARY_FUNCTIONS, add, broadcast_shapes, clone, detach, div, dot,
+                        flatten, matmul, mean, mm, mul, mv, neg, permute, pow, reciprocal,
+                        reshape, sub, sum, swapaxes, t, transpose, view)
+from .tensor import Size, Tensor
+
+globals().update(UNARY_FUNCTIONS)  # exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs
+true_divide = divide = div
+multiply, subtract, negative = mul, sub, neg
+
+
+def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate the gradient of this tensor into the leaves' .grad (PyTorch's backward)."""
+    _backward(self, None if gradient is None else (gradient,), retain_graph, create_graph,
+              inputs)
+
+
+Tensor.backward = _tensor_backward
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t):
+    return t._dtype.is_floating_point
+
+
+def numel(t):
+    return t.numel()
+
+
+__version__ = "0.1.0"

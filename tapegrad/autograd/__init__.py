@@ -1,0 +1,17 @@
+"""tapegrad.autograd: backward, grad, grad modes and the legacy Variable."""
+
+from .engine import backward, grad
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                        set_grad_enabled)
+from .graph import Node
+
+
+def Variable(data, requires_grad=False, volatile=False):
+    """Legacy wrapper from old tutorials: returns the tensor itself (as PyTorch does)."""
+    if requires_grad:
+        data.requires_grad_(True)
+    return data
+
+
+__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
+           "is_grad_enabled", "Variable", "Node"]

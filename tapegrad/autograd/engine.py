@@ -1,0 +1,213 @@
+"""backward() and autograd.grad(): the Python side of the one compiled reverse sweep.
+
+Python checks the arguments, seeds the roots and calls `sweep.backward` once; the sweep
+walks the records in reverse and reports the reached leaves. Only after it succeeded are
+gradients written to `.grad`, so a failed backward leaves every `.grad` as it was.
+"""
+
+import numpy as np
+
+from ..tape import sweep
+from ..tape.records import (ERR_FREED, ERR_VERSION, R_OP, S_DTYPE, S_FLAGS, S_LEAF, S_NUMEL,
+                            S_OFF, S_REC, S_SHAPE, S_VER)
+from ..tape.tape import _fast, current
+from ..tensor import Tensor, _from_array
+
+_entry = {}
+
+
+def _sweep(tape, roots, seed, retain):
+    G = tape.adjoints()
+    args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], G[0], G[1], tape.MARK, tape.BUF,
+            roots, seed, retain)
+    fn = _entry.get("backward")
+    if fn is None:
+        fn = _entry["backward"] = _fast(sweep.backward, *args)
+    status, a, b = fn(*args)
+    if status == ERR_FREED:
+        raise RuntimeError(
+            "Trying to backward through the graph a second time (or directly access saved "
+            "tensors after they have already been freed). Saved intermediate values of the graph "
+            "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+            "you need to backward through the graph a second time or if you need to access saved "
+            "tensors after calling backward.")
+    if status == ERR_VERSION:
+        raise RuntimeError(_version_message(tape, a, b))
+    return a
+
+
+def _version_message(tape, k, s):
+    from ..ops import BY_CODE
+
+    t_shape = [int(d) for d in tape._dims(int(tape.S[s, S_SHAPE]))]
+    producer = BY_CODE[int(tape.R[int(tape.S[s, S_REC]), R_OP])]
+    dt = "FloatTensor" if tape.S[s, S_DTYPE] == 0 else "DoubleTensor"
+    if s in tape.leaf_of:
+        t, v0 = tape.leaf_of[s]
+        what, now, then = "", t._vc[0], v0
+    else:
+        what, now, then = f", which is output 0 of {producer.grad_fn},", \
+            int(tape.S[s, S_VER]), 0
+    user = BY_CODE[int(tape.R[k, R_OP])].grad_fn
+    return (f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [torch.{dt} {t_shape}]{what} is at version {now}; expected "
+            f"version {then} instead (needed by {user}). Hint: the backtrace further above shows "
+            f"the operation that failed to compute its gradient. The variable in question was "
+            f"changed in there or anywhere later. Good luck!")
+
+
+def _roots(tensors, grad_tensors, op):
+    """Root slots and the flat float64 seed (empty: all roots are scalars seeded by 1)."""
+    tape = current()
+    slots, seeds = [], []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected a Tensor as output {i}, got {type(t).__name__}")
+        if not t._rg:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a "
+                               "grad_fn")
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = np.ones(1)
+        else:
+            if not isinstance(g, Tensor):
+                g = _from_array(np.asarray(g, t._dtype.np), t._dtype, False)
+            if g._shape != t._shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"torch.Size({list(g._shape)}) and output[{i}] has a shape of "
+                                   f"torch.Size({list(t._shape)}).")
+            g = np.asarray(g._value(), np.float64).reshape(-1)
+        seeds.append(g)
+        if t._tape is not tape:
+            if t._tape is not None:
+                raise RuntimeError(f"{op}: this tensor was recorded by another thread; each "
+                                   "thread backpropagates through its own tape")
+        slots.append(t)
+    from ..functions import _slots
+
+    for t in slots:
+        if t._tape is None:  # a leaf as the root: its own gradient is the seed
+            tape.load(t, t._dtype)
+    root_slots = [_slots(tape, t._dtype, t)[0] for t in slots]
+    return tape, np.array(root_slots, np.int64), np.concatenate(seeds) if seeds else np.zeros(0)
+
+
+def _accumulate(t, g):
+    """t.grad += g (in place when t owns a gradient array, as PyTorch's AccumulateGrad)."""
+    if t._grad is None:
+        t._grad = _from_array(np.array(g), t._dtype, False)
+    elif t._grad._tape is None and t._grad._shape == g.shape:
+        t._grad._arr += g
+        t._grad._vc[0] += 1
+    else:
+        t._grad = _from_array(t._grad._value() + g, t._dtype, False)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """torch.autograd.backward: accumulate d(tensors)/d(leaf) into each leaf's .grad."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
+                                  "yet")
+    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"grad_tensors has {len(grad_tensors)} elements but tensors has "
+                           f"{len(tensors)}")
+    tape, roots, seed = _roots(tensors, grad_tensors, "backward")
+    retain = bool(retain_graph) if retain_graph is not None else create_graph
+    if inputs is not None:
+        return _backward_inputs(tape, roots, seed, retain, inputs)
+    tape.sync_leaf_versions()
+    n = _sweep(tape, roots, seed, retain)
+    if n:
+        _deliver(tape, tape.BUF[:n].tolist())
+
+
+def _deliver(tape, slots):
+    S, G = tape.S, tape.G
+    for s in slots:
+        off, n = S[s, S_OFF], S[s, S_NUMEL]
+        if S[s, S_FLAGS] & S_LEAF:
+            t = tape.leaf_of[s][0]
+        else:
+            t = tape.retained.get(s)
+            if t is None:
+                continue
+        _accumulate(t, G[t._dtype.code][off:off + n].reshape(t._shape))
+
+
+def _backward_inputs(tape, roots, seed, retain, inputs):
+    """backward(inputs=...): accumulate only into the given tensors (leaves or not)."""
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not inputs:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    grads = _grads(tape, roots, seed, retain, inputs, allow_unused=True)
+    for t, g in zip(inputs, grads):
+        if g is not None:
+            _accumulate(t, g)
+
+
+def _grads(tape, roots, seed, retain, inputs, allow_unused):
+    """Adjoints of `inputs` (NumPy arrays, None where unreached) after one sweep."""
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: expected a Tensor as input {i}, got {type(t).__name__}")
+        if not t._rg:
+            raise RuntimeError(f"One of the differentiated Tensors does not require grad")
+    wanted = []
+    for t in inputs:
+        if t._tape is tape:
+            wanted.append([t._slot])
+        else:
+            wanted.append([s for s, (leaf, _) in tape.leaf_of.items() if leaf is t])
+    tape.sync_leaf_versions()
+    _sweep(tape, roots, seed, retain)
+    out = []
+    for t, slots in zip(inputs, wanted):
+        g = None
+        for s in slots:
+            if tape.MARK[s]:
+                off, n = tape.S[s, S_OFF], tape.S[s, S_NUMEL]
+                v = tape.G[t._dtype.code][off:off + n].reshape(t._shape)
+                g = v.copy() if g is None else g + v
+        if g is None and not allow_unused:
+            raise RuntimeError("One of the differentiated Tensors appears to not have been used "
+                               "in the graph. Set allow_unused=True if this is the desired "
+                               "behavior.")
+        out.append(g)
+    return out
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """torch.autograd.grad: the gradients of outputs w.r.t. inputs, as new tensors."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
+                                  "yet")
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True is not supported yet")
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = (inputs,) if single else tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    tape, roots, seed = _roots(outputs, grad_outputs, "grad")
+    retain = bool(retain_graph) if retain_graph is not None else create_graph
+    grads = _grads(tape, roots, seed, retain, inputs, allow_unused)
+    res = []
+    for t, g in zip(inputs, grads):
+        if g is None:
+            res.append(_from_array(np.zeros(t._shape, t._dtype.np), t._dtype, False)
+                       if materialize_grads else None)
+        else:
+            res.append(_from_array(g, t._dtype, False))
+    return tuple(res)
+

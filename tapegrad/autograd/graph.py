@@ -1,0 +1,78 @@
+"""grad_fn objects: a view of one record, named with PyTorch's class name."""
+
+from ..ops import BY_CODE
+from ..ops.spec import UNARY
+from ..tape.records import R_IN0, R_IN1, R_OP, S_FLAGS, S_LEAF, S_REC, S_RG
+
+_classes = {}
+
+
+class Node:
+    """grad_fn of a non-leaf tensor: the record that produced it (PyTorch's Node)."""
+
+    __slots__ = ("_tape", "_slot", "__weakref__")
+
+    def name(self):
+        return type(self).__name__
+
+    @property
+    def _record(self):
+        return int(self._tape.S[self._slot, S_REC])
+
+    @property
+    def next_functions(self):
+        tape, k = self._tape, self._record
+        spec = BY_CODE[int(tape.R[k, R_OP])]
+        ins = [int(tape.R[k, R_IN0]), int(tape.R[k, R_IN1])]
+        if spec.family == UNARY and spec.name.endswith("_scalar"):
+            ins[1] = -2  # the python scalar: PyTorch lists it as (None, 0)
+        out = []
+        for s in ins:
+            if s == -1:
+                continue
+            if s < 0 or not tape.S[s, S_FLAGS] & S_RG:
+                out.append((None, 0))
+            elif tape.S[s, S_FLAGS] & S_LEAF:
+                out.append((AccumulateGrad(tape.leaf_of[s][0]), 0))
+            else:
+                out.append((node(tape, s), 0))
+        return tuple(out)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._tape is self._tape \
+            and other._slot == self._slot
+
+    def __hash__(self):
+        return hash((id(self._tape), self._slot))
+
+
+class AccumulateGrad:
+    """The node that adds a leaf's gradient into its `.grad`."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def node(tape, slot):
+    """The grad_fn object for `slot` (registered so compaction renumbers it)."""
+    name = BY_CODE[int(tape.R[tape.S[slot, S_REC], R_OP])].grad_fn
+    cls = _classes.get(name)
+    if cls is None:
+        cls = _classes[name] = type(name, (Node,), {"__slots__": ()})
+    n = object.__new__(cls)
+    n._tape, n._slot = tape, slot
+    tape.handles.append(n)
+    return n

@@ -1,0 +1,97 @@
+"""dtype objects (tapegrad.float32 ...), the default dtype and PyTorch's promotion rules."""
+
+import builtins
+
+import numpy as np
+
+from .tape.records import DT_F32, DT_F64
+
+
+class dtype:
+    """A tensor element type; prints like PyTorch's (`torch.float32`)."""
+
+    __slots__ = ("name", "np", "is_floating_point", "code", "legacy")
+
+    def __init__(self, name, np_dtype, is_floating_point, code, legacy):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = is_floating_point
+        self.code = code        # DT_F32 / DT_F64 for float dtypes (which arena), -1 otherwise
+        self.legacy = legacy    # PyTorch's legacy type name, used in error messages
+
+    def __repr__(self):
+        return "torch." + self.name
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+    @property
+    def itemsize(self):
+        return self.np.itemsize
+
+
+float32 = dtype("float32", np.float32, True, DT_F32, "FloatTensor")
+float64 = dtype("float64", np.float64, True, DT_F64, "DoubleTensor")
+int64 = dtype("int64", np.int64, False, -1, "LongTensor")
+int32 = dtype("int32", np.int32, False, -1, "IntTensor")
+bool_ = dtype("bool", np.bool_, False, -1, "BoolTensor")
+float = float32     # torch.float, torch.double, torch.long, torch.int as in PyTorch
+double = float64
+long = int64
+int = int32
+
+ALL = (float32, float64, int64, int32, bool_)
+_BY_NP = {d.np: d for d in ALL}
+_BY_CODE = {DT_F32: float32, DT_F64: float64}
+_RANK = {bool_: 0, int32: 1, int64: 2, float32: 3, float64: 4}
+
+
+def _by_name(name):
+    return {d.name: d for d in ALL}[name]
+
+
+class _Default:
+    value = float32
+
+
+_default = _Default()
+
+
+def set_default_dtype(d):
+    if d not in (float32, float64):
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default.value = d
+
+
+def get_default_dtype():
+    return _default.value
+
+
+def from_numpy_dtype(npd):
+    """tapegrad dtype of a NumPy dtype (float16 and friends are refused)."""
+    d = _BY_NP.get(np.dtype(npd))
+    if d is None:
+        raise TypeError(f"can't convert np.ndarray of type {np.dtype(npd)}; the supported types are: "
+                        "float64, float32, int64, int32 and bool.")
+    return d
+
+
+def from_code(code):
+    return _BY_CODE[code]
+
+
+def promote(a, b):
+    """Result dtype of a binary op between two tensors (PyTorch's category rules)."""
+    if a is b:
+        return a
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+def promote_scalar(d, s):
+    """Result dtype of tensor(d) op python scalar s: a scalar only lifts the category."""
+    if isinstance(s, bool):
+        return d
+    if isinstance(s, builtins.float):
+        return d if d.is_floating_point else _default.value
+    return d if d is not bool_ else int64
+

@@ -1,0 +1,571 @@
+"""Tensor operations: apply an op of the table to tensors and record it.
+
+Each public function checks its arguments (PyTorch's exception classes, messages that
+name the op and the shapes or dtypes), picks the result dtype, computes the output
+shape, and appends one record through the compiled `record`, which also runs the
+forward kernel. Integer and bool tensors never enter the tape: their arithmetic runs in
+NumPy (they cannot require grad). Tensor methods and operators are bound at the end.
+"""
+
+import builtins
+import math
+
+import numpy as np
+
+from . import dtypes
+from .ops import BY_NAME
+from .ops.spec import UNARY
+from .tape.records import S_RG, S_VER
+from .tape.tape import current
+from .tensor import Tensor, _dim, _from_array, _on_tape
+
+_OP = {name: spec.opcode for name, spec in BY_NAME.items()}
+_INT_UFUNC = {"neg": np.negative, "abs": np.abs, "add": np.add, "sub": np.subtract,
+              "mul": np.multiply, "pow": np.power, "relu": lambda a: np.maximum(a, 0)}
+_scalar_types = (int, float, bool, np.number, np.bool_)
+
+
+# ---- getting inputs onto the tape ------------------------------------------------------
+def _slot(tape, t, dt):
+    """Slot of tensor t as float dtype dt on `tape` (loading or casting as needed)."""
+    if t._tape is tape:
+        if t._dtype is dt:
+            return t._slot
+        if t._dtype.is_floating_point:  # float32 <-> float64: recorded, gradients flow back
+            rg = t._rg and tape.grad_enabled
+            return tape.record_cast(t._slot, dt.code, S_RG if rg else 0)
+    elif t._rg and t._dtype is not dt:
+        return tape.record_cast(tape.load(t, t._dtype), dt.code, S_RG if tape.grad_enabled else 0)
+    return tape.load(t, dt)
+
+
+def _slots(tape, dt, *ts):
+    """Slots of several tensors; read again if loading one compacted the tape."""
+    while True:
+        epoch = tape.epoch
+        s = [_slot(tape, t, dt) for t in ts]
+        if tape.epoch == epoch:
+            return s
+
+
+def _float(dt):
+    return dt if dt.is_floating_point else dtypes.get_default_dtype()
+
+
+def _check_tensor(x, op, arg="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument '{arg}' must be Tensor, not {type(x).__name__}")
+
+
+# ---- elementwise ----------------------------------------------------------------------
+def _unary(name, x, c=0.0):
+    """Record y = f(x, c) for a UNARY op; int tensors are promoted to the default float
+    dtype unless NumPy can keep them integral (neg, abs, relu)."""
+    if type(x) is not Tensor:
+        _check_tensor(x, name)
+    dt = x._dtype
+    if not dt.is_floating_point:
+        f = _INT_UFUNC.get(name)
+        if f is not None:
+            return _from_array(f(x._value()), dt, False)
+        dt = dtypes.get_default_dtype()
+    tape = current()
+    s = x._slot if x._tape is tape and x._dtype is dt else _slots(tape, dt, x)[0]
+    rg = x._rg and tape.grad_enabled
+    out = tape.record(_OP[name], s, -1, -1, c, -1, dt.code, S_RG if rg else 0)
+    return _on_tape(tape, out, x._shape, dt, rg)
+
+
+def broadcast_shapes(a, b, op="broadcast"):
+    """PyTorch's broadcasting of two shapes, with its error text prefixed by the op."""
+    nd = max(len(a), len(b))
+    a1 = (1,) * (nd - len(a)) + tuple(a)
+    b1 = (1,) * (nd - len(b)) + tuple(b)
+    out = []
+    for i, (x, y) in enumerate(zip(a1, b1)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"{op}: The size of tensor a ({x}) must match the size of tensor b "
+                               f"({y}) at non-singleton dimension {i}")
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
+def _strides(shape, out):
+    """Element strides of a contiguous `shape` read in broadcast `out` (0 where broadcast)."""
+    nd = len(out)
+    full = (1,) * (nd - len(shape)) + tuple(shape)
+    st, acc = [0] * nd, 1
+    for i in range(nd - 1, -1, -1):
+        st[i] = acc if full[i] != 1 else 0
+        acc *= full[i]
+    return st
+
+
+def _binary(name, a, b, alpha=1.0):
+    """Record y = f(a, b, alpha) with broadcasting; a python scalar b goes to the scalar op."""
+    if type(a) is not Tensor:
+        _check_tensor(a, name)
+    if type(b) is not Tensor:
+        if isinstance(b, _scalar_types):
+            return _scalar(name, a, b, alpha)
+        raise TypeError(f"{name}(): argument 'other' must be Tensor or Number, not "
+                        f"{type(b).__name__}")
+    dt = dtypes.promote(a._dtype, b._dtype)
+    if not dt.is_floating_point:
+        if name == "div":
+            dt = dtypes.get_default_dtype()
+        else:
+            if dt is dtypes.bool_ and name == "sub":
+                raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                                   "supported. Use the `^` or `logical_xor()` operator instead.")
+            va, vb = a._value(), b._value()
+            return _from_array(np.asarray(_INT_UFUNC[name](va, vb * alpha if alpha != 1 else vb)),
+                               dt, False)
+    sa, sb = a._shape, b._shape
+    tape = current()
+    if sa == sb:
+        shape, aux, out_shape = sa, -1, -1
+    else:
+        shape = broadcast_shapes(sa, sb, name)
+        na, nb = math.prod(sa), math.prod(sb)
+        if (sa == shape or na == 1) and (sb == shape or nb == 1):
+            aux = -1
+        else:
+            aux = tape.intern((len(shape),) + shape + tuple(_strides(sa, shape))
+                              + tuple(_strides(sb, shape)), "bcast")
+        out_shape = tape.shape(shape)
+    if a._tape is tape and b._tape is tape and a._dtype is dt and b._dtype is dt:
+        s0, s1 = a._slot, b._slot
+    else:
+        s0, s1 = _slots(tape, dt, a, b)
+    rg = (a._rg or b._rg) and tape.grad_enabled
+    out = tape.record(_OP[name], s0, s1, aux, alpha, out_shape, dt.code, S_RG if rg else 0)
+    return _on_tape(tape, out, shape, dt, rg)
+
+
+def _scalar(name, a, c, alpha=1.0):
+    """tensor (op) python scalar."""
+    if name == "add":
+        return _unary("add_scalar", a, float(c) * alpha) if a._dtype.is_floating_point \
+            else _from_array(a._value() + c * alpha, dtypes.promote_scalar(a._dtype, c), False)
+    if name == "sub":
+        return _scalar("add", a, -c, alpha) if not a._dtype.is_floating_point else \
+            _unary("sub_scalar", a, float(c) * alpha)
+    dt = dtypes.promote_scalar(a._dtype, c)
+    if not dt.is_floating_point and name != "div":
+        return _from_array(np.asarray(_INT_UFUNC[name](a._value(), c)), dt, False)
+    if dt is not a._dtype:
+        a = to(a, dt)
+    return _unary(name + "_scalar", a, float(c))
+
+
+def add(input, other, *, alpha=1):
+    return _binary("add", input, other, alpha)
+
+
+def sub(input, other, *, alpha=1):
+    return _binary("sub", input, other, alpha)
+
+
+def mul(input, other):
+    return _binary("mul", input, other)
+
+
+def div(input, other, *, rounding_mode=None):
+    if rounding_mode is not None:
+        raise NotImplementedError("div: rounding_mode is not supported yet")
+    return _binary("div", input, other)
+
+
+def pow(input, exponent):
+    if isinstance(input, _scalar_types):  # scalar ** tensor
+        _check_tensor(exponent, "pow", "exponent")
+        e = exponent if exponent._dtype.is_floating_point else to(exponent, _float(exponent._dtype))
+        return _unary("rpow_scalar", e, float(input))
+    return _binary("pow", input, exponent)
+
+
+def neg(input):
+    return _unary("neg", input)
+
+
+def _rsub(a, c):
+    if not a._dtype.is_floating_point:
+        return _from_array(c - a._value(), dtypes.promote_scalar(a._dtype, c), False)
+    return _unary("rsub_scalar", a, float(c))
+
+
+def _rdiv(a, c):  # c / a = reciprocal(a) * c, as PyTorch records it
+    r = _unary("reciprocal", a)
+    return r if c == 1 else _unary("mul_scalar", r, float(c))
+
+
+def reciprocal(input):
+    return _unary("reciprocal", input)
+
+
+def _elementwise(name):
+    def fn(input):
+        return _unary(name, input)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name}, as torch.{name} (grad_fn {BY_NAME[name].grad_fn})."
+    return fn
+
+
+# one public function per UNARY row that is not a scalar-operand variant
+UNARY_FUNCTIONS = {s.name: _elementwise(s.name) for s in BY_NAME.values()
+                   if s.family == UNARY and not s.name.endswith("_scalar")
+                   and s.name not in ("neg", "reciprocal")}
+globals().update(UNARY_FUNCTIONS)
+
+
+# ---- reductions -----------------------------------------------------------------------
+def _dims(dim, nd, op):
+    if dim is None:
+        return tuple(range(nd))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = tuple(sorted({_dim(d, nd, op) for d in dims}))
+    if len(out) != len(dims):
+        raise RuntimeError(f"{op}(): dim {list(dims)} appears multiple times in the list of dims")
+    return out
+
+
+def _reduce(name, x, dim, keepdim, dtype=None):
+    _check_tensor(x, name)
+    nd = len(x._shape)
+    dims = _dims(dim, nd, name)
+    if dtype is not None:
+        x = to(x, dtype)
+    dt = x._dtype
+    if not dt.is_floating_point:
+        if name == "mean":
+            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
+                               f"a floating point or complex dtype. Got: {dt.name.capitalize()}")
+        v = x._value().sum(axis=dims, keepdims=keepdim)
+        return _from_array(np.asarray(v, np.int64), dtypes.int64, False)
+    keep = tuple(1 if i in dims else d for i, d in enumerate(x._shape))
+    shape = keep if keepdim else tuple(d for i, d in enumerate(x._shape) if i not in dims)
+    tape = current()
+    if dim is None and not keepdim:
+        op, aux = _OP[name], -1
+    else:
+        op = _OP[name + "_dim"]
+        aux = tape.intern((nd,) + x._shape + tuple(_strides(keep, keep)[i] if i not in dims else 0
+                                                   for i in range(nd)), "reduce")
+        if nd == 0:
+            aux = -1
+    (s,) = _slots(tape, dt, x)
+    rg = x._rg and tape.grad_enabled
+    out = tape.record(op, s, -1, aux, 0.0, tape.shape(shape), dt.code, S_RG if rg else 0)
+    return _on_tape(tape, out, shape, dt, rg)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    return _reduce("sum", input, dim, keepdim, dtype)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    return _reduce("mean", input, dim, keepdim, dtype)
+
+
+# ---- matmul ---------------------------------------------------------------------------
+def matmul(input, other):
+    _check_tensor(input, "matmul")
+    _check_tensor(other, "matmul", "other")
+    a, b = input._shape, other._shape
+    if input._dtype is not other._dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{input._dtype.name} != {other._dtype.name}")
+    if len(a) == 0 or len(b) == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{len(a)}D and {len(b)}D")
+    if len(a) > 2 or len(b) > 2:
+        raise NotImplementedError(f"matmul: batched shapes {list(a)} @ {list(b)} are not "
+                                  "supported yet")
+    if len(a) == 1 and len(b) == 1:
+        if a[0] != b[0]:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{a[0]}] and src "
+                               f"[{b[0]}] to have the same number of elements, but got {a[0]} "
+                               f"and {b[0]} elements respectively")
+        return _matmul("dot", input, other, 1, a[0], 1, ())
+    if len(a) == 2 and len(b) == 1:
+        if a[1] != b[0]:
+            raise RuntimeError(f"size mismatch, got input ({a[0]}), mat ({a[0]}x{a[1]}), "
+                               f"vec ({b[0]})")
+        return _matmul("mv", input, other, a[0], a[1], 1, (a[0],))
+    if len(a) == 1:
+        if a[0] != b[0]:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied (1x{a[0]} and "
+                               f"{b[0]}x{b[1]})")
+        return _matmul("vm", input, other, 1, a[0], b[1], (b[1],))
+    if a[1] != b[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and "
+                           f"{b[0]}x{b[1]})")
+    return _matmul("mm", input, other, a[0], a[1], b[1], (a[0], b[1]))
+
+
+def _matmul(name, x, y, m, k, n, shape):
+    dt = x._dtype
+    if not dt.is_floating_point:
+        return _from_array(np.asarray(np.matmul(x._value(), y._value())), dt, False)
+    tape = current()
+    aux = tape.intern((m, k, n), "matmul")
+    s0, s1 = _slots(tape, dt, x, y)
+    rg = (x._rg or y._rg) and tape.grad_enabled
+    out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), dt.code, S_RG if rg else 0)
+    return _on_tape(tape, out, shape, dt, rg)
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got {input.ndim}-D and "
+                           f"{vec.ndim}-D")
+    return matmul(input, vec)
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    return matmul(input, other)
+
+
+# ---- movement -------------------------------------------------------------------------
+def _movement(name, x, shape, aux, numpy_fn):
+    """Record a copy/permute op, or give a NumPy view when nothing needs recording."""
+    tape = current()
+    rg = x._rg and tape.grad_enabled
+    if x._tape is None and not rg:  # share storage as PyTorch's views do
+        t = _from_array(numpy_fn(x._arr), x._dtype, False)
+        t._vc = x._vc
+        return t
+    if not x._dtype.is_floating_point:
+        return _from_array(np.ascontiguousarray(numpy_fn(x._value())), x._dtype, False)
+    (s,) = _slots(tape, x._dtype, x)
+    if aux is not None:
+        aux = tape.intern(aux, "permute")
+    out = tape.record(_OP[name], s, -1, -1 if aux is None else aux, 0.0, tape.shape(shape),
+                      x._dtype.code, S_RG if rg else 0)
+    return _on_tape(tape, out, shape, x._dtype, rg)
+
+
+def reshape(input, *shape):
+    _check_tensor(input, "reshape")
+    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+    n = input.numel()
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = math.prod(d for d in shape if d != -1)
+    if -1 in shape:
+        if known == 0 or n % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+        shape = tuple(n // known if d == -1 else d for d in shape)
+    if math.prod(shape) != n or builtins.any(d < 0 for d in shape):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+    return _movement("view", input, shape, None, lambda a: a.reshape(shape))
+
+
+view = reshape
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    nd = input.ndim
+    if nd == 0:
+        return reshape(input, 1)
+    s, e = _dim(start_dim, nd, "flatten"), _dim(end_dim, nd, "flatten")
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    sh = input._shape
+    return reshape(input, sh[:s] + (math.prod(sh[s:e + 1]),) + sh[e + 1:])
+
+
+def permute(input, *dims, _name="permute"):
+    _check_tensor(input, "permute")
+    dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
+    nd = input.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {nd} is not equal to len(dims) = {len(dims)}")
+    dims = tuple(_dim(d, nd, "permute") for d in dims)
+    if len(set(dims)) != nd:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    sh = input._shape
+    shape = tuple(sh[d] for d in dims)
+    st = [math.prod(sh[i + 1:]) for i in range(nd)]
+    aux = (nd,) + shape + tuple(st[d] for d in dims) if nd else None
+    if nd == 0:
+        return _movement("view", input, shape, None, lambda a: a) if _name == "permute" else input
+    return _movement(_name, input, shape, aux, lambda a: a.transpose(dims))
+
+
+def transpose(input, dim0, dim1):
+    nd = input.ndim
+    d0, d1 = _dim(dim0, nd, "transpose"), _dim(dim1, nd, "transpose")
+    dims = list(range(nd))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return permute(input, dims, _name="transpose")
+
+
+swapaxes = transpose
+
+
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{input.ndim}D")
+    return permute(input, tuple(range(input.ndim - 1, -1, -1)), _name="t")
+
+
+def clone(input):
+    return _movement("clone", input, input._shape, None, np.copy) if input._tape is not None \
+        or input._rg else _from_array(input._arr.copy(), input._dtype, False)
+
+
+# ---- dtype conversion ------------------------------------------------------------------
+def to(input, dtype=None, *args, **kwargs):
+    """tensor.to(dtype); device arguments ("cpu") are accepted and ignored."""
+    if isinstance(dtype, Tensor):
+        dtype = dtype._dtype
+    if dtype is None or isinstance(dtype, str):
+        dtype = kwargs.get("dtype") or next((a for a in args if isinstance(a, dtypes.dtype)),
+                                            None)
+        if dtype is None:
+            return input
+    if not isinstance(dtype, dtypes.dtype):
+        raise TypeError(f"to() received an invalid combination of arguments: {dtype!r}")
+    if dtype is input._dtype:
+        return input
+    tape = current()
+    if input._dtype.is_floating_point and dtype.is_floating_point and (input._rg or
+                                                                        input._tape is not None):
+        rg = input._rg and tape.grad_enabled
+        if input._tape is tape:
+            s = tape.record_cast(input._slot, dtype.code, S_RG if rg else 0)
+        else:
+            s = tape.record_cast(_slots(tape, input._dtype, input)[0], dtype.code,
+                                 S_RG if rg else 0)
+        return _on_tape(tape, s, input._shape, dtype, rg)
+    return _from_array(np.array(input._value(), dtype.np), dtype, False)
+
+
+# ---- in place ---------------------------------------------------------------------------
+def _inplace(t, op, compute):
+    """Apply an in-place op: check PyTorch's rules, compute, then write or rebind."""
+    from .tape.records import S_FLAGS
+
+    tape = current()
+    if t._rg and t.is_leaf and tape.grad_enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           f"operation. ({op})")
+    r = compute()
+    if r._shape != t._shape:
+        raise RuntimeError(f"{op}: output with shape {list(t._shape)} doesn't match the broadcast "
+                           f"shape {list(r._shape)}")
+    if r._dtype is not t._dtype and not (t._dtype.is_floating_point or
+                                          not r._dtype.is_floating_point):
+        raise RuntimeError(f"{op}: result type {r._dtype.name.capitalize()} can't be cast to the "
+                           f"desired output type {t._dtype.name.capitalize()}")
+    if t._tape is None:
+        np.copyto(t._arr, r._value(), casting="unsafe")
+        t._vc[0] += 1
+    elif r._rg and r._tape is t._tape and r._dtype is t._dtype:
+        # recorded: the tensor now names the new record; saved uses of its old value raise
+        t._tape.S[t._slot, S_VER] += 1
+        t._slot, t._rg, t._gfn = r._slot, True, None
+        if t._retains:
+            t._tape.S[t._slot, S_FLAGS] |= t._tape.S[r._slot, S_FLAGS]
+    else:
+        t._value()[...] = r._value()
+        t._tape.S[t._slot, S_VER] += 1
+    return t
+
+
+def _inplace_method(name, fn):
+    def method(self, *args, **kwargs):
+        return _inplace(self, name, lambda: fn(self, *args, **kwargs))
+
+    method.__name__ = name
+    return method
+
+
+def zero_(t):
+    return fill_(t, 0)
+
+
+def fill_(t, value):
+    return _inplace(t, "fill_", lambda: _from_array(np.full(t._shape, value, t._dtype.np),
+                                                   t._dtype, False))
+
+
+def copy_(t, src):
+    def compute():
+        v = np.broadcast_to(np.asarray(src._value(), t._dtype.np), t._shape)
+        return _from_array(np.array(v), t._dtype, False)
+
+    return _inplace(t, "copy_", compute)
+
+
+# ---- detach, clone ---------------------------------------------------------------------
+def detach(input):
+    """Same value, no history: shares storage (a tape slot or the tensor's own array)."""
+    if input._tape is None:
+        t = _from_array(input._arr, input._dtype, False)
+        t._vc = input._vc
+        return t
+    return _on_tape(input._tape, input._slot, input._shape, input._dtype, False)
+
+
+def detach_(input):
+    if input._tape is not None and input._rg:
+        input._arr, input._tape, input._vc = np.array(input._value()), None, [0]
+    input._rg, input._gfn = False, None
+    return input
+
+
+# ---- binding: Tensor methods and operators --------------------------------------------
+def _bind():
+    T = Tensor
+    for name, fn in UNARY_FUNCTIONS.items():
+        setattr(T, name, fn)
+    for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "sum", "mean",
+                 "matmul", "mm", "mv", "dot", "reshape", "view", "flatten", "permute",
+                 "transpose", "swapaxes", "t", "clone", "to", "detach", "detach_", "zero_",
+                 "fill_", "copy_"):
+        setattr(T, name, globals()[name])
+    T.true_divide = T.divide = T.div
+    T.multiply, T.subtract, T.negative, T.absolute = T.mul, T.sub, T.neg, T.abs
+    for name in ("add", "sub", "mul", "div"):
+        setattr(T, name + "_", _inplace_method(name + "_", globals()[name]))
+    T.__add__ = T.__radd__ = lambda a, b: _binary("add", a, b)
+    T.__sub__ = lambda a, b: _binary("sub", a, b)
+    T.__rsub__ = lambda a, b: _rsub(a, b) if isinstance(b, _scalar_types) else NotImplemented
+    T.__mul__ = T.__rmul__ = lambda a, b: _binary("mul", a, b)
+    T.__truediv__ = lambda a, b: _binary("div", a, b)
+    T.__rtruediv__ = lambda a, b: _rdiv(a, b) if isinstance(b, _scalar_types) else NotImplemented
+    T.__pow__ = lambda a, b: _binary("pow", a, b)
+    T.__rpow__ = lambda a, b: pow(b, a) if isinstance(b, _scalar_types) else NotImplemented
+    T.__matmul__ = matmul
+    T.__rmatmul__ = lambda a, b: matmul(b, a) if isinstance(b, Tensor) else NotImplemented
+    T.__neg__ = neg
+    T.__pos__ = lambda a: a
+    T.__abs__ = UNARY_FUNCTIONS["abs"]
+    for op in ("add", "sub", "mul"):
+        setattr(T, f"__i{op}__", _inplace_method(f"__i{op}__", globals()[op]))
+    T.__itruediv__ = _inplace_method("__itruediv__", div)
+    T.float = lambda a: to(a, dtypes.float32)
+    T.double = lambda a: to(a, dtypes.float64)
+    T.long = lambda a: to(a, dtypes.int64)
+    T.int = lambda a: to(a, dtypes.int32)
+    T.bool = lambda a: to(a, dtypes.bool_)
+    T.type = lambda a, dtype=None: (f"torch.{a._dtype.legacy}" if dtype is None else to(a, dtype))
+    T.cpu = T.contiguous = lambda a, *args, **kw: a
+
+
+_bind()

@@ -1,0 +1,275 @@
+"""Elementwise ops: one block each, the row and then its scalar kernels.
+
+Kernels are Numba nopython code on scalars; tapegrad/tape/codegen.py copies them into the
+compiled dispatch, so edit them here and run `python -m tapegrad.tape.codegen`.
+Use np.* math (it keeps float32 in float32) and never divide by a value that can be 0
+without a comment on what PyTorch returns there.
+"""
+
+import numpy as np
+
+from .spec import IN0, IN1, OUT, SCALAR, binary, unary
+
+# ---- unary math ----------------------------------------------------------------------
+
+
+@unary(1, "neg", "NegBackward0")
+def neg(x, c):
+    return -x
+
+
+@neg.vjp
+def neg_vjp(x, y, g, c):
+    return -g
+
+
+@unary(2, "exp", "ExpBackward0", saves=OUT)
+def exp(x, c):
+    return np.exp(x)
+
+
+@exp.vjp
+def exp_vjp(x, y, g, c):  # d exp(x) = exp(x) dx: reuses the output
+    return g * y
+
+
+@unary(3, "log", "LogBackward0", saves=IN0, domain=(0.2, 3.0))
+def log(x, c):
+    return np.log(x)
+
+
+@log.vjp
+def log_vjp(x, y, g, c):  # at x = 0 this is g/0 = inf, as in PyTorch
+    return g / x
+
+
+@unary(4, "sqrt", "SqrtBackward0", saves=OUT, domain=(0.2, 3.0))
+def sqrt(x, c):
+    return np.sqrt(x)
+
+
+@sqrt.vjp
+def sqrt_vjp(x, y, g, c):  # g / (2 sqrt x): inf at 0, as in PyTorch
+    return g / (y + y)
+
+
+@unary(5, "sin", "SinBackward0", saves=IN0)
+def sin(x, c):
+    return np.sin(x)
+
+
+@sin.vjp
+def sin_vjp(x, y, g, c):
+    return g * np.cos(x)
+
+
+@unary(6, "cos", "CosBackward0", saves=IN0)
+def cos(x, c):
+    return np.cos(x)
+
+
+@cos.vjp
+def cos_vjp(x, y, g, c):
+    return -g * np.sin(x)
+
+
+@unary(7, "tanh", "TanhBackward0", saves=OUT)
+def tanh(x, c):
+    return np.tanh(x)
+
+
+@tanh.vjp
+def tanh_vjp(x, y, g, c):
+    return g * (1 - y * y)
+
+
+@unary(8, "sigmoid", "SigmoidBackward0", saves=OUT, domain=(-4.0, 4.0))
+def sigmoid(x, c):  # exp(-x) overflows to inf for x < -88 (float32): 1/inf = 0, fine
+    return 1 / (1 + np.exp(-x))
+
+
+@sigmoid.vjp
+def sigmoid_vjp(x, y, g, c):
+    return g * y * (1 - y)
+
+
+@unary(9, "relu", "ReluBackward0", saves=OUT)
+def relu(x, c):
+    return x if x > 0 else x * 0
+
+
+@relu.vjp
+def relu_vjp(x, y, g, c):  # subgradient 0 at x = 0, as in PyTorch
+    return g if y > 0 else g * 0
+
+
+@unary(10, "abs", "AbsBackward0", saves=IN0)
+def abs(x, c):
+    return np.abs(x)
+
+
+@abs.vjp
+def abs_vjp(x, y, g, c):  # sign(0) = 0: zero subgradient at 0, as in PyTorch
+    return g * np.sign(x)
+
+
+# ---- tensor (op) python scalar: c is the scalar ---------------------------------------
+
+
+@unary(11, "add_scalar", "AddBackward0", const=1.5)
+def add_scalar(x, c):
+    return x + c
+
+
+@add_scalar.vjp
+def add_scalar_vjp(x, y, g, c):
+    return g
+
+
+@unary(12, "sub_scalar", "SubBackward0", const=1.5)
+def sub_scalar(x, c):
+    return x - c
+
+
+@sub_scalar.vjp
+def sub_scalar_vjp(x, y, g, c):
+    return g
+
+
+@unary(13, "rsub_scalar", "RsubBackward1", const=1.5)
+def rsub_scalar(x, c):  # c - x
+    return c - x
+
+
+@rsub_scalar.vjp
+def rsub_scalar_vjp(x, y, g, c):
+    return -g
+
+
+@unary(14, "mul_scalar", "MulBackward0", saves=SCALAR, const=-1.5)
+def mul_scalar(x, c):
+    return x * c
+
+
+@mul_scalar.vjp
+def mul_scalar_vjp(x, y, g, c):
+    return g * c
+
+
+@unary(15, "div_scalar", "DivBackward0", saves=SCALAR, const=0.7)
+def div_scalar(x, c):
+    return x / c
+
+
+@div_scalar.vjp
+def div_scalar_vjp(x, y, g, c):
+    return g / c
+
+
+@unary(16, "pow_scalar", "PowBackward0", saves=IN0, domain=(0.2, 2.0), const=2.5)
+def pow_scalar(x, c):  # x ** c
+    return x**c
+
+
+@pow_scalar.vjp
+def pow_scalar_vjp(x, y, g, c):  # exponent 0 has a zero gradient everywhere (PyTorch)
+    return g * c * x ** (c - 1) if c != 0 else g * 0
+
+
+@unary(17, "rpow_scalar", "PowBackward2", saves=OUT, const=1.7)
+def rpow_scalar(x, c):  # c ** x
+    return c**x
+
+
+@rpow_scalar.vjp
+def rpow_scalar_vjp(x, y, g, c):  # base 0 with x >= 0: gradient 0, not nan (PyTorch)
+    return g * y * np.log(c) if c != 0 or x < 0 else g * 0
+
+
+@unary(18, "reciprocal", "ReciprocalBackward0", saves=OUT, domain=(0.3, 2.0))
+def reciprocal(x, c):
+    return 1 / x
+
+
+@reciprocal.vjp
+def reciprocal_vjp(x, y, g, c):
+    return -g * y * y
+
+
+# ---- binary, with broadcasting: c is alpha (add, sub) --------------------------------
+
+
+@binary(20, "add", "AddBackward0", const=1.0)
+def add(a, b, c):
+    return a + c * b if c != 1 else a + b
+
+
+@add.vjp
+def add_vjp_a(a, b, y, g, c):
+    return g
+
+
+@add.vjp
+def add_vjp_b(a, b, y, g, c):
+    return g * c if c != 1 else g
+
+
+@binary(21, "sub", "SubBackward0", const=1.0)
+def sub(a, b, c):
+    return a - c * b if c != 1 else a - b
+
+
+@sub.vjp
+def sub_vjp_a(a, b, y, g, c):
+    return g
+
+
+@sub.vjp
+def sub_vjp_b(a, b, y, g, c):
+    return -g * c if c != 1 else -g
+
+
+@binary(22, "mul", "MulBackward0", saves=IN0 | IN1)
+def mul(a, b, c):
+    return a * b
+
+
+@mul.vjp
+def mul_vjp_a(a, b, y, g, c):
+    return g * b
+
+
+@mul.vjp
+def mul_vjp_b(a, b, y, g, c):
+    return g * a
+
+
+@binary(23, "div", "DivBackward0", saves=IN0 | IN1, domain=(0.3, 2.0))
+def div(a, b, c):
+    return a / b
+
+
+@div.vjp
+def div_vjp_a(a, b, y, g, c):
+    return g / b
+
+
+@div.vjp
+def div_vjp_b(a, b, y, g, c):
+    return -g * a / (b * b)
+
+
+@binary(24, "pow", "PowBackward1", saves=IN0 | IN1 | OUT, domain=(0.3, 2.0))
+def pow(a, b, c):
+    return a**b
+
+
+@pow.vjp
+def pow_vjp_a(a, b, y, g, c):  # b == 0: zero gradient, not 0 * inf
+    return g * b * a ** (b - 1) if b != 0 else g * 0
+
+
+@pow.vjp
+def pow_vjp_b(a, b, y, g, c):  # a == 0 and b >= 0: zero gradient, not nan (PyTorch)
+    return g * y * np.log(a) if a != 0 or b < 0 else g * 0
+

@@ -1,0 +1,89 @@
+"""OpSpec, the row type of the op table, and the decorators that declare ops.
+
+An op is declared once, in its family file: its row (opcode, name, PyTorch's grad_fn
+class name, what its backward saves, the input domain its tests sample) and, for the
+elementwise families, its scalar forward and VJP kernels right below. The codegen
+(tapegrad/tape/codegen.py) turns the rows and kernels into the compiled dispatch; the
+public functions, the Tensor methods and the gradient tests are driven from the rows.
+"""
+
+from dataclasses import dataclass, field
+
+from ..tape.records import R_SAVES, R_SAVES_IN0, R_SAVES_IN1, R_SAVES_OUT
+
+# ---- families: one compiled loop body shape each ----------------------------------
+LEAF = 0      # a leaf or constant loaded into the tape; no compute
+UNARY = 1     # y = f(x, c), elementwise; c a float parameter (scalar operand, exponent)
+BINARY = 2    # y = f(a, b, c), elementwise with broadcasting; c = alpha
+REDUCE = 3    # sum/mean over dims
+MATMUL = 4    # mm, mv, dot, vector @ matrix
+PERMUTE = 5   # transpose, t, permute: strided gather
+COPY = 6      # reshape/view/clone: same elements, new shape
+CAST = 7      # float32 <-> float64
+FAMILY_NAMES = ("leaf", "unary", "binary", "reduce", "matmul", "permute", "copy", "cast")
+
+# what backward reads (PyTorch's saved tensors); R_SAVES alone = a saved python scalar
+NOTHING = 0
+SCALAR = R_SAVES
+IN0 = R_SAVES | R_SAVES_IN0
+IN1 = R_SAVES | R_SAVES_IN1
+OUT = R_SAVES | R_SAVES_OUT
+
+
+@dataclass
+class OpSpec:
+    opcode: int            # frozen: never renumber, never reuse
+    name: str              # PyTorch's function name
+    grad_fn: str           # PyTorch's grad_fn class name (data: it cannot be derived)
+    family: int
+    saves: int = NOTHING   # R_SAVES* bits
+    fwd: object = None     # scalar forward kernel (elementwise families)
+    vjp: tuple = ()        # scalar VJP kernels, one per differentiable input
+    domain: tuple = (-2.0, 2.0)   # where tests sample inputs (the op is smooth there)
+    const: object = None   # float parameter the gradient tests use (UNARY/BINARY), or None
+    doc: str = ""
+    tags: set = field(default_factory=set)
+
+    def __repr__(self):
+        return f"<op {self.opcode} {self.name} ({FAMILY_NAMES[self.family]})>"
+
+
+REGISTRY = []  # filled in declaration order; tapegrad.ops checks it
+
+
+def declare(opcode, name, grad_fn, family, **kw):
+    spec = OpSpec(opcode, name, grad_fn, family, **kw)
+    REGISTRY.append(spec)
+    return spec
+
+
+class _Elementwise:
+    """Decorator: `@unary(...)` on the forward kernel, then `@op.vjp` on each VJP kernel."""
+
+    family = None
+
+    def __init__(self, opcode, name, grad_fn, saves=NOTHING, domain=(-2.0, 2.0), const=None,
+                 doc=""):
+        self.kw = dict(saves=saves, domain=domain, const=const, doc=doc)
+        self.head = (opcode, name, grad_fn)
+        self.spec = None
+
+    def __call__(self, fwd):
+        self.spec = declare(*self.head, self.family, fwd=fwd, **self.kw)
+        return self
+
+    def vjp(self, fn):
+        self.spec.vjp = self.spec.vjp + (fn,)
+        return self
+
+
+class unary(_Elementwise):
+    """y = f(x, c); VJP kernel signature (x, y, g, c) -> dx."""
+
+    family = UNARY
+
+
+class binary(_Elementwise):
+    """y = f(a, b, c); VJP kernels (a, b, y, g, c) -> da, then -> db."""
+
+    family = BINARY

@@ -1,0 +1,488 @@
+"""The compiled code that walks the tape: record, forward sweep, reverse sweep, compaction.
+
+Every function here takes the tape's tables as plain arrays: R (records, int64 (n, 8)),
+S (slots, int64 (n, 8)), AUX (int64 pool: header counters, interned shapes and op
+parameters), the value arenas A32/A64 and the adjoint arenas G32/G64. Errors leave as
+status codes; Python formats the messages. Family kernels are the only loop bodies
+besides the generated elementwise switches in dispatch.py.
+"""
+
+import numpy as np
+from numba import njit
+
+from ..ops.spec import BINARY, CAST, COPY, LEAF, MATMUL, PERMUTE, REDUCE, UNARY
+from .dispatch import FAMILY, SAVES, binary_fwd, binary_vjp, unary_fwd, unary_vjp
+from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAGS, R_FREED,
+                      R_IN0, R_IN1, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
+                      R_SAVES_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NDIM, S_NUMEL, S_OFF,
+                      S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
+
+# codegen rewrites this line; a change here invalidates Numba's cache of this file
+DISPATCH_STAMP = "002328ad2ee71d2d"
+
+# ---- AUX header: the tape's counters live in the first words of the aux pool ---------
+H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ = range(6)
+AUX_HEADER = 8
+BLAS_MIN = 1 << 14   # m*k*n from which a matmul goes to BLAS instead of the loops
+
+
+# ---- strided iteration (broadcasting, reductions, permutes) ---------------------------
+@njit(inline="always")
+def _advance(idx, shape, st1, st2, nd, p1, p2):
+    """Step an N-d index over all dims but the last; returns the two moved offsets."""
+    d = nd - 2
+    while d >= 0:
+        idx[d] += 1
+        p1 += st1[d]
+        p2 += st2[d]
+        if idx[d] < shape[d]:
+            return p1, p2
+        p1 -= st1[d] * shape[d]
+        p2 -= st2[d] * shape[d]
+        idx[d] = 0
+        d -= 1
+    return p1, p2
+
+
+@njit
+def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
+    op = R[k, R_OP]
+    a, b, o = R[k, R_IN0], R[k, R_IN1], R[k, R_OUT]
+    c = R.view(np.float64)[k, R_CONST]
+    n = S[o, S_NUMEL]
+    pa, pb, po = S[a, S_OFF], S[b, S_OFF], S[o, S_OFF]
+    x = R[k, R_AUX]
+    if x < 0:  # same shapes, or one side a single element
+        sa = 1 if S[a, S_NUMEL] == n else 0
+        sb = 1 if S[b, S_NUMEL] == n else 0
+        if backward:
+            binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b)
+        else:
+            binary_fwd(op, A, pa, sa, pb, sb, po, n, c)
+        return
+    nd = AUX[x]  # aux = [nd, out shape, a strides, b strides]
+    shape = AUX[x + 1:x + 1 + nd]
+    st_a = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
+    inner = shape[nd - 1]
+    idx = np.zeros(nd, np.int64)
+    qa, qb = pa, pb
+    for run in range(n // inner if inner > 0 else 0):
+        if backward:
+            binary_vjp(op, A, G, qa, st_a[nd - 1], qb, st_b[nd - 1], po + run * inner, inner, c,
+                       need_a, need_b)
+        else:
+            binary_fwd(op, A, qa, st_a[nd - 1], qb, st_b[nd - 1], po + run * inner, inner, c)
+        qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
+
+
+@njit
+def _reduce(R, S, AUX, A, G, k, backward):
+    """sum/mean; aux = [nd, in shape, out strides (0 on reduced dims)], -1 for all dims."""
+    a, o = R[k, R_IN0], R[k, R_OUT]
+    pa, po = S[a, S_OFF], S[o, S_OFF]
+    n, m = S[a, S_NUMEL], S[o, S_NUMEL]
+    mean = R[k, R_OP] == 32 or R[k, R_OP] == 33
+    scale = (m / n if n > 0 else np.nan) if mean else 1.0
+    x = R[k, R_AUX]
+    if x < 0:
+        if backward:
+            g = G[po] * scale
+            for i in range(n):
+                G[pa + i] += g
+        else:
+            acc = 0.0  # float64 accumulator for float32 too: closer to PyTorch's tree sums
+            for i in range(n):
+                acc += A[pa + i]
+            A[po] = acc * scale if n > 0 else (np.nan if mean else 0.0)
+        return
+    nd = AUX[x]
+    shape = AUX[x + 1:x + 1 + nd]
+    st_o = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    inner = shape[nd - 1]
+    so = st_o[nd - 1]
+    if not backward:
+        for j in range(m):
+            A[po + j] = 0
+    idx = np.zeros(nd, np.int64)
+    qo = po
+    for run in range(n // inner if inner > 0 else 0):
+        qi = pa + run * inner  # the input is contiguous: runs follow each other
+        if backward:
+            for i in range(inner):
+                G[qi + i] += G[qo + i * so] * scale
+        else:
+            for i in range(inner):
+                A[qo + i * so] += A[qi + i]
+        qo, _ = _advance(idx, shape, st_o, st_o, nd, qo, qo)
+    if not backward and mean:
+        for j in range(m):
+            A[po + j] = A[po + j] * scale
+
+
+@njit
+def _matmul(R, S, AUX, A, G, k, backward, need_a, need_b):
+    """out (m, n) = in0 (m, k) @ in1 (k, n); mm, mv, dot and vector @ matrix alike."""
+    x = R[k, R_AUX]
+    m, kk, n = AUX[x], AUX[x + 1], AUX[x + 2]
+    pa, pb, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
+    a = A[pa:pa + m * kk].reshape((m, kk))
+    b = A[pb:pb + kk * n].reshape((kk, n))
+    if not backward:
+        out = A[po:po + m * n].reshape((m, n))
+        if m * kk * n >= BLAS_MIN:
+            np.dot(a, b, out)
+        else:
+            out[:, :] = 0
+            for i in range(m):
+                for p in range(kk):
+                    aip = a[i, p]
+                    for j in range(n):
+                        out[i, j] += aip * b[p, j]
+        return
+    g = G[po:po + m * n].reshape((m, n))
+    ga = G[pa:pa + m * kk].reshape((m, kk))
+    gb = G[pb:pb + kk * n].reshape((kk, n))
+    if m * kk * n >= BLAS_MIN:
+        if need_a:
+            ga += np.dot(g, b.T)
+        if need_b:
+            gb += np.dot(a.T, g)
+        return
+    for i in range(m):
+        for p in range(kk):
+            aip = a[i, p]
+            acc = ga[i, p] * 0
+            for j in range(n):
+                acc += g[i, j] * b[p, j]
+                if need_b:
+                    gb[p, j] += aip * g[i, j]
+            if need_a:
+                ga[i, p] += acc
+
+
+@njit
+def _permute(R, S, AUX, A, G, k, backward):
+    """out[j] = in[src(j)]; aux = [nd, out shape, in strides permuted to out order]."""
+    x = R[k, R_AUX]
+    pa, po = S[R[k, R_IN0], S_OFF], S[R[k, R_OUT], S_OFF]
+    n = S[R[k, R_OUT], S_NUMEL]
+    nd = AUX[x]
+    shape = AUX[x + 1:x + 1 + nd]
+    st = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    inner = shape[nd - 1]
+    si = st[nd - 1]
+    idx = np.zeros(nd, np.int64)
+    qi = pa
+    for run in range(n // inner if inner > 0 else 0):
+        qo = po + run * inner  # the output is contiguous
+        if backward:
+            for i in range(inner):
+                G[qi + i * si] += G[qo + i]
+        else:
+            for i in range(inner):
+                A[qo + i] = A[qi + i * si]
+        qi, _ = _advance(idx, shape, st, st, nd, qi, qi)
+
+
+@njit
+def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
+    """Forward (G unused) or reverse step of record k, all of whose slots are in arena A."""
+    fam = FAMILY[R[k, R_OP]]
+    a, o = R[k, R_IN0], R[k, R_OUT]
+    po, n = S[o, S_OFF], S[o, S_NUMEL]
+    if fam == UNARY:
+        c = R.view(np.float64)[k, R_CONST]
+        if backward:
+            unary_vjp(R[k, R_OP], A, G, S[a, S_OFF], po, n, c)
+        else:
+            unary_fwd(R[k, R_OP], A, S[a, S_OFF], po, n, c)
+    elif fam == BINARY:
+        _binary(R, S, AUX, A, G, k, backward, need_a, need_b)
+    elif fam == REDUCE:
+        _reduce(R, S, AUX, A, G, k, backward)
+    elif fam == MATMUL:
+        _matmul(R, S, AUX, A, G, k, backward, need_a, need_b)
+    elif fam == PERMUTE:
+        _permute(R, S, AUX, A, G, k, backward)
+    elif fam == COPY:
+        pa = S[a, S_OFF]
+        if backward:
+            for i in range(n):
+                G[pa + i] += G[po + i]
+        else:
+            for i in range(n):
+                A[po + i] = A[pa + i]
+
+
+@njit
+def _cast(R, S, Ain, Aout, Gin, Gout, k, backward):
+    pa, po, n = S[R[k, R_IN0], S_OFF], S[R[k, R_OUT], S_OFF], S[R[k, R_OUT], S_NUMEL]
+    for i in range(n):
+        if backward:
+            Gin[pa + i] += Gout[po + i]
+        else:
+            Aout[po + i] = Ain[pa + i]
+
+
+@njit
+def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b):
+    """One record in either arena (casts read one arena and write the other)."""
+    fam = FAMILY[R[k, R_OP]]
+    if fam == LEAF:
+        return
+    out_f32 = S[R[k, R_OUT], S_DTYPE] == DT_F32
+    if fam == CAST:
+        if out_f32:
+            _cast(R, S, A64, A32, G64, G32, k, backward)
+        else:
+            _cast(R, S, A32, A64, G32, G64, k, backward)
+    elif out_f32:
+        _step(R, S, AUX, A32, G32, k, backward, need_a, need_b)
+    else:
+        _step(R, S, AUX, A64, G64, k, backward, need_a, need_b)
+
+
+# ---- entry points --------------------------------------------------------------------
+@njit(cache=True)
+def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
+    """Append one record and its output slot, then run its forward kernel.
+
+    `shape` is an aux offset ([nd, dims...]) or -1 for in0's shape. Returns the output
+    slot, or -1 when a table or the arena is full (nothing is written then)."""
+    nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
+    if nrec >= R.shape[0] or nslot >= S.shape[0]:
+        return -1
+    if shape < 0:
+        shape = S[in0, S_SHAPE]
+    nd = AUX[shape]
+    numel = 1
+    for d in range(nd):
+        numel *= AUX[shape + 1 + d]
+    top = AUX[H_TOP32 + dtype]
+    if top + numel > A.shape[0]:
+        return -1
+    S[nslot, S_OFF] = top
+    S[nslot, S_NUMEL] = numel
+    S[nslot, S_NDIM] = nd
+    S[nslot, S_SHAPE] = shape
+    S[nslot, S_DTYPE] = dtype
+    S[nslot, S_REC] = nrec
+    S[nslot, S_FLAGS] = sflags
+    S[nslot, S_VER] = 0
+    R[nrec, R_OP] = op
+    R[nrec, R_FLAGS] = SAVES[op]
+    R[nrec, R_OUT] = nslot
+    R[nrec, R_IN0] = in0
+    R[nrec, R_IN1] = in1
+    R[nrec, R_AUX] = aux
+    R.view(np.float64)[nrec, R_CONST] = c
+    R[nrec, R_SEQ] = AUX[H_SEQ]
+    AUX[H_NREC] = nrec + 1
+    AUX[H_NSLOT] = nslot + 1
+    AUX[H_TOP32 + dtype] = top + numel
+    AUX[H_SEQ] += 1
+    if op != 0:
+        _step(R, S, AUX, A, A, nrec, False, False, False)
+    return nslot
+
+
+@njit(cache=True)
+def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags):
+    """Append a float32 <-> float64 copy of slot in0 (ToCopyBackward0); -1 if full."""
+    A = A32 if dtype == DT_F32 else A64
+    nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
+    numel = S[in0, S_NUMEL]
+    top = AUX[H_TOP32 + dtype]
+    if nrec >= R.shape[0] or nslot >= S.shape[0] or top + numel > A.shape[0]:
+        return -1
+    for f in range(S.shape[1]):
+        S[nslot, f] = S[in0, f]
+    S[nslot, S_OFF] = top
+    S[nslot, S_DTYPE] = dtype
+    S[nslot, S_REC] = nrec
+    S[nslot, S_FLAGS] = sflags
+    S[nslot, S_VER] = 0
+    R[nrec, R_OP] = 55
+    R[nrec, R_FLAGS] = 0
+    R[nrec, R_OUT] = nslot
+    R[nrec, R_IN0] = in0
+    R[nrec, R_IN1] = -1
+    R[nrec, R_AUX] = -1
+    R[nrec, R_CONST] = 0
+    R[nrec, R_SEQ] = AUX[H_SEQ]
+    AUX[H_NREC] = nrec + 1
+    AUX[H_NSLOT] = nslot + 1
+    AUX[H_TOP32 + dtype] = top + numel
+    AUX[H_SEQ] += 1
+    _sweep_one(R, S, AUX, A32, A64, A32, A64, nrec, False, False, False)
+    return nslot
+
+
+@njit(cache=True)
+def load(R, S, AUX, A, src, shape, dtype, sflags):
+    """Append a leaf record whose slot holds a copy of `src` (same dtype as A); -1 if full."""
+    nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
+    numel = src.size
+    top = AUX[H_TOP32 + dtype]
+    if nrec >= R.shape[0] or nslot >= S.shape[0] or top + numel > A.shape[0]:
+        return -1
+    A[top:top + numel] = src
+    S[nslot, S_OFF] = top
+    S[nslot, S_NUMEL] = numel
+    S[nslot, S_NDIM] = AUX[shape]
+    S[nslot, S_SHAPE] = shape
+    S[nslot, S_DTYPE] = dtype
+    S[nslot, S_REC] = nrec
+    S[nslot, S_FLAGS] = sflags
+    S[nslot, S_VER] = 0
+    R[nrec, R_OP] = 0
+    R[nrec, R_FLAGS] = 0
+    R[nrec, R_OUT] = nslot
+    R[nrec, R_IN0] = -1
+    R[nrec, R_IN1] = -1
+    R[nrec, R_AUX] = -1
+    R[nrec, R_CONST] = 0
+    R[nrec, R_SEQ] = AUX[H_SEQ]
+    AUX[H_NREC] = nrec + 1
+    AUX[H_NSLOT] = nslot + 1
+    AUX[H_TOP32 + dtype] = top + numel
+    AUX[H_SEQ] += 1
+    return nslot
+
+
+@njit(cache=True)
+def forward(R, S, AUX, A32, A64, k0, k1):
+    """Forward sweep over records k0..k1-1: recomputes every output from its inputs."""
+    for k in range(k0, k1):
+        _sweep_one(R, S, AUX, A32, A64, A32, A64, k, False, False, False)
+
+
+@njit(cache=True)
+def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
+    """Reverse sweep from `roots` (slots), seeded by `seed` (their adjoints, flat and
+    concatenated) or by ones when `seed` is empty.
+
+    Returns (status, a, b): on OK, a = how many slots were written to BUF (the reached
+    slots flagged S_LEAF or S_RETAIN, whose adjoints Python hands to `.grad`); on an
+    error, a = the record and b = the slot at fault. Nothing but adjoints and, when the
+    sweep succeeded without `retain`, the R_FREED bits is written."""
+    nslot = AUX[H_NSLOT]
+    MARK[:nslot] = 0
+    top = -1
+    for r in roots:
+        MARK[r] = 1
+        top = max(top, S[r, S_REC])
+    # pass 1: which records are needed, and can they still run?
+    for k in range(top, -1, -1):
+        o = R[k, R_OUT]
+        if MARK[o] == 0:
+            continue
+        fl = R[k, R_FLAGS]
+        if fl & R_FREED and fl & R_SAVES:
+            return ERR_FREED, k, o
+        a, b = R[k, R_IN0], R[k, R_IN1]
+        if fl & R_SAVES_IN0 and S[a, S_VER] != 0:
+            return ERR_VERSION, k, a
+        if fl & R_SAVES_IN1 and S[b, S_VER] != 0:
+            return ERR_VERSION, k, b
+        if fl & R_SAVES_OUT and S[o, S_VER] != 0:
+            return ERR_VERSION, k, o
+        if a >= 0 and S[a, S_FLAGS] & S_RG:
+            MARK[a] = 1
+        if b >= 0 and S[b, S_FLAGS] & S_RG:
+            MARK[b] = 1
+    # zero the adjoints of the needed slots, then seed the roots
+    for s in range(nslot):
+        if MARK[s]:
+            p = S[s, S_OFF]
+            if S[s, S_DTYPE] == DT_F32:
+                G32[p:p + S[s, S_NUMEL]] = 0
+            else:
+                G64[p:p + S[s, S_NUMEL]] = 0
+    j = 0
+    for r in roots:
+        p, n = S[r, S_OFF], S[r, S_NUMEL]
+        for i in range(n):
+            v = seed[j + i] if seed.size > 0 else 1.0
+            if S[r, S_DTYPE] == DT_F32:
+                G32[p + i] += v
+            else:
+                G64[p + i] += v
+        j += n
+    # pass 2: the reverse sweep proper
+    for k in range(top, -1, -1):
+        if MARK[R[k, R_OUT]]:
+            a, b = R[k, R_IN0], R[k, R_IN1]
+            _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True,
+                       a >= 0 and MARK[a] == 1, b >= 0 and MARK[b] == 1)
+    count = 0
+    for s in range(nslot):
+        if MARK[s] and S[s, S_FLAGS] & (S_LEAF | S_RETAIN):
+            BUF[count] = s
+            count += 1
+    if not retain:
+        for k in range(top, -1, -1):
+            if MARK[R[k, R_OUT]]:
+                R[k, R_FLAGS] |= R_FREED
+    return OK, count, 0
+
+
+@njit(cache=True)
+def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
+    """Keep only what live tensors can reach, in order: records, slots and values.
+
+    `roots` are the slots of live tensors and grad_fn objects. A record is kept when its
+    output is kept; its inputs are kept too unless it was freed while holding saved
+    values (reaching it raises anyway). Values move to the fresh arenas N32/N64 (so NumPy
+    views of the old arenas stay valid snapshots). NEW[old slot] = new slot or -1."""
+    nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
+    MARK[:nslot] = 0
+    for r in roots:
+        MARK[r] = 1
+    for k in range(nrec - 1, -1, -1):
+        o = R[k, R_OUT]
+        if MARK[o] == 0:
+            continue
+        fl = R[k, R_FLAGS]
+        if fl & R_FREED and fl & R_SAVES:
+            continue
+        if R[k, R_IN0] >= 0:
+            MARK[R[k, R_IN0]] = 1
+        if R[k, R_IN1] >= 0:
+            MARK[R[k, R_IN1]] = 1
+    top32, top64, ns = 0, 0, 0
+    for s in range(nslot):
+        if MARK[s] == 0:
+            NEW[s] = -1
+            continue
+        NEW[s] = ns
+        p, n = S[s, S_OFF], S[s, S_NUMEL]
+        if S[s, S_DTYPE] == DT_F32:
+            N32[top32:top32 + n] = A32[p:p + n]
+            S[s, S_OFF] = top32
+            top32 += n
+        else:
+            N64[top64:top64 + n] = A64[p:p + n]
+            S[s, S_OFF] = top64
+            top64 += n
+        for f in range(S.shape[1]):
+            S[ns, f] = S[s, f]
+        ns += 1
+    nr = 0
+    for k in range(nrec):
+        o = R[k, R_OUT]
+        if MARK[o] == 0:
+            continue
+        for f in range(R.shape[1]):
+            R[nr, f] = R[k, f]
+        R[nr, R_OUT] = NEW[o]
+        for f in (R_IN0, R_IN1):
+            R[nr, f] = NEW[R[k, f]] if R[k, f] >= 0 else -1
+        S[NEW[o], S_REC] = nr
+        nr += 1
+    AUX[H_NREC] = nr
+    AUX[H_NSLOT] = ns
+    AUX[H_TOP32] = top32
+    AUX[H_TOP64] = top64
+    return nr

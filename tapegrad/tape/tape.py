@@ -1,0 +1,233 @@
+"""Tape: one thread's record table, slot table, aux pool and arenas, and their upkeep.
+
+Recording appends through the compiled `sweep.record`; this class grows the tables by
+doubling, loads leaves and constants, and keeps memory bounded: before a table doubles,
+`compact` keeps only what live tensors (and grad_fn objects) can still reach.
+"""
+
+import sys
+import threading
+
+import numpy as np
+from numba import typeof
+
+from . import sweep
+from .records import (DT_F32, DT_F64, RECORD, S_LEAF, S_NUMEL, S_OFF, S_RG, S_SHAPE, S_VER,
+                      SLOT)
+
+_K = len(RECORD.names)
+
+
+def _fast(dispatcher, *args):
+    """The compiled entry point of `dispatcher` for these argument types.
+
+    Calling it skips Numba's per-call type dispatch (about 95 ns per array argument on
+    a 2-core machine): safe only because tapegrad always passes exactly these types."""
+    key = tuple(typeof(a) for a in args)
+    if key not in dispatcher.overloads:
+        dispatcher.compile(key)
+    return dispatcher.overloads[key].entry_point
+
+
+class _Probe:
+    __slots__ = ()
+
+
+class Tape:
+    """A flat Wengert tape (see tapegrad/tape/records.py for the glossary)."""
+
+    def __init__(self, records=1024, elements=1 << 15, aux=4096):
+        self.R = np.zeros((records, _K), np.int64)
+        self.S = np.zeros((records, _K), np.int64)
+        self.AUX = np.zeros(aux, np.int64)
+        self.AUX[sweep.H_NAUX] = sweep.AUX_HEADER
+        self.A = [np.zeros(elements, np.float32), np.zeros(elements, np.float64)]
+        self.G = [np.zeros(0, np.float32), np.zeros(0, np.float64)]
+        self.MARK = np.zeros(records, np.uint8)
+        self.BUF = np.zeros(records, np.int64)
+        self.NEW = np.zeros(records, np.int64)
+        self.handles = []     # objects holding a slot of this tape: the compaction roots
+        self.leaf_of = {}     # leaf slot -> [tensor, its version when loaded]
+        self.retained = {}    # slot -> tensor that called retain_grad()
+        self.interned = {}    # tuple of ints -> aux offset
+        self.epoch = 0        # bumped by compaction: cached leaf slots are then stale
+        self.grad_enabled = True
+        self.inference = False
+        self._entries = [None, None]
+
+    # ---- aux pool: shapes and op parameters, interned ---------------------------------
+    def intern(self, values, tag):
+        """aux offset of a tuple of ints (op parameters), stored once per tape."""
+        key = (tag, values)
+        off = self.interned.get(key)
+        if off is None:
+            key = values
+            n = int(self.AUX[sweep.H_NAUX])
+            while n + len(key) > self.AUX.shape[0]:
+                self.AUX = np.concatenate([self.AUX, np.zeros_like(self.AUX)])
+            self.AUX[n:n + len(key)] = key
+            self.AUX[sweep.H_NAUX] = n + len(key)
+            self.interned[(tag, values)] = off = n
+        return off
+
+    def shape(self, shape):
+        """aux offset of a shape tuple ([ndim, dims...])."""
+        off = self.interned.get(shape)
+        return off if off is not None else self._intern_shape(shape)
+
+    def _intern_shape(self, shape):
+        off = self.intern((len(shape),) + tuple(shape), "shape")
+        self.interned[shape] = off  # a tuple of dims is its own key: one dict lookup
+        return off
+
+    # ---- recording ----------------------------------------------------------------------
+    def record(self, op, in0, in1, aux, c, shape, code, sflags):
+        """Append a record (op, inputs, aux offset, float const) and compute its output in
+        the arena of dtype `code`; returns the output slot."""
+        fn = self._entries[code]
+        if fn is None:
+            fn = self._entries[code] = _fast(sweep.record, self.R, self.S, self.AUX,
+                                             self.A[code], 0, 0, 0, 0, 0.0, 0, 0, 0)
+        s = fn(self.R, self.S, self.AUX, self.A[code], op, in0, in1, aux, c, shape, code, sflags)
+        if s < 0:
+            numel = int(np.prod(self._dims(shape if shape >= 0 else self.S[in0, S_SHAPE])))
+            in0, in1 = self.make_room(numel, code, (in0, in1))
+            s = fn(self.R, self.S, self.AUX, self.A[code], op, in0, in1, aux, c, shape, code,
+                   sflags)
+        return s
+
+    def record_cast(self, in0, code, sflags):
+        s = sweep.record_cast(self.R, self.S, self.AUX, self.A[0], self.A[1], in0, code, sflags)
+        if s < 0:
+            (in0,) = self.make_room(int(self.S[in0, S_NUMEL]), code, (in0,))
+            s = sweep.record_cast(self.R, self.S, self.AUX, self.A[0], self.A[1], in0, code,
+                                  sflags)
+        return s
+
+    def load(self, t, dt):
+        """Slot holding tensor t's value as dtype dt (a float dtype): a leaf record.
+
+        Cached on the tensor while the tape was not compacted and t was not modified."""
+        key = (self.epoch, t._vc[0], dt)
+        if t._ltape is self and t._lkey == key:
+            return t._lslot
+        if t._tape is not None:  # a tensor of another thread's tape: its value only
+            src = t._tape.value(t._slot, t._shape, t._dtype)
+        else:
+            src = t._arr
+        src = np.ascontiguousarray(src, dt.np).reshape(-1)
+        rg = t._rg and t._dtype is dt
+        sflags = S_RG | S_LEAF if rg else 0
+        code = dt.code
+        shp = self.shape(t._shape)
+        s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, sflags)
+        if s < 0:
+            self.make_room(src.size, code, ())
+            s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, sflags)
+        if rg:
+            self.leaf_of[s] = [t, t._vc[0]]
+        t._ltape, t._lkey, t._lslot = self, key, s
+        return s
+
+    # ---- reading values -----------------------------------------------------------------
+    def value(self, slot, shape, dt):
+        """NumPy view of a slot's value (valid until the tape is next compacted)."""
+        off, n = self.S[slot, S_OFF], self.S[slot, S_NUMEL]
+        return self.A[dt.code][off:off + n].reshape(shape)
+
+    def _dims(self, shape_off):
+        nd = int(self.AUX[shape_off])
+        return tuple(int(d) for d in self.AUX[shape_off + 1:shape_off + 1 + nd])
+
+    # ---- memory -------------------------------------------------------------------------
+    def make_room(self, numel, code, keep):
+        """Compact, then double whatever is still more than half full. `keep` are slots
+        the caller holds in local variables; they are returned renumbered."""
+        keep = self.compact(keep)
+        nrec, nslot = int(self.AUX[sweep.H_NREC]), int(self.AUX[sweep.H_NSLOT])
+        if max(nrec, nslot) + 1 > self.R.shape[0] // 2:
+            self.R = _grown(self.R, 2 * self.R.shape[0])
+            self.S = _grown(self.S, 2 * self.S.shape[0])
+            self.MARK = np.zeros(self.R.shape[0], np.uint8)
+            self.BUF = np.zeros(self.R.shape[0], np.int64)
+            self.NEW = np.zeros(self.R.shape[0], np.int64)
+        for c in (DT_F32, DT_F64):
+            top = int(self.AUX[sweep.H_TOP32 + c]) + (numel if c == code else 0)
+            if top > self.A[c].shape[0] // 2:
+                self.A[c] = _grown(self.A[c], max(2 * self.A[c].shape[0], 2 * top))
+        return keep
+
+    def compact(self, keep=()):
+        """Drop every record, slot and value that no live object can reach."""
+        probe = _Probe()
+        self.handles.append(probe)
+        del probe
+        counts = [sys.getrefcount(h) for h in self.handles]
+        base = counts.pop()  # the probe: referenced by the list alone
+        self.handles.pop()
+        live = [h for h, n in zip(self.handles, counts) if n > base]
+        roots = np.array([h._slot for h in live] + [s for s in keep if s >= 0], np.int64)
+        N = [np.empty_like(self.A[0]), np.empty_like(self.A[1])]
+        sweep.compact(self.R, self.S, self.AUX, self.A[0], self.A[1], N[0], N[1], roots,
+                      self.MARK, self.NEW)
+        self.A = N
+        new = self.NEW.tolist()
+        for h in live:
+            h._slot = new[h._slot]
+        self.handles = live
+        self.leaf_of = {new[s]: v for s, v in self.leaf_of.items() if new[s] >= 0}
+        self.retained = {new[s]: v for s, v in self.retained.items() if new[s] >= 0}
+        self.epoch += 1
+        return tuple(new[s] if s >= 0 else -1 for s in keep)
+
+    def adjoints(self):
+        """Adjoint arenas sized like the value arenas (reused across backward calls)."""
+        for c in (DT_F32, DT_F64):
+            if self.G[c].shape[0] != self.A[c].shape[0]:
+                self.G[c] = np.zeros_like(self.A[c])
+        return self.G
+
+    def sync_leaf_versions(self):
+        """Write into the slot table how often each loaded leaf was modified since."""
+        S = self.S
+        for s, (t, v0) in self.leaf_of.items():
+            S[s, S_VER] = t._vc[0] - v0
+
+    # ---- inspection ---------------------------------------------------------------------
+    @property
+    def nrecords(self):
+        return int(self.AUX[sweep.H_NREC])
+
+    @property
+    def nslots(self):
+        return int(self.AUX[sweep.H_NSLOT])
+
+    def records(self):
+        """The record table as a NumPy structured array (a copy)."""
+        return self.R[:self.nrecords].copy().view(RECORD).reshape(-1)
+
+    def slots(self):
+        """The slot table as a NumPy structured array (a copy)."""
+        return self.S[:self.nslots].copy().view(SLOT).reshape(-1)
+
+    def nbytes(self):
+        return sum(a.nbytes for a in (self.R, self.S, self.AUX, *self.A, *self.G, self.MARK,
+                                      self.BUF, self.NEW))
+
+
+def _grown(a, n):
+    b = np.zeros((n,) + a.shape[1:], a.dtype)
+    b[:a.shape[0]] = a
+    return b
+
+
+_local = threading.local()
+
+
+def current():
+    """This thread's tape."""
+    try:
+        return _local.tape
+    except AttributeError:
+        _local.tape = Tape()
+        return _local.tape

@@ -1,0 +1,317 @@
+"""Tensor: storage, attributes, conversion and printing; math lives in tapegrad.functions.
+
+A tensor's value is stored in one of two places:
+  - its own NumPy array (`_arr`): leaves, factory results, `from_numpy`, `.grad`;
+  - a slot of its thread's tape (`_tape`, `_slot`): results of operations.
+Leaves enter the tape (are copied into the arena) when an operation first reads them.
+"""
+
+import warnings
+
+import numpy as np
+
+from . import dtypes
+from .tape import tape as _tapes
+
+
+class Tensor:
+    __slots__ = ("_arr", "_tape", "_slot", "_shape", "_dtype", "_rg", "_grad", "_vc", "_gfn",
+                 "_ltape", "_lkey", "_lslot", "_retains", "__weakref__")
+
+    def __new__(cls, *data):
+        """Legacy constructor `Tensor(data)` / `Tensor(2, 3)` (float32, as in PyTorch)."""
+        if cls is not Tensor:
+            return object.__new__(cls)
+        if len(data) == 1 and not isinstance(data[0], int):
+            arr = data[0]._value() if isinstance(data[0], Tensor) else data[0]
+            return _from_array(np.array(arr, np.float32), dtypes.float32, False)
+        return _from_array(np.zeros(data, np.float32), dtypes.float32, False)
+
+    # ---- value access --------------------------------------------------------------------
+    def _value(self):
+        """NumPy array of the value (the tensor's own array, or a view of the arena)."""
+        if self._tape is None:
+            return self._arr
+        return self._tape.value(self._slot, self._shape, self._dtype)
+
+    # ---- attributes -------------------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self._shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._shape)
+        return self._shape[_dim(dim, len(self._shape), "size")]
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    def dim(self):
+        return len(self._shape)
+
+    def numel(self):
+        n = 1
+        for d in self._shape:
+            n *= d
+        return n
+
+    nelement = numel
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def device(self):
+        return "cpu"
+
+    @property
+    def requires_grad(self):
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        if not self.is_leaf:
+            if not requires_grad:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to "
+                    "use a computed variable in a subgraph that doesn't require differentiation "
+                    "use var_no_grad = var.detach().")
+            return self
+        if requires_grad and not self._dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point dtype can require gradients "
+                               f"(got {self._dtype})")
+        self._rg = bool(requires_grad)
+        self._lkey = None  # a cached leaf slot has the wrong flags now
+        return self
+
+    @property
+    def is_leaf(self):
+        return self._tape is None or not self._rg
+
+    @property
+    def grad_fn(self):
+        if self.is_leaf:
+            return None
+        if self._gfn is None:
+            from .autograd.graph import node
+
+            self._gfn = node(self._tape, self._slot)
+        return self._gfn
+
+    @property
+    def grad(self):
+        if not self.is_leaf and not self._retains:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                ".grad attribute won't be populated during autograd.backward(). If you indeed "
+                "want the .grad field to be populated for a non-leaf Tensor, use .retain_grad() "
+                "on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+                "you access the leaf Tensor instead.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, g):
+        if g is not None:
+            if not isinstance(g, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(g).__name__}")
+            if g._shape != self._shape:
+                raise RuntimeError(f"assigned grad has data of a different size: {list(g._shape)}"
+                                   f" vs {list(self._shape)}")
+            if g._dtype is not self._dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: {g._dtype} vs "
+                                   f"{self._dtype}")
+        self._grad = g
+
+    @property
+    def retains_grad(self):
+        return self._retains
+
+    def retain_grad(self):
+        if not self._rg:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if not self.is_leaf and not self._retains:
+            from .tape.records import S_FLAGS, S_RETAIN
+
+            self._retains = True
+            self._tape.S[self._slot, S_FLAGS] |= S_RETAIN
+            self._tape.retained[self._slot] = self
+
+    @property
+    def _version(self):
+        if self._tape is None:
+            return self._vc[0]
+        from .tape.records import S_VER
+
+        return int(self._tape.S[self._slot, S_VER])
+
+    @property
+    def data(self):
+        """The value, untracked: shares storage, has its own version counter."""
+        if self._tape is None:
+            return _from_array(self._arr, self._dtype, False)
+        return _on_tape(self._tape, self._slot, self._shape, self._dtype, False)
+
+    @data.setter
+    def data(self, other):
+        if other._shape != self._shape or other._dtype is not self._dtype:
+            self._shape, self._dtype = other._shape, other._dtype
+        self._tape, self._arr = None, np.array(other._value())
+        self._vc[0] += 1
+
+    @property
+    def T(self):
+        from . import functions
+
+        return functions.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        from . import functions
+
+        return functions.transpose(self, -2, -1)
+
+    # ---- conversion -------------------------------------------------------------------
+    def numpy(self, force=False):
+        if self._rg and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        if self._tape is not None:
+            # hand out a NumPy array that shares memory with this tensor from now on
+            self._arr, self._tape = np.array(self._value()), None
+        return self._arr
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value()
+        return v.astype(dtype) if dtype is not None else v
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to "
+                               "Scalar")
+        return self._value().reshape(-1)[0].item()
+
+    def tolist(self):
+        return self._value().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        from . import functions
+
+        return (functions.select(self, i) for i in range(self._shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        from .printing import tensor_repr
+
+        return tensor_repr(self)
+
+    def __format__(self, spec):
+        if not self._shape:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+    def __reduce__(self):
+        raise TypeError("tapegrad tensors are not pickled; use tapegrad.save (npz format)")
+
+    def __deepcopy__(self, memo):
+        return self.clone().detach().requires_grad_(self._rg) if self.is_leaf else self.clone()
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints like PyTorch's `torch.Size([2, 3])`."""
+
+    def __repr__(self):
+        return f"torch.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
+_new = object.__new__
+
+
+def _from_array(arr, dt, rg):
+    """A tensor that owns (or shares) the NumPy array `arr` (of dtype dt)."""
+    t = _new(Tensor)
+    t._arr = arr
+    t._tape = None
+    t._slot = -1
+    t._shape = arr.shape
+    t._dtype = dt
+    t._rg = rg
+    t._grad = None
+    t._vc = [0]
+    t._gfn = None
+    t._ltape = None
+    t._retains = False
+    return t
+
+
+def _on_tape(tape, slot, shape, dt, rg):
+    """A tensor whose value is `slot` of `tape` (registered so compaction can renumber it)."""
+    t = _new(Tensor)
+    t._arr = None
+    t._tape = tape
+    t._slot = slot
+    t._shape = shape
+    t._dtype = dt
+    t._rg = rg
+    t._grad = None
+    t._vc = _ZERO
+    t._gfn = None
+    t._ltape = None
+    t._retains = False
+    tape.handles.append(t)
+    return t
+
+
+_ZERO = (0,)  # version cell of tensors on a tape (their versions live in the slot table)
+
+
+def _dim(d, nd, op):
+    """Normalize a dim index, raising PyTorch's IndexError when out of range."""
+    lo, hi = (-nd, nd - 1) if nd else (-1, 0)
+    if not isinstance(d, int) or isinstance(d, bool):
+        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(d).__name__}")
+    if d < lo or d > hi:
+        raise IndexError(f"{op}(): Dimension out of range (expected to be in range of "
+                         f"[{lo}, {hi}], but got {d})")
+    return d + nd if d < 0 else d
+
+
+_tapes  # re-exported for tapegrad.functions
