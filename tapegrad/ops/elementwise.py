@@ -116,7 +116,8 @@ def abs_vjp(x, y, g, c):  # sign(0) = 0: zero subgradient at 0, as in PyTorch
 # ---- tensor (op) python scalar: c is the scalar ---------------------------------------
 
 
-@unary(11, "add_scalar", "AddBackward0", const=1.5)
+@unary(11, "add_scalar", "AddBackward0", const=1.5,
+       examples=(("x + c", ()), ("x + c", (2, 3))))
 def add_scalar(x, c):
     return x + c
 
@@ -126,7 +127,8 @@ def add_scalar_vjp(x, y, g, c):
     return g
 
 
-@unary(12, "sub_scalar", "SubBackward0", const=1.5)
+@unary(12, "sub_scalar", "SubBackward0", const=1.5,
+       examples=(("x - c", ()), ("x - c", (2, 3))))
 def sub_scalar(x, c):
     return x - c
 
@@ -136,7 +138,8 @@ def sub_scalar_vjp(x, y, g, c):
     return g
 
 
-@unary(13, "rsub_scalar", "RsubBackward1", const=1.5)
+@unary(13, "rsub_scalar", "RsubBackward1", const=1.5,
+       examples=(("c - x", ()), ("c - x", (2, 3))))
 def rsub_scalar(x, c):  # c - x
     return c - x
 
@@ -146,7 +149,8 @@ def rsub_scalar_vjp(x, y, g, c):
     return -g
 
 
-@unary(14, "mul_scalar", "MulBackward0", saves=SCALAR, const=-1.5)
+@unary(14, "mul_scalar", "MulBackward0", saves=SCALAR, const=-1.5,
+       examples=(("x * c", ()), ("x * c", (2, 3))))
 def mul_scalar(x, c):
     return x * c
 
@@ -156,7 +160,8 @@ def mul_scalar_vjp(x, y, g, c):
     return g * c
 
 
-@unary(15, "div_scalar", "DivBackward0", saves=SCALAR, const=0.7)
+@unary(15, "div_scalar", "DivBackward0", saves=SCALAR, const=0.7,
+       examples=(("x / c", ()), ("x / c", (2, 3))))
 def div_scalar(x, c):
     return x / c
 
@@ -166,7 +171,8 @@ def div_scalar_vjp(x, y, g, c):
     return g / c
 
 
-@unary(16, "pow_scalar", "PowBackward0", saves=IN0, domain=(0.2, 2.0), const=2.5)
+@unary(16, "pow_scalar", "PowBackward0", saves=IN0, domain=(0.2, 2.0), const=2.5,
+       examples=(("x ** c", ()), ("x ** c", (2, 3)), ("x ** 2", (3,)), ("x ** 0", (3,))))
 def pow_scalar(x, c):  # x ** c
     return x**c
 
@@ -176,7 +182,8 @@ def pow_scalar_vjp(x, y, g, c):  # exponent 0 has a zero gradient everywhere (Py
     return g * c * x ** (c - 1) if c != 0 else g * 0
 
 
-@unary(17, "rpow_scalar", "PowBackward2", saves=OUT, const=1.7)
+@unary(17, "rpow_scalar", "PowBackward2", saves=OUT, const=1.7,
+       examples=(("c ** x", ()), ("c ** x", (2, 3))))
 def rpow_scalar(x, c):  # c ** x
     return c**x
 
@@ -199,7 +206,9 @@ def reciprocal_vjp(x, y, g, c):
 # ---- binary, with broadcasting: c is alpha (add, sub) --------------------------------
 
 
-@binary(20, "add", "AddBackward0", const=1.0)
+@binary(20, "add", "AddBackward0", const=1.0,
+        examples=(("torch.add(x, y, alpha=c)", (2, 3), (3,)), ("x + y", (2, 3), (2, 3)),
+                  ("x + y", (3, 1), (1, 4)), ("x + y", (), (3,))))
 def add(a, b, c):
     return a + c * b if c != 1 else a + b
 
@@ -214,7 +223,8 @@ def add_vjp_b(a, b, y, g, c):
     return g * c if c != 1 else g
 
 
-@binary(21, "sub", "SubBackward0", const=1.0)
+@binary(21, "sub", "SubBackward0", const=1.0,
+        examples=(("torch.sub(x, y, alpha=c)", (2, 3), (3,)), ("x - y", (3, 1), (1, 4))))
 def sub(a, b, c):
     return a - c * b if c != 1 else a - b
 

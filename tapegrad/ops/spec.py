@@ -7,7 +7,7 @@ elementwise families, its scalar forward and VJP kernels right below. The codege
 public functions, the Tensor methods and the gradient tests are driven from the rows.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..tape.records import R_SAVES, R_SAVES_IN0, R_SAVES_IN1, R_SAVES_OUT
 
@@ -41,11 +41,28 @@ class OpSpec:
     vjp: tuple = ()        # scalar VJP kernels, one per differentiable input
     domain: tuple = (-2.0, 2.0)   # where tests sample inputs (the op is smooth there)
     const: object = None   # float parameter the gradient tests use (UNARY/BINARY), or None
+    examples: tuple = ()   # (expression, input shapes...): how tests call it (x, y, c, torch)
+    tol: float = 1e-6      # gradient-check tolerance (float64, central differences)
     doc: str = ""
-    tags: set = field(default_factory=set)
+
+    def __post_init__(self):
+        if not self.examples:
+            self.examples = _default_examples(self)
 
     def __repr__(self):
         return f"<op {self.opcode} {self.name} ({FAMILY_NAMES[self.family]})>"
+
+
+def _default_examples(spec):
+    """Unary ops: a scalar, a vector, a matrix; binary ops: broadcasting shape pairs."""
+    if spec.family == UNARY:
+        call = f"torch.{spec.name}(x)"
+        return ((call, ()), (call, (3,)), (call, (2, 3)))
+    if spec.family == BINARY:
+        call = f"torch.{spec.name}(x, y)"
+        return ((call, (3,), (3,)), (call, (2, 3), (3,)), (call, (2, 1), (1, 3)),
+                (call, (), (2, 2)), (call, (4, 1, 3), (2, 1)), (call, (2, 3), ()))
+    return ()
 
 
 REGISTRY = []  # filled in declaration order; tapegrad.ops checks it
@@ -63,8 +80,8 @@ class _Elementwise:
     family = None
 
     def __init__(self, opcode, name, grad_fn, saves=NOTHING, domain=(-2.0, 2.0), const=None,
-                 doc=""):
-        self.kw = dict(saves=saves, domain=domain, const=const, doc=doc)
+                 examples=(), doc=""):
+        self.kw = dict(saves=saves, domain=domain, const=const, examples=examples, doc=doc)
         self.head = (opcode, name, grad_fn)
         self.spec = None
 

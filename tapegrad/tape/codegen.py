@@ -33,7 +33,7 @@ from numba import njit
 
 def _kernel_source(fn, new_name):
     src = textwrap.dedent(inspect.getsource(fn))
-    src = "\n".join(line for line in src.splitlines() if not line.startswith("@"))
+    src = src[re.search(r"^def ", src, re.M).start():]  # drop the (multi-line) decorator
     src = re.sub(r"^def \w+\(", f"def {new_name}(", src, count=1)
     return '@njit(inline="always")\n' + src + "\n"
 
@@ -117,6 +117,7 @@ def expected():
 
 def main():
     text, sweep = expected()
+    compile(text, str(DISPATCH), "exec")  # never write a file that breaks `import tapegrad`
     DISPATCH.write_text(text)
     SWEEP.write_text(sweep)
     print(f"wrote {DISPATCH.name} and stamped {SWEEP.name}")

@@ -275,6 +275,7 @@ def pow_vjp1(a, b, y, g, c):  # a == 0 and b >= 0: zero gradient, not nan (PyTor
 
 
 
+
 # ---- switches: one loop body per op ----
 
 

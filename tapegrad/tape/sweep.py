@@ -18,7 +18,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
                       S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
 # codegen rewrites this line; a change here invalidates Numba's cache of this file
-DISPATCH_STAMP = "002328ad2ee71d2d"
+DISPATCH_STAMP = "727847caff5cb606"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ = range(6)
@@ -290,11 +290,11 @@ def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
 @njit(cache=True)
 def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags):
     """Append a float32 <-> float64 copy of slot in0 (ToCopyBackward0); -1 if full."""
-    A = A32 if dtype == DT_F32 else A64
+    cap = A32.shape[0] if dtype == DT_F32 else A64.shape[0]
     nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
     numel = S[in0, S_NUMEL]
     top = AUX[H_TOP32 + dtype]
-    if nrec >= R.shape[0] or nslot >= S.shape[0] or top + numel > A.shape[0]:
+    if nrec >= R.shape[0] or nslot >= S.shape[0] or top + numel > cap:
         return -1
     for f in range(S.shape[1]):
         S[nslot, f] = S[in0, f]

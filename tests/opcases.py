@@ -1,0 +1,22 @@
+"""Test cases generated from the op table: one per (op, example) row."""
+
+import numpy as np
+
+import tapegrad as torch
+from tapegrad.ops import OPS
+
+CASES = [(spec, expr, shapes) for spec in OPS for expr, *shapes in spec.examples]
+IDS = [f"{spec.name}-{i}" for i, (spec, _, _) in enumerate(CASES)]
+
+
+def inputs(spec, shapes, seed=0, dtype=torch.float64):
+    rng = np.random.default_rng(seed + spec.opcode)
+    lo, hi = spec.domain
+    return [torch.tensor(rng.uniform(lo, hi, s), dtype=dtype, requires_grad=True) for s in shapes]
+
+
+def run(spec, expr, xs):
+    """Evaluate an example expression on tensors xs (named x, y) with the row's const c."""
+    c = spec.const if spec.const is not None else 1.3
+    env = {"torch": torch, "c": c, "x": xs[0], "y": xs[1] if len(xs) > 1 else None}
+    return eval(expr, env)
