@@ -16,7 +16,7 @@ from . import dtypes
 from .ops import BY_NAME
 from .ops.spec import UNARY
 from .tape.records import S_RG, S_VER
-from .tape.tape import current
+from .tape.tape import _local, current
 from .tensor import Tensor, _dim, _from_array, _on_tape
 
 _OP = {name: spec.opcode for name, spec in BY_NAME.items()}
@@ -27,7 +27,9 @@ _scalar_types = (int, float, bool, np.number, np.bool_)
 
 # ---- getting inputs onto the tape ------------------------------------------------------
 def _slot(tape, t, dt):
-    """Slot of tensor t as float dtype dt on `tape` (loading or casting as needed)."""
+    """Slot of tensor t as float dtype dt (None: its own) on `tape`, loading or casting."""
+    if dt is None:
+        dt = t._dtype
     if t._tape is tape:
         if t._dtype is dt:
             return t._slot
@@ -59,20 +61,31 @@ def _check_tensor(x, op, arg="input"):
 
 # ---- elementwise ----------------------------------------------------------------------
 def _unary(name, x, c=0.0):
-    """Record y = f(x, c) for a UNARY op; int tensors are promoted to the default float
-    dtype unless NumPy can keep them integral (neg, abs, relu)."""
+    """Record y = f(x, c) for a UNARY op (by name); int tensors are promoted to the default
+    float dtype unless NumPy can keep them integral (neg, abs, relu)."""
     if type(x) is not Tensor:
         _check_tensor(x, name)
-    dt = x._dtype
-    if not dt.is_floating_point:
+    if not x._dtype.is_floating_point:
         f = _INT_UFUNC.get(name)
         if f is not None:
-            return _from_array(f(x._value()), dt, False)
+            return _from_array(f(x._value()), x._dtype, False)
+    return _record_unary(_OP[name], x, c)
+
+
+def _record_unary(op, x, c):
+    """The hot path of every elementwise op on a float tensor (or promoted int tensor)."""
+    dt = x._dtype
+    if not dt.is_floating_point:
         dt = dtypes.get_default_dtype()
-    tape = current()
-    s = x._slot if x._tape is tape and x._dtype is dt else _slots(tape, dt, x)[0]
+    tape = _local.tape
+    if x._tape is tape and x._dtype is dt:
+        s = x._slot
+    elif x._ltape is tape and x._lkey == (tape.epoch, x._vc[0], dt):
+        s = x._lslot  # a leaf already loaded
+    else:
+        s = _slots(tape, dt, x)[0]
     rg = x._rg and tape.grad_enabled
-    out = tape.record(_OP[name], s, -1, -1, c, -1, dt.code, S_RG if rg else 0)
+    out = tape.record(op, s, -1, -1, c, -1, dt.code, S_RG if rg else 0)
     return _on_tape(tape, out, x._shape, dt, rg)
 
 
@@ -530,6 +543,19 @@ def detach_(input):
 
 
 # ---- binding: Tensor methods and operators --------------------------------------------
+def _dunder(name):
+    """`tensor (op) other`, going straight to the scalar op for a python float or int."""
+    scalar_op = _OP[name + "_scalar"]
+
+    def op(a, b):
+        if (type(b) is float or type(b) is int) and a._dtype.is_floating_point:
+            return _record_unary(scalar_op, a, float(b))
+        return _binary(name, a, b)
+
+    op.__name__ = f"__{name}__"
+    return op
+
+
 def _bind():
     T = Tensor
     for name, fn in UNARY_FUNCTIONS.items():
@@ -543,13 +569,13 @@ def _bind():
     T.multiply, T.subtract, T.negative, T.absolute = T.mul, T.sub, T.neg, T.abs
     for name in ("add", "sub", "mul", "div"):
         setattr(T, name + "_", _inplace_method(name + "_", globals()[name]))
-    T.__add__ = T.__radd__ = lambda a, b: _binary("add", a, b)
-    T.__sub__ = lambda a, b: _binary("sub", a, b)
+    T.__add__ = T.__radd__ = _dunder("add")
+    T.__sub__ = _dunder("sub")
     T.__rsub__ = lambda a, b: _rsub(a, b) if isinstance(b, _scalar_types) else NotImplemented
-    T.__mul__ = T.__rmul__ = lambda a, b: _binary("mul", a, b)
-    T.__truediv__ = lambda a, b: _binary("div", a, b)
+    T.__mul__ = T.__rmul__ = _dunder("mul")
+    T.__truediv__ = _dunder("div")
     T.__rtruediv__ = lambda a, b: _rdiv(a, b) if isinstance(b, _scalar_types) else NotImplemented
-    T.__pow__ = lambda a, b: _binary("pow", a, b)
+    T.__pow__ = _dunder("pow")
     T.__rpow__ = lambda a, b: pow(b, a) if isinstance(b, _scalar_types) else NotImplemented
     T.__matmul__ = matmul
     T.__rmatmul__ = lambda a, b: matmul(b, a) if isinstance(b, Tensor) else NotImplemented

@@ -56,16 +56,24 @@ def _version_message(tape, k, s):
             f"changed in there or anywhere later. Good luck!")
 
 
+_NO_SEED = np.zeros(0)  # seed for roots that are all scalars: their adjoint starts at 1
+
+
 def _roots(tensors, grad_tensors, op):
-    """Root slots and the flat float64 seed (empty: all roots are scalars seeded by 1)."""
+    """This tape, the root slots and the flat float64 seed."""
+    from ..functions import _slots
+
     tape = current()
-    slots, seeds = [], []
+    roots, seeds = [], []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: expected a Tensor as output {i}, got {type(t).__name__}")
         if not t._rg:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a "
                                "grad_fn")
+        if t._tape is not None and t._tape is not tape:
+            raise RuntimeError(f"{op}: this tensor was recorded by another thread; each thread "
+                               "backpropagates through its own tape")
         if g is None:
             if t.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
@@ -79,18 +87,9 @@ def _roots(tensors, grad_tensors, op):
                                    f"torch.Size({list(t._shape)}).")
             g = np.asarray(g._value(), np.float64).reshape(-1)
         seeds.append(g)
-        if t._tape is not tape:
-            if t._tape is not None:
-                raise RuntimeError(f"{op}: this tensor was recorded by another thread; each "
-                                   "thread backpropagates through its own tape")
-        slots.append(t)
-    from ..functions import _slots
-
-    for t in slots:
-        if t._tape is None:  # a leaf as the root: its own gradient is the seed
-            tape.load(t, t._dtype)
-    root_slots = [_slots(tape, t._dtype, t)[0] for t in slots]
-    return tape, np.array(root_slots, np.int64), np.concatenate(seeds) if seeds else np.zeros(0)
+        roots.append(t)
+    slots = _slots(tape, None, *roots)  # a leaf as a root: its gradient is the seed
+    return tape, np.array(slots, np.int64), np.concatenate(seeds)
 
 
 def _accumulate(t, g):
@@ -117,10 +116,23 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if len(grad_tensors) != len(tensors):
         raise RuntimeError(f"grad_tensors has {len(grad_tensors)} elements but tensors has "
                            f"{len(tensors)}")
+    if len(tensors) == 1 and grad_tensors[0] is None and inputs is None:
+        t = tensors[0]  # loss.backward(): the common case, without the general checks
+        tape = t._tape
+        if tape is not None and t._rg and t._shape in _SCALAR_SHAPES and tape is current():
+            _run(tape, np.array([t._slot]), _NO_SEED, bool(retain_graph))
+            return
     tape, roots, seed = _roots(tensors, grad_tensors, "backward")
     retain = bool(retain_graph) if retain_graph is not None else create_graph
     if inputs is not None:
         return _backward_inputs(tape, roots, seed, retain, inputs)
+    _run(tape, roots, seed, retain)
+
+
+_SCALAR_SHAPES = {(), (1,), (1, 1), (1, 1, 1)}
+
+
+def _run(tape, roots, seed, retain):
     tape.sync_leaf_versions()
     n = _sweep(tape, roots, seed, retain)
     if n:

@@ -18,10 +18,10 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
                       S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
 # codegen rewrites this line; a change here invalidates Numba's cache of this file
-DISPATCH_STAMP = "727847caff5cb606"
+DISPATCH_STAMP = "967b325d2c154e46"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
-H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ = range(6)
+H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
 AUX_HEADER = 8
 BLAS_MIN = 1 << 14   # m*k*n from which a matmul goes to BLAS instead of the loops
 
@@ -368,32 +368,48 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
     error, a = the record and b = the slot at fault. Nothing but adjoints and, when the
     sweep succeeded without `retain`, the R_FREED bits is written."""
     nslot = AUX[H_NSLOT]
-    MARK[:nslot] = 0
-    top = -1
+    MARK[AUX[H_MARK_LO]:AUX[H_MARK_HI]] = 0  # marks of the previous sweep
+    top, pending, lo = -1, 0, nslot
     for r in roots:
+        if MARK[r] == 0:
+            pending += 1
         MARK[r] = 1
         top = max(top, S[r, S_REC])
-    # pass 1: which records are needed, and can they still run?
+        lo = min(lo, r)
+    # pass 1: which records are needed, and can they still run? `pending` counts marked
+    # slots whose producer is not reached yet: at 0 nothing below is needed.
+    bottom = top + 1
     for k in range(top, -1, -1):
+        if pending == 0:
+            break
         o = R[k, R_OUT]
         if MARK[o] == 0:
             continue
+        pending -= 1
+        bottom = k
         fl = R[k, R_FLAGS]
         if fl & R_FREED and fl & R_SAVES:
+            _unmark(MARK, AUX, lo, nslot)
             return ERR_FREED, k, o
         a, b = R[k, R_IN0], R[k, R_IN1]
+        bad = -1
         if fl & R_SAVES_IN0 and S[a, S_VER] != 0:
-            return ERR_VERSION, k, a
-        if fl & R_SAVES_IN1 and S[b, S_VER] != 0:
-            return ERR_VERSION, k, b
-        if fl & R_SAVES_OUT and S[o, S_VER] != 0:
-            return ERR_VERSION, k, o
-        if a >= 0 and S[a, S_FLAGS] & S_RG:
-            MARK[a] = 1
-        if b >= 0 and S[b, S_FLAGS] & S_RG:
-            MARK[b] = 1
+            bad = a
+        elif fl & R_SAVES_IN1 and S[b, S_VER] != 0:
+            bad = b
+        elif fl & R_SAVES_OUT and S[o, S_VER] != 0:
+            bad = o
+        if bad >= 0:
+            _unmark(MARK, AUX, lo, nslot)
+            return ERR_VERSION, k, bad
+        for i in (a, b):
+            if i >= 0 and S[i, S_FLAGS] & S_RG and MARK[i] == 0:
+                MARK[i] = 1
+                pending += 1
+                lo = min(lo, i)
+    AUX[H_MARK_LO], AUX[H_MARK_HI] = lo, nslot
     # zero the adjoints of the needed slots, then seed the roots
-    for s in range(nslot):
+    for s in range(lo, nslot):
         if MARK[s]:
             p = S[s, S_OFF]
             if S[s, S_DTYPE] == DT_F32:
@@ -411,21 +427,28 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
                 G64[p + i] += v
         j += n
     # pass 2: the reverse sweep proper
-    for k in range(top, -1, -1):
+    for k in range(top, bottom - 1, -1):
         if MARK[R[k, R_OUT]]:
             a, b = R[k, R_IN0], R[k, R_IN1]
             _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True,
                        a >= 0 and MARK[a] == 1, b >= 0 and MARK[b] == 1)
     count = 0
-    for s in range(nslot):
+    for s in range(lo, nslot):
         if MARK[s] and S[s, S_FLAGS] & (S_LEAF | S_RETAIN):
             BUF[count] = s
             count += 1
     if not retain:
-        for k in range(top, -1, -1):
+        for k in range(top, bottom - 1, -1):
             if MARK[R[k, R_OUT]]:
                 R[k, R_FLAGS] |= R_FREED
     return OK, count, 0
+
+
+@njit
+def _unmark(MARK, AUX, lo, hi):
+    """After an error: clear this sweep's marks (nothing was reached)."""
+    MARK[lo:hi] = 0
+    AUX[H_MARK_LO], AUX[H_MARK_HI] = 0, 0
 
 
 @njit(cache=True)
@@ -485,4 +508,6 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
     AUX[H_NSLOT] = ns
     AUX[H_TOP32] = top32
     AUX[H_TOP64] = top64
+    MARK[:nslot] = 0
+    AUX[H_MARK_LO], AUX[H_MARK_HI] = 0, 0
     return nr

@@ -221,13 +221,14 @@ def _grown(a, n):
     return b
 
 
-_local = threading.local()
+class _Local(threading.local):
+    def __init__(self):
+        self.tape = Tape()  # runs once in each thread, on its first use
+
+
+_local = _Local()
 
 
 def current():
     """This thread's tape."""
-    try:
-        return _local.tape
-    except AttributeError:
-        _local.tape = Tape()
-        return _local.tape
+    return _local.tape
