@@ -182,7 +182,7 @@ def pow_scalar_vjp(x, y, g, c):  # exponent 0 has a zero gradient everywhere (Py
     return g * c * x ** (c - 1) if c != 0 else g * 0
 
 
-@unary(17, "rpow_scalar", "PowBackward2", saves=OUT, const=1.7,
+@unary(17, "rpow_scalar", "PowBackward2", saves=IN0 | OUT, const=1.7,
        examples=(("c ** x", ()), ("c ** x", (2, 3))))
 def rpow_scalar(x, c):  # c ** x
     return c**x

@@ -1,0 +1,8 @@
+"""The tape: tables (records.py), compiled sweeps (sweep.py), upkeep (tape.py), listing.
+
+`tapegrad.tape.current()` is this thread's Tape; `print(current())` lists its records.
+"""
+
+from .tape import Tape, current
+
+__all__ = ["Tape", "current"]

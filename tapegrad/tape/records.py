@@ -11,8 +11,8 @@ Glossary (used everywhere in tapegrad):
   sweep    one compiled pass over records (forward, or reverse for adjoints).
   replay   a forward sweep with new inputs followed by a reverse or tangent sweep.
 
-Every field is int64 so that the public structured array and the (n, K) int64 view
-that Numba receives are the same memory (a structured argument costs ~1 us to
+Every field is 8 bytes (int64, and the float64 `const`) so that the public structured
+array and the (n, K) int64 view that Numba receives are the same memory (a structured argument costs ~1 us to
 dispatch, a plain int64 one ~0.15 us).
 """
 
@@ -31,7 +31,7 @@ RECORD_FIELDS = (
     "const",  # a float parameter (python scalar operand, alpha, exponent), index into the const pool
     "seq",    # global sequence number: total order of records across tapes
 )
-RECORD = np.dtype([(f, _I8) for f in RECORD_FIELDS])
+RECORD = np.dtype([(f, np.float64 if f == "const" else _I8) for f in RECORD_FIELDS])
 R_OP, R_FLAGS, R_OUT, R_IN0, R_IN1, R_AUX, R_CONST, R_SEQ = range(len(RECORD_FIELDS))
 
 R_SAVES = 1       # backward reads saved values (PyTorch's saved tensors, scalars included)

@@ -18,12 +18,13 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
                       S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
 # codegen rewrites this line; a change here invalidates Numba's cache of this file
-DISPATCH_STAMP = "967b325d2c154e46"
+DISPATCH_STAMP = "3b03bdf31cc755ad"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
 AUX_HEADER = 8
-BLAS_MIN = 1 << 14   # m*k*n from which a matmul goes to BLAS instead of the loops
+BLAS_MIN = 1 << 14
+KEEP_ROW, KEEP_VALUE = 1, 2  # compaction marks: keep the slot row / also its value   # m*k*n from which a matmul goes to BLAS instead of the loops
 
 
 # ---- strided iteration (broadcasting, reductions, permutes) ---------------------------
@@ -411,7 +412,7 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
     # zero the adjoints of the needed slots, then seed the roots
     for s in range(lo, nslot):
         if MARK[s]:
-            p = S[s, S_OFF]
+            p = S[s, S_OFF]  # >= 0: pass 1 stopped at any record whose value was dropped
             if S[s, S_DTYPE] == DT_F32:
                 G32[p:p + S[s, S_NUMEL]] = 0
             else:
@@ -457,23 +458,30 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
 
     `roots` are the slots of live tensors and grad_fn objects. A record is kept when its
     output is kept; its inputs are kept too unless it was freed while holding saved
-    values (reaching it raises anyway). Values move to the fresh arenas N32/N64 (so NumPy
-    views of the old arenas stay valid snapshots). NEW[old slot] = new slot or -1."""
+    values (reaching it raises anyway). A kept slot keeps its value when a live object
+    holds it, an unfreed record saves it, or a sweep can still pass through it; otherwise
+    its offset becomes -1. Values move to the fresh arenas N32/N64 (so NumPy views of the
+    old arenas stay valid snapshots). NEW[old slot] = new slot or -1."""
     nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
     MARK[:nslot] = 0
     for r in roots:
-        MARK[r] = 1
+        MARK[r] = KEEP_ROW | KEEP_VALUE
     for k in range(nrec - 1, -1, -1):
         o = R[k, R_OUT]
         if MARK[o] == 0:
             continue
         fl = R[k, R_FLAGS]
         if fl & R_FREED and fl & R_SAVES:
+            # any sweep reaching this record stops with an error before writing anything:
+            # neither its inputs nor its output's value (unless still read elsewhere) stay
             continue
-        if R[k, R_IN0] >= 0:
-            MARK[R[k, R_IN0]] = 1
-        if R[k, R_IN1] >= 0:
-            MARK[R[k, R_IN1]] = 1
+        MARK[o] |= KEEP_VALUE  # a sweep may pass through: its adjoint needs the region
+        a, b = R[k, R_IN0], R[k, R_IN1]
+        for i, bit in ((a, R_SAVES_IN0), (b, R_SAVES_IN1)):
+            if i >= 0:
+                MARK[i] |= KEEP_ROW
+                if fl & bit and not fl & R_FREED:
+                    MARK[i] |= KEEP_VALUE
     top32, top64, ns = 0, 0, 0
     for s in range(nslot):
         if MARK[s] == 0:
@@ -481,7 +489,9 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
             continue
         NEW[s] = ns
         p, n = S[s, S_OFF], S[s, S_NUMEL]
-        if S[s, S_DTYPE] == DT_F32:
+        if MARK[s] & KEEP_VALUE == 0 or p < 0:
+            S[s, S_OFF] = -1  # the row stays for the graph's structure, the value is dropped
+        elif S[s, S_DTYPE] == DT_F32:
             N32[top32:top32 + n] = A32[p:p + n]
             S[s, S_OFF] = top32
             top32 += n

@@ -210,6 +210,14 @@ class Tape:
         """The slot table as a NumPy structured array (a copy)."""
         return self.S[:self.nslots].copy().view(SLOT).reshape(-1)
 
+    def __str__(self):
+        from .listing import listing
+
+        return listing(self)
+
+    def __repr__(self):
+        return f"<Tape: {self.nrecords} records, {self.nslots} slots>"
+
     def nbytes(self):
         return sum(a.nbytes for a in (self.R, self.S, self.AUX, *self.A, *self.G, self.MARK,
                                       self.BUF, self.NEW))

@@ -1,0 +1,193 @@
+"""The tape itself: compiled sweep call counts, constant memory, compaction, threads."""
+
+import sys
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import tapegrad as torch
+from tapegrad.tape import Tape
+from tapegrad.tape import tape as tapes
+
+
+@pytest.fixture
+def tiny_tape():
+    """A fresh tape small enough that compaction runs every few operations."""
+    old = tapes._local.tape
+    tapes._local.tape = Tape(records=16, elements=64, aux=64)
+    yield tapes._local.tape
+    tapes._local.tape = old
+
+
+def _chain(n):
+    x = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001 + 0.001
+    return x, y
+
+
+def _python_calls(fn):
+    calls = [0]
+
+    def prof(frame, event, arg):
+        if event in ("call", "c_call"):
+            calls[0] += 1
+
+    sys.setprofile(prof)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return calls[0]
+
+
+def test_backward_python_calls_do_not_grow_with_the_graph():
+    x, small = _chain(5)         # 10 records
+    small.backward()             # warm: compile and cache the sweep
+    x, big = _chain(5000)        # 10,000 records
+    n_small = _python_calls(lambda: _chain(5)[1].backward())
+    _, small = _chain(5)
+    n_small = _python_calls(small.backward)
+    n_big = _python_calls(big.backward)
+    assert n_big < 100
+    assert n_big == n_small
+    expected = sum(1.0001 ** k for k in range(5000))  # d y / d x of the chain... times 1
+    assert x.grad.item() == pytest.approx(1.0001 ** 5000, rel=1e-9)
+    assert expected > 0
+
+
+def _train(steps, seed=0):
+    """Linear regression by hand-written SGD (float32), as in the tutorials."""
+    rng = np.random.default_rng(seed)
+    X = torch.tensor(rng.standard_normal((16, 3)), dtype=torch.float32)
+    t = torch.tensor(rng.standard_normal(16), dtype=torch.float32)
+    w = torch.zeros(3, requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    for _ in range(steps):
+        loss = ((X @ w + b - t) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            w -= 0.05 * w.grad
+            b -= 0.05 * b.grad
+        w.grad.zero_()
+        b.grad.zero_()
+    return w.detach().numpy().copy(), b.item(), loss.item()
+
+
+def _memory_after(steps):
+    tracemalloc.start()
+    _train(steps)
+    tapes.current().compact()
+    used = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return used
+
+
+def test_training_loop_runs_in_constant_memory():
+    _train(2000)  # reach the steady-state table sizes first
+    m2k = _memory_after(2000)
+    m20k = _memory_after(20000)
+    assert abs(m20k - m2k) < 1 << 20
+
+
+def test_compaction_mid_forward_keeps_values_and_gradients(tiny_tape):
+    x = torch.tensor([0.3, -0.2, 0.9], dtype=torch.float64, requires_grad=True)
+    y = x
+    for i in range(200):  # far more records than the 16-row tables hold
+        y = (y * 0.9).sin() + x * 0.01
+    y.sum().backward()
+    ref = np.array([0.3, -0.2, 0.9])
+    d = np.ones(3)
+    dref = np.zeros(3)
+    v, dv = ref.copy(), np.eye(3)
+    for i in range(200):
+        dv = np.cos(0.9 * v)[:, None] * 0.9 * dv + 0.01 * np.eye(3)
+        v = np.sin(0.9 * v) + 0.01 * ref
+    dref = d @ dv
+    np.testing.assert_allclose(y.detach().numpy(), v, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), dref, rtol=1e-10)
+    assert tiny_tape.epoch > 0  # compaction did run
+
+
+def test_state_carried_without_detach_keeps_its_history(tiny_tape):
+    """An RNN-like state kept across iterations: each loss backpropagates through all of
+    its history (retain_graph), even while compaction drops everything else."""
+    W = torch.tensor([[0.5, -0.3], [0.2, 0.4]], dtype=torch.float64, requires_grad=True)
+    h = torch.tensor([0.1, 0.2], dtype=torch.float64)
+    total = np.zeros((2, 2))
+    hs = [np.array([0.1, 0.2])]
+    for step in range(30):
+        h = (W @ h + 0.1).tanh()
+        junk = (W * 3.0).exp().sum()  # garbage that compaction should drop
+        del junk
+        h.sum().backward(retain_graph=True)
+        hs.append(None)
+    # reference: the same recurrence unrolled with NumPy, summed gradients of each step
+    Wn = W.detach().numpy()
+    for last in range(1, 31):
+        hv, states = np.array([0.1, 0.2]), []
+        for s in range(last):
+            pre = Wn @ hv + 0.1
+            states.append((hv, pre))
+            hv = np.tanh(pre)
+        g = np.ones(2)
+        for hv_in, pre in reversed(states):
+            g = g * (1 - np.tanh(pre) ** 2)
+            total += np.outer(g, hv_in)
+            g = Wn.T @ g
+    np.testing.assert_allclose(W.grad.numpy(), total, rtol=1e-10)
+
+
+def test_running_total_keeps_only_what_it_needs():
+    """`total = total + loss` pins a chain of adds, not every iteration's activations."""
+    tape = tapes.current()
+    w = torch.ones(1000, requires_grad=True)
+    total = 0.0
+    for i in range(300):
+        loss = (w * float(i)).exp().mean()  # 1000-element activations each iteration
+        loss.backward()
+        total = total + loss
+    tape.compact()
+    kept = tape.AUX[tapes.sweep.H_TOP32]  # float32 elements still in the arena
+    assert kept < 20_000  # 300 iterations x 1000 activations would be 300,000
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        total.backward()  # as in PyTorch: the losses' saved values were freed
+
+
+def test_two_threads_train_like_one_after_the_other():
+    expected = [_train(300, seed) for seed in (1, 2)]
+    results = {}
+
+    def worker(seed):
+        results[seed] = _train(300, seed)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in (1, 2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for seed, exp in zip((1, 2), expected):
+        np.testing.assert_array_equal(results[seed][0], exp[0])
+        assert results[seed][1:] == exp[1:]
+
+
+def test_listing_shows_one_line_per_record():
+    tape = Tape()
+    old = tapes._local.tape
+    tapes._local.tape = tape
+    try:
+        x = torch.tensor([2.0], requires_grad=True)
+        x ** 2 + 3 * x + 1
+        text = str(tape)
+    finally:
+        tapes._local.tape = old
+    lines = text.splitlines()
+    assert lines[0].startswith("v0    = leaf")
+    assert "pow_scalar(v0, 2.0)" in lines[1] and "PowBackward0" in lines[1]
+    assert "add(v1, v2)" in lines[3] and "AddBackward0" in lines[3]
+    assert lines[-1].startswith("-- 5 records")
+    recs = tape.records()
+    assert recs.dtype.names[:3] == ("op", "flags", "out") and len(recs) == 5
