@@ -1,0 +1,34 @@
+"""The op table is consistent and the generated dispatch is fresh."""
+
+from tapegrad.ops import BY_CODE, OPS
+from tapegrad.ops.spec import BINARY, UNARY
+from tapegrad.tape import codegen
+
+
+def test_dispatch_and_sweep_stamp_are_fresh():
+    text, sweep = codegen.expected()
+    assert codegen.DISPATCH.read_text() == text, "run: python -m tapegrad.tape.codegen"
+    assert codegen.SWEEP.read_text() == sweep, "run: python -m tapegrad.tape.codegen"
+
+
+def test_opcodes_and_names_are_unique_and_frozen():
+    assert len({s.opcode for s in OPS}) == len(OPS)
+    assert len({s.name for s in OPS}) == len(OPS)
+    # a few frozen numbers: saved tapes rely on them never changing
+    assert (BY_CODE[0].name, BY_CODE[2].name, BY_CODE[20].name, BY_CODE[40].name) == \
+        ("leaf", "exp", "add", "mm")
+
+
+def test_elementwise_rows_have_their_kernels():
+    for s in OPS:
+        if s.family == UNARY:
+            assert s.fwd is not None and len(s.vjp) == 1, s.name
+        elif s.family == BINARY:
+            assert s.fwd is not None and len(s.vjp) == 2, s.name
+        else:
+            assert s.fwd is None and s.vjp == (), s.name
+
+
+def test_every_differentiable_row_has_examples():
+    for s in OPS:
+        assert s.opcode == 0 or s.examples, f"{s.name} has no test example"
