@@ -18,7 +18,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
                       S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
 # codegen rewrites this line; a change here invalidates Numba's cache of this file
-DISPATCH_STAMP = "3b03bdf31cc755ad"
+DISPATCH_STAMP = "22b5b9d711c07048"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -186,7 +186,7 @@ def _permute(R, S, AUX, A, G, k, backward):
         qi, _ = _advance(idx, shape, st, st, nd, qi, qi)
 
 
-@njit
+@njit(inline="always")  # inlined: halves the per-record cost of the sweeps
 def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
     """Forward (G unused) or reverse step of record k, all of whose slots are in arena A."""
     fam = FAMILY[R[k, R_OP]]
@@ -226,7 +226,7 @@ def _cast(R, S, Ain, Aout, Gin, Gout, k, backward):
             Aout[po + i] = Ain[pa + i]
 
 
-@njit
+@njit(inline="always")
 def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b):
     """One record in either arena (casts read one arena and write the other)."""
     fam = FAMILY[R[k, R_OP]]
