@@ -6,6 +6,8 @@ Use np.* math (it keeps float32 in float32) and never divide by a value that can
 without a comment on what PyTorch returns there.
 """
 
+import math
+
 import numpy as np
 
 from .spec import IN0, IN1, OUT, SCALAR, binary, unary
@@ -113,6 +115,136 @@ def abs_vjp(x, y, g, c):  # sign(0) = 0: zero subgradient at 0, as in PyTorch
     return g * np.sign(x)
 
 
+@unary(60, "log1p", "Log1PBackward0", saves=IN0, domain=(-0.5, 2.0))
+def log1p(x, c):
+    return np.log1p(x)
+
+
+@log1p.vjp
+def log1p_vjp(x, y, g, c):
+    return g / (1 + x)
+
+
+@unary(61, "expm1", "Expm1Backward0", saves=OUT)
+def expm1(x, c):
+    return np.expm1(x)
+
+
+@expm1.vjp
+def expm1_vjp(x, y, g, c):
+    return g * (y + 1)
+
+
+@unary(62, "log2", "Log2Backward0", saves=IN0, domain=(0.2, 3.0))
+def log2(x, c):
+    return np.log2(x)
+
+
+@log2.vjp
+def log2_vjp(x, y, g, c):
+    return g / (x * 0.6931471805599453)
+
+
+@unary(63, "log10", "Log10Backward0", saves=IN0, domain=(0.2, 3.0))
+def log10(x, c):
+    return np.log10(x)
+
+
+@log10.vjp
+def log10_vjp(x, y, g, c):
+    return g / (x * 2.302585092994046)
+
+
+@unary(64, "tan", "TanBackward0", saves=OUT, domain=(-1.2, 1.2))
+def tan(x, c):
+    return np.tan(x)
+
+
+@tan.vjp
+def tan_vjp(x, y, g, c):
+    return g * (1 + y * y)
+
+
+@unary(65, "sinh", "SinhBackward0", saves=IN0)
+def sinh(x, c):
+    return np.sinh(x)
+
+
+@sinh.vjp
+def sinh_vjp(x, y, g, c):
+    return g * np.cosh(x)
+
+
+@unary(66, "cosh", "CoshBackward0", saves=IN0)
+def cosh(x, c):
+    return np.cosh(x)
+
+
+@cosh.vjp
+def cosh_vjp(x, y, g, c):
+    return g * np.sinh(x)
+
+
+@unary(67, "asin", "AsinBackward0", saves=IN0, domain=(-0.9, 0.9))
+def asin(x, c):
+    return np.arcsin(x)
+
+
+@asin.vjp
+def asin_vjp(x, y, g, c):  # inf at |x| = 1, nan outside, as in PyTorch
+    return g / np.sqrt(1 - x * x)
+
+
+@unary(68, "acos", "AcosBackward0", saves=IN0, domain=(-0.9, 0.9))
+def acos(x, c):
+    return np.arccos(x)
+
+
+@acos.vjp
+def acos_vjp(x, y, g, c):
+    return -g / np.sqrt(1 - x * x)
+
+
+@unary(69, "atan", "AtanBackward0", saves=IN0)
+def atan(x, c):
+    return np.arctan(x)
+
+
+@atan.vjp
+def atan_vjp(x, y, g, c):
+    return g / (1 + x * x)
+
+
+@unary(70, "erf", "ErfBackward0", saves=IN0)
+def erf(x, c):  # math.erf computes in float64; the arena store rounds float32 once
+    return math.erf(x)
+
+
+@erf.vjp
+def erf_vjp(x, y, g, c):  # 2/sqrt(pi) exp(-x^2)
+    return g * 1.1283791670955126 * np.exp(-x * x)
+
+
+@unary(71, "rsqrt", "RsqrtBackward0", saves=OUT, domain=(0.2, 3.0))
+def rsqrt(x, c):
+    return 1 / np.sqrt(x)
+
+
+@rsqrt.vjp
+def rsqrt_vjp(x, y, g, c):  # -x^(-3/2) / 2
+    return -0.5 * g * y * y * y
+
+
+@unary(72, "sign", "SignBackward0")
+def sign(x, c):
+    return np.sign(x)
+
+
+@sign.vjp
+def sign_vjp(x, y, g, c):  # zero gradient everywhere (PyTorch)
+    return g * 0
+
+
 # ---- tensor (op) python scalar: c is the scalar ---------------------------------------
 
 
@@ -173,12 +305,14 @@ def div_scalar_vjp(x, y, g, c):
 
 @unary(16, "pow_scalar", "PowBackward0", saves=IN0, domain=(0.2, 2.0), const=2.5,
        examples=(("x ** c", ()), ("x ** c", (2, 3)), ("x ** 2", (3,)), ("x ** 0", (3,))))
-def pow_scalar(x, c):  # x ** c
-    return x**c
+def pow_scalar(x, c):  # x ** c; squares are common and pow() costs ~20x a multiply
+    return x * x if c == 2 else x**c
 
 
 @pow_scalar.vjp
 def pow_scalar_vjp(x, y, g, c):  # exponent 0 has a zero gradient everywhere (PyTorch)
+    if c == 2:
+        return 2 * g * x
     return g * c * x ** (c - 1) if c != 0 else g * 0
 
 
@@ -283,3 +417,48 @@ def pow_vjp_a(a, b, y, g, c):  # b == 0: zero gradient, not 0 * inf
 def pow_vjp_b(a, b, y, g, c):  # a == 0 and b >= 0: zero gradient, not nan (PyTorch)
     return g * y * np.log(a) if a != 0 or b < 0 else g * 0
 
+
+
+@binary(80, "atan2", "Atan2Backward0", saves=IN0 | IN1, domain=(0.3, 2.0))
+def atan2(a, b, c):  # atan(a / b) in the right quadrant
+    return np.arctan2(a, b)
+
+
+@atan2.vjp
+def atan2_vjp_a(a, b, y, g, c):
+    return g * b / (a * a + b * b)
+
+
+@atan2.vjp
+def atan2_vjp_b(a, b, y, g, c):
+    return -g * a / (a * a + b * b)
+
+
+@binary(81, "maximum", "MaximumBackward0", saves=IN0 | IN1)
+def maximum(a, b, c):  # nan wins, as in PyTorch
+    return a if a > b or a != a else b
+
+
+@maximum.vjp
+def maximum_vjp_a(a, b, y, g, c):  # a tie splits the gradient in halves (PyTorch)
+    return g if a > b else (g * 0.5 if a == b else g * 0)
+
+
+@maximum.vjp
+def maximum_vjp_b(a, b, y, g, c):
+    return g if b > a else (g * 0.5 if a == b else g * 0)
+
+
+@binary(82, "minimum", "MinimumBackward0", saves=IN0 | IN1)
+def minimum(a, b, c):
+    return a if a < b or a != a else b
+
+
+@minimum.vjp
+def minimum_vjp_a(a, b, y, g, c):
+    return g if a < b else (g * 0.5 if a == b else g * 0)
+
+
+@minimum.vjp
+def minimum_vjp_b(a, b, y, g, c):
+    return g if b < a else (g * 0.5 if a == b else g * 0)

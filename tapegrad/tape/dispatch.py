@@ -3,15 +3,17 @@
 Regenerate with `python -m tapegrad.tape.codegen` after changing tapegrad/ops.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
 
 # opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)
 
-FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, -1, -1, -1, -1, -1, -1, 4, 4, 4, 4, -1, -1, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7], dtype=np.int64)
+FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, -1, -1, -1, -1, -1, -1, 4, 4, 4, 4, -1, -1, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, -1, -1, -1, -1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, 2, 2, 2], dtype=np.int64)
 
-SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
+SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7], dtype=np.int64)
 
 
 
@@ -170,12 +172,14 @@ def div_scalar_vjp0(x, y, g, c):
 
 
 @njit(inline="always")
-def pow_scalar_fwd(x, c):  # x ** c
-    return x**c
+def pow_scalar_fwd(x, c):  # x ** c; squares are common and pow() costs ~20x a multiply
+    return x * x if c == 2 else x**c
 
 
 @njit(inline="always")
 def pow_scalar_vjp0(x, y, g, c):  # exponent 0 has a zero gradient everywhere (PyTorch)
+    if c == 2:
+        return 2 * g * x
     return g * c * x ** (c - 1) if c != 0 else g * 0
 
 
@@ -197,6 +201,136 @@ def reciprocal_fwd(x, c):
 @njit(inline="always")
 def reciprocal_vjp0(x, y, g, c):
     return -g * y * y
+
+
+@njit(inline="always")
+def log1p_fwd(x, c):
+    return np.log1p(x)
+
+
+@njit(inline="always")
+def log1p_vjp0(x, y, g, c):
+    return g / (1 + x)
+
+
+@njit(inline="always")
+def expm1_fwd(x, c):
+    return np.expm1(x)
+
+
+@njit(inline="always")
+def expm1_vjp0(x, y, g, c):
+    return g * (y + 1)
+
+
+@njit(inline="always")
+def log2_fwd(x, c):
+    return np.log2(x)
+
+
+@njit(inline="always")
+def log2_vjp0(x, y, g, c):
+    return g / (x * 0.6931471805599453)
+
+
+@njit(inline="always")
+def log10_fwd(x, c):
+    return np.log10(x)
+
+
+@njit(inline="always")
+def log10_vjp0(x, y, g, c):
+    return g / (x * 2.302585092994046)
+
+
+@njit(inline="always")
+def tan_fwd(x, c):
+    return np.tan(x)
+
+
+@njit(inline="always")
+def tan_vjp0(x, y, g, c):
+    return g * (1 + y * y)
+
+
+@njit(inline="always")
+def sinh_fwd(x, c):
+    return np.sinh(x)
+
+
+@njit(inline="always")
+def sinh_vjp0(x, y, g, c):
+    return g * np.cosh(x)
+
+
+@njit(inline="always")
+def cosh_fwd(x, c):
+    return np.cosh(x)
+
+
+@njit(inline="always")
+def cosh_vjp0(x, y, g, c):
+    return g * np.sinh(x)
+
+
+@njit(inline="always")
+def asin_fwd(x, c):
+    return np.arcsin(x)
+
+
+@njit(inline="always")
+def asin_vjp0(x, y, g, c):  # inf at |x| = 1, nan outside, as in PyTorch
+    return g / np.sqrt(1 - x * x)
+
+
+@njit(inline="always")
+def acos_fwd(x, c):
+    return np.arccos(x)
+
+
+@njit(inline="always")
+def acos_vjp0(x, y, g, c):
+    return -g / np.sqrt(1 - x * x)
+
+
+@njit(inline="always")
+def atan_fwd(x, c):
+    return np.arctan(x)
+
+
+@njit(inline="always")
+def atan_vjp0(x, y, g, c):
+    return g / (1 + x * x)
+
+
+@njit(inline="always")
+def erf_fwd(x, c):  # math.erf computes in float64; the arena store rounds float32 once
+    return math.erf(x)
+
+
+@njit(inline="always")
+def erf_vjp0(x, y, g, c):  # 2/sqrt(pi) exp(-x^2)
+    return g * 1.1283791670955126 * np.exp(-x * x)
+
+
+@njit(inline="always")
+def rsqrt_fwd(x, c):
+    return 1 / np.sqrt(x)
+
+
+@njit(inline="always")
+def rsqrt_vjp0(x, y, g, c):  # -x^(-3/2) / 2
+    return -0.5 * g * y * y * y
+
+
+@njit(inline="always")
+def sign_fwd(x, c):
+    return np.sign(x)
+
+
+@njit(inline="always")
+def sign_vjp0(x, y, g, c):  # zero gradient everywhere (PyTorch)
+    return g * 0
 
 
 @njit(inline="always")
@@ -274,6 +408,51 @@ def pow_vjp1(a, b, y, g, c):  # a == 0 and b >= 0: zero gradient, not nan (PyTor
     return g * y * np.log(a) if a != 0 or b < 0 else g * 0
 
 
+@njit(inline="always")
+def atan2_fwd(a, b, c):  # atan(a / b) in the right quadrant
+    return np.arctan2(a, b)
+
+
+@njit(inline="always")
+def atan2_vjp0(a, b, y, g, c):
+    return g * b / (a * a + b * b)
+
+
+@njit(inline="always")
+def atan2_vjp1(a, b, y, g, c):
+    return -g * a / (a * a + b * b)
+
+
+@njit(inline="always")
+def maximum_fwd(a, b, c):  # nan wins, as in PyTorch
+    return a if a > b or a != a else b
+
+
+@njit(inline="always")
+def maximum_vjp0(a, b, y, g, c):  # a tie splits the gradient in halves (PyTorch)
+    return g if a > b else (g * 0.5 if a == b else g * 0)
+
+
+@njit(inline="always")
+def maximum_vjp1(a, b, y, g, c):
+    return g if b > a else (g * 0.5 if a == b else g * 0)
+
+
+@njit(inline="always")
+def minimum_fwd(a, b, c):
+    return a if a < b or a != a else b
+
+
+@njit(inline="always")
+def minimum_vjp0(a, b, y, g, c):
+    return g if a < b else (g * 0.5 if a == b else g * 0)
+
+
+@njit(inline="always")
+def minimum_vjp1(a, b, y, g, c):
+    return g if b < a else (g * 0.5 if a == b else g * 0)
+
+
 
 
 # ---- switches: one loop body per op ----
@@ -335,6 +514,45 @@ def unary_fwd(op, A, px, po, n, c):
     elif op == 18:  # reciprocal
         for i in range(n):
             A[po + i] = reciprocal_fwd(A[px + i], c)
+    elif op == 60:  # log1p
+        for i in range(n):
+            A[po + i] = log1p_fwd(A[px + i], c)
+    elif op == 61:  # expm1
+        for i in range(n):
+            A[po + i] = expm1_fwd(A[px + i], c)
+    elif op == 62:  # log2
+        for i in range(n):
+            A[po + i] = log2_fwd(A[px + i], c)
+    elif op == 63:  # log10
+        for i in range(n):
+            A[po + i] = log10_fwd(A[px + i], c)
+    elif op == 64:  # tan
+        for i in range(n):
+            A[po + i] = tan_fwd(A[px + i], c)
+    elif op == 65:  # sinh
+        for i in range(n):
+            A[po + i] = sinh_fwd(A[px + i], c)
+    elif op == 66:  # cosh
+        for i in range(n):
+            A[po + i] = cosh_fwd(A[px + i], c)
+    elif op == 67:  # asin
+        for i in range(n):
+            A[po + i] = asin_fwd(A[px + i], c)
+    elif op == 68:  # acos
+        for i in range(n):
+            A[po + i] = acos_fwd(A[px + i], c)
+    elif op == 69:  # atan
+        for i in range(n):
+            A[po + i] = atan_fwd(A[px + i], c)
+    elif op == 70:  # erf
+        for i in range(n):
+            A[po + i] = erf_fwd(A[px + i], c)
+    elif op == 71:  # rsqrt
+        for i in range(n):
+            A[po + i] = rsqrt_fwd(A[px + i], c)
+    elif op == 72:  # sign
+        for i in range(n):
+            A[po + i] = sign_fwd(A[px + i], c)
 
 
 @njit(cache=True)
@@ -393,6 +611,45 @@ def unary_vjp(op, A, G, px, po, n, c):
     elif op == 18:  # reciprocal
         for i in range(n):
             G[px + i] += reciprocal_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 60:  # log1p
+        for i in range(n):
+            G[px + i] += log1p_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 61:  # expm1
+        for i in range(n):
+            G[px + i] += expm1_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 62:  # log2
+        for i in range(n):
+            G[px + i] += log2_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 63:  # log10
+        for i in range(n):
+            G[px + i] += log10_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 64:  # tan
+        for i in range(n):
+            G[px + i] += tan_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 65:  # sinh
+        for i in range(n):
+            G[px + i] += sinh_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 66:  # cosh
+        for i in range(n):
+            G[px + i] += cosh_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 67:  # asin
+        for i in range(n):
+            G[px + i] += asin_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 68:  # acos
+        for i in range(n):
+            G[px + i] += acos_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 69:  # atan
+        for i in range(n):
+            G[px + i] += atan_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 70:  # erf
+        for i in range(n):
+            G[px + i] += erf_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 71:  # rsqrt
+        for i in range(n):
+            G[px + i] += rsqrt_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 72:  # sign
+        for i in range(n):
+            G[px + i] += sign_vjp0(A[px + i], A[po + i], G[po + i], c)
 
 
 @njit(cache=True)
@@ -412,6 +669,15 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
     elif op == 24:  # pow
         for i in range(n):
             A[po + i] = pow_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 80:  # atan2
+        for i in range(n):
+            A[po + i] = atan2_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 81:  # maximum
+        for i in range(n):
+            A[po + i] = maximum_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 82:  # minimum
+        for i in range(n):
+            A[po + i] = minimum_fwd(A[pa + i * sa], A[pb + i * sb], c)
 
 
 @njit(cache=True)
@@ -446,3 +712,21 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 G[pa + i * sa] += pow_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
             if need_b:
                 G[pb + i * sb] += pow_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+    elif op == 80:  # atan2
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += atan2_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += atan2_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+    elif op == 81:  # maximum
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += maximum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += maximum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+    elif op == 82:  # minimum
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += minimum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)

@@ -18,7 +18,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
                       S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
 # codegen rewrites this line; a change here invalidates Numba's cache of this file
-DISPATCH_STAMP = "22b5b9d711c07048"
+DISPATCH_STAMP = "1698d6d62ec755fc"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)

@@ -1,0 +1,1 @@
+"""tapegrad's benchmark suite: pytest-benchmark groups, cold start, report (see README.md)."""

@@ -1,0 +1,147 @@
+"""hvp: Hessian-vector product of rosenbrock (see bench_rosenbrock.py), n = 1,000.
+
+Hv for a fixed x and v per call (no value). tapegrad and PyTorch use rosenbrock's
+two-leaf program (a = x[:-1], b = x[1:] as leaves) and double backward:
+
+    ga, gb = grad(f, (a, b), create_graph=True)
+    ha, hb = grad((ga * v[:-1]).sum() + (gb * v[1:]).sum(), (a, b))
+    Hv = pad(ha) + shift(hb)          (assembled outside the timed region)
+
+which is exact, since f(x) = F(P_a x, P_b x) gives H_x v = P^T H_F P v. tapegrad has
+no create_graph yet: its row is skipped with the reason until it has. JAX: forward-over-
+reverse `jit(jvp(grad(f)))`; HIPS autograd: `hessian_vector_product`; CasADi:
+`jtimes(gradient(f, x), x, v)` in a Function built once; Numba: the analytic product.
+"""
+
+import numpy as np
+import pytest
+
+from bench.bench_rosenbrock import data, grad_numpy
+from bench.common import IMPLS, crosscheck_all, size, time_case
+
+N = size(1_000, 10)
+
+
+def vector(n):
+    return np.random.default_rng(n + 1).normal(0, 1, n)
+
+
+def hvp_numpy(x, v):
+    a, b = x[:-1], x[1:]
+    va, vb = v[:-1], v[1:]
+    haa = 1200.0 * a * a - 400.0 * b + 2.0
+    hab = -400.0 * a
+    hv = np.zeros_like(x)
+    hv[:-1] += haa * va + hab * vb
+    hv[1:] += hab * va + 200.0 * vb
+    return hv
+
+
+def reference(n):
+    return None, hvp_numpy(data(n), vector(n))
+
+
+def make(impl, n):
+    x, v = data(n), vector(n)
+    if impl in ("tapegrad", "torch"):
+        if impl == "tapegrad":
+            import tapegrad as T
+        else:
+            import torch as T
+        a = T.tensor(x[:-1].copy(), dtype=T.float64, requires_grad=True)
+        b = T.tensor(x[1:].copy(), dtype=T.float64, requires_grad=True)
+        va = T.tensor(v[:-1].copy(), dtype=T.float64)
+        vb = T.tensor(v[1:].copy(), dtype=T.float64)
+
+        def run():
+            f = (100 * (b - a**2) ** 2 + (1 - a) ** 2).sum()
+            ga, gb = T.autograd.grad(f, (a, b), create_graph=True)
+            return T.autograd.grad((ga * va).sum() + (gb * vb).sum(), (a, b))
+
+        def result():
+            ha, hb = run()
+            hv = np.zeros(n)
+            hv[:-1] += ha.detach().numpy()
+            hv[1:] += hb.detach().numpy()
+            return None, hv
+
+        if impl == "tapegrad":
+            try:
+                run()
+            except NotImplementedError as e:
+                pytest.skip(f"tapegrad cannot do this yet: {e}")
+        return run, result
+
+    if impl == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def f(x):
+            a, b = x[:-1], x[1:]
+            return jnp.sum(100.0 * (b - a**2) ** 2 + (1.0 - a) ** 2)
+
+        hvp = jax.jit(lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1])
+        xj, vj = jnp.asarray(x), jnp.asarray(v)
+
+        def run():
+            return jax.block_until_ready(hvp(xj, vj))
+
+        return run, lambda: (None, run())
+
+    if impl == "autograd":
+        import autograd
+        import autograd.numpy as anp
+
+        def f(x):
+            a, b = x[:-1], x[1:]
+            return anp.sum(100.0 * (b - a**2) ** 2 + (1.0 - a) ** 2)
+
+        hvp = autograd.hessian_vector_product(f)
+        return (lambda: hvp(x, v)), (lambda: (None, hvp(x, v)))
+
+    if impl == "casadi":
+        import casadi as ca
+
+        xs, vs = ca.MX.sym("x", n), ca.MX.sym("v", n)
+        a, b = xs[0:n - 1], xs[1:n]
+        f = ca.sum1(100.0 * (b - a**2) ** 2 + (1.0 - a) ** 2)
+        F = ca.Function("hvp", [xs, vs], [ca.jtimes(ca.gradient(f, xs), xs, vs)])
+        xd, vd = ca.DM(x), ca.DM(v)
+        return (lambda: F(xd, vd)), (lambda: (None, F(xd, vd)))
+
+    if impl == "numba":
+        from numba import njit
+
+        @njit(cache=True)
+        def hvp(x, v):
+            n = x.shape[0]
+            hv = np.zeros(n)
+            for i in range(n - 1):
+                a, b = x[i], x[i + 1]
+                haa = 1200.0 * a * a - 400.0 * b + 2.0
+                hab = -400.0 * a
+                hv[i] += haa * v[i] + hab * v[i + 1]
+                hv[i + 1] += hab * v[i] + 200.0 * v[i + 1]
+            return hv
+
+        return (lambda: hvp(x, v)), (lambda: (None, hvp(x, v)))
+
+    raise ValueError(impl)
+
+
+def bench_hvp_reference():
+    x, v = data(6), vector(6)
+    # Hv as the central difference of the gradient along v
+    eps = 1e-6
+    hv_fd = (grad_numpy(x + eps * v) - grad_numpy(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(hvp_numpy(x, v), hv_fd, rtol=1e-6, atol=1e-6)
+
+
+def bench_hvp_crosscheck():
+    names = crosscheck_all(make, rtol=1e-9, n=N)
+    assert names, "no implementation installed"
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def bench_hvp(benchmark, impl):
+    time_case(benchmark, f"hvp n={N}", impl, make, reference(N), rtol=1e-9, n=N)
