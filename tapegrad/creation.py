@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from . import dtypes
-from .tensor import Tensor, _from_array
+from .tensor import Tensor, _expose, _from_array
 
 _rng = [np.random.default_rng()]
 
@@ -27,9 +27,11 @@ def _infer(data):
                 walk(y)
         elif isinstance(x, Tensor):
             kinds.add(x._dtype)
-        elif isinstance(x, (bool, np.bool_)):
+        elif isinstance(x, (np.generic, np.ndarray)):
+            kinds.add(dtypes.from_numpy_dtype(x.dtype))
+        elif isinstance(x, bool):
             kinds.add(dtypes.bool_)
-        elif isinstance(x, (int, np.integer)):
+        elif isinstance(x, int):
             kinds.add(dtypes.int64)
         else:
             kinds.add(dtypes.get_default_dtype())
@@ -58,7 +60,7 @@ def _check_rg(dt, requires_grad):
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new leaf tensor holding a copy of `data` (nested lists, numbers, arrays, tensors)."""
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):
         dt = dtype or dtypes.from_numpy_dtype(data.dtype)
     elif isinstance(data, Tensor):
         dt = dtype or data._dtype
@@ -82,7 +84,9 @@ def from_numpy(ndarray):
     """A tensor sharing memory with `ndarray` (writes through either are seen by both)."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
-    return _from_array(ndarray, dtypes.from_numpy_dtype(ndarray.dtype), False)
+    t = _from_array(ndarray, dtypes.from_numpy_dtype(ndarray.dtype), False)
+    _expose(t)
+    return t
 
 
 def _size(size):

@@ -87,6 +87,19 @@ def promote(a, b):
     return a if _RANK[a] >= _RANK[b] else b
 
 
+def _category(d):
+    return 2 if d.is_floating_point else (0 if d is bool_ else 1)
+
+
+def promote_tensors(a, sa, b, sb):
+    """Result dtype of a binary op between tensors of dtypes a, b and shapes sa, sb: a 0-d
+    tensor, like a python scalar, cannot lift a tensor with dims within its category."""
+    if (len(sa) == 0) == (len(sb) == 0):
+        return promote(a, b)
+    dim, zero = (b, a) if len(sa) == 0 else (a, b)
+    return zero if _category(zero) > _category(dim) else dim
+
+
 def promote_scalar(d, s):
     """Result dtype of tensor(d) op python scalar s: a scalar only lifts the category."""
     if isinstance(s, bool):

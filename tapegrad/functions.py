@@ -14,10 +14,10 @@ import numpy as np
 
 from . import dtypes
 from .ops import BY_NAME
-from .ops.spec import UNARY
+from .ops.spec import BINARY, UNARY
 from .tape.records import S_RG, S_VER
 from .tape.tape import _local, current
-from .tensor import Tensor, _dim, _from_array, _on_tape
+from .tensor import _UNTRACKED, Tensor, _DataVersion, _dim, _from_array, _on_tape
 
 _OP = {name: spec.opcode for name, spec in BY_NAME.items()}
 _INT_UFUNC = {"neg": np.negative, "abs": np.abs, "add": np.add, "sub": np.subtract,
@@ -35,9 +35,10 @@ def _slot(tape, t, dt):
             return t._slot
         if t._dtype.is_floating_point:  # float32 <-> float64: recorded, gradients flow back
             rg = t._rg and tape.grad_enabled
-            return tape.record_cast(t._slot, dt.code, S_RG if rg else 0)
+            return tape.record_cast(t._slot, dt.code, S_RG if rg else 0, implicit=True)
     elif t._rg and t._dtype is not dt:
-        return tape.record_cast(tape.load(t, t._dtype), dt.code, S_RG if tape.grad_enabled else 0)
+        return tape.record_cast(tape.load(t, t._dtype), dt.code,
+                                S_RG if tape.grad_enabled else 0, implicit=True)
     return tape.load(t, dt)
 
 
@@ -80,7 +81,7 @@ def _record_unary(op, x, c):
     tape = _local.tape
     if x._tape is tape and x._dtype is dt:
         s = x._slot
-    elif x._ltape is tape and x._lkey == (tape.epoch, x._vc[0], dt):
+    elif x._ltape is tape and x._lkey == (tape.epoch, x._vc[0], dt) and len(x._vc) == 1:
         s = x._lslot  # a leaf already loaded
     else:
         s = _slots(tape, dt, x)[0]
@@ -123,8 +124,13 @@ def _binary(name, a, b, alpha=1.0):
             return _scalar(name, a, b, alpha)
         raise TypeError(f"{name}(): argument 'other' must be Tensor or Number, not "
                         f"{type(b).__name__}")
-    dt = dtypes.promote(a._dtype, b._dtype)
+    dt = a._dtype if a._dtype is b._dtype else dtypes.promote_tensors(a._dtype, a._shape,
+                                                                      b._dtype, b._shape)
     if not dt.is_floating_point:
+        if name == "sub" and dtypes.bool_ in (a._dtype, b._dtype):
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                               "supported. If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
         if name == "div":
             dt = dtypes.get_default_dtype()
         else:
@@ -193,6 +199,9 @@ def div(input, other, *, rounding_mode=None):
 def pow(input, exponent):
     if isinstance(input, _scalar_types):  # scalar ** tensor
         _check_tensor(exponent, "pow", "exponent")
+        if not exponent._dtype.is_floating_point and not isinstance(input, (float, np.floating)):
+            dt = dtypes.promote_scalar(exponent._dtype, input)
+            return _from_array(np.asarray(np.power(input, exponent._value()), dt.np), dt, False)
         e = exponent if exponent._dtype.is_floating_point else to(exponent, _float(exponent._dtype))
         return _unary("rpow_scalar", e, float(input))
     return _binary("pow", input, exponent)
@@ -209,8 +218,7 @@ def _rsub(a, c):
 
 
 def _rdiv(a, c):  # c / a = reciprocal(a) * c, as PyTorch records it
-    r = _unary("reciprocal", a)
-    return r if c == 1 else _unary("mul_scalar", r, float(c))
+    return _unary("mul_scalar", _unary("reciprocal", a), float(c))
 
 
 def reciprocal(input):
@@ -231,6 +239,21 @@ UNARY_FUNCTIONS = {s.name: _elementwise(s.name) for s in BY_NAME.values()
                    if s.family == UNARY and not s.name.endswith("_scalar")
                    and s.name not in ("neg", "reciprocal")}
 globals().update(UNARY_FUNCTIONS)
+
+
+def _binary_function(name):
+    def fn(input, other):
+        return _binary(name, input, other)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} with broadcasting, as torch.{name}."
+    return fn
+
+
+# one public function per BINARY row not written out above (add, sub, mul, div, pow are)
+BINARY_FUNCTIONS = {s.name: _binary_function(s.name) for s in BY_NAME.values()
+                    if s.family == BINARY and s.name not in ("add", "sub", "mul", "div", "pow")}
+globals().update(BINARY_FUNCTIONS)
 
 
 # ---- reductions -----------------------------------------------------------------------
@@ -469,40 +492,71 @@ def to(input, dtype=None, *args, **kwargs):
 
 
 # ---- in place ---------------------------------------------------------------------------
-def _inplace(t, op, compute):
-    """Apply an in-place op: check PyTorch's rules, compute, then write or rebind."""
-    from .tape.records import S_FLAGS
+def _inplace(t, op, compute, saves_self=False):
+    """Apply an in-place op: check PyTorch's rules, compute, then write or rebind.
 
+    `compute(src)` returns the result with `src` standing for t; when the op saves its
+    input (mul_, div_ by a tensor), src is a clone, PyTorch's `original_self`."""
     tape = current()
     if t._rg and t.is_leaf and tape.grad_enabled:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            f"operation. ({op})")
-    r = compute()
+    src = t
+    if saves_self and t._rg and t._tape is tape and tape.grad_enabled:
+        src = clone(t)
+    r = compute(src)
     if r._shape != t._shape:
         raise RuntimeError(f"{op}: output with shape {list(t._shape)} doesn't match the broadcast "
                            f"shape {list(r._shape)}")
-    if r._dtype is not t._dtype and not (t._dtype.is_floating_point or
-                                          not r._dtype.is_floating_point):
-        raise RuntimeError(f"{op}: result type {r._dtype.name.capitalize()} can't be cast to the "
-                           f"desired output type {t._dtype.name.capitalize()}")
-    if t._tape is None:
+    if r._dtype is not t._dtype:
+        if t._dtype.is_floating_point and r._rg:
+            r = to(r, t._dtype)
+        elif not t._dtype.is_floating_point and r._dtype.is_floating_point:
+            raise RuntimeError(f"{op}: result type {r._dtype.name.capitalize()} can't be cast to "
+                               f"the desired output type {t._dtype.name.capitalize()}")
+    if r._rg and r._tape is tape and (t._tape is None or t._tape is tape):
+        _rebind(t, r)
+    elif t._tape is None:
         np.copyto(t._arr, r._value(), casting="unsafe")
         t._vc[0] += 1
-    elif r._rg and r._tape is t._tape and r._dtype is t._dtype:
-        # recorded: the tensor now names the new record; saved uses of its old value raise
-        t._tape.S[t._slot, S_VER] += 1
-        t._slot, t._rg, t._gfn = r._slot, True, None
-        if t._retains:
-            t._tape.S[t._slot, S_FLAGS] |= t._tape.S[r._slot, S_FLAGS]
+        if type(t._vc) is _DataVersion:  # shared with a leaf that did not see it: reload
+            tape.epoch += 1
     else:
         t._value()[...] = r._value()
-        t._tape.S[t._slot, S_VER] += 1
+        if t._vc is not _UNTRACKED:
+            t._tape.S[t._slot, S_VER] += 1
     return t
 
 
-def _inplace_method(name, fn):
+def _rebind(t, r):
+    """t now names the recorded result r (PyTorch rebases its history onto the in-place op);
+    recorded uses of t's old value raise at backward, as a version counter does."""
+    from .tape.records import S_FLAGS, S_RETAIN
+
+    version = t._version + 1
+    tape = r._tape
+    if t._tape is None:
+        np.copyto(t._arr, r._value(), casting="unsafe")  # views of the array see the value
+        t._vc[0] += 1
+        if type(t._vc) is _DataVersion:
+            tape.epoch += 1
+        t._arr = None
+        tape.handles.append(t)
+    else:
+        tape.S[t._slot, S_VER] += 1
+        if t._retains:
+            tape.S[t._slot, S_FLAGS] &= ~S_RETAIN
+            tape.retained.pop(t._slot, None)
+            tape.S[r._slot, S_FLAGS] |= S_RETAIN
+            tape.retained[r._slot] = t
+    t._tape, t._slot, t._rg, t._gfn = tape, r._slot, True, None
+    t._vc = [version - int(tape.S[r._slot, S_VER])]
+
+
+def _inplace_method(name, fn, saves_self=False):
     def method(self, *args, **kwargs):
-        return _inplace(self, name, lambda: fn(self, *args, **kwargs))
+        saves = saves_self and builtins.any(isinstance(a, Tensor) for a in args)
+        return _inplace(self, name, lambda src: fn(src, *args, **kwargs), saves)
 
     method.__name__ = name
     return method
@@ -513,12 +567,12 @@ def zero_(t):
 
 
 def fill_(t, value):
-    return _inplace(t, "fill_", lambda: _from_array(np.full(t._shape, value, t._dtype.np),
-                                                   t._dtype, False))
+    return _inplace(t, "fill_", lambda src: _from_array(np.full(t._shape, value, t._dtype.np),
+                                                       t._dtype, False))
 
 
 def copy_(t, src):
-    def compute():
+    def compute(_):
         v = np.broadcast_to(np.asarray(src._value(), t._dtype.np), t._shape)
         return _from_array(np.array(v), t._dtype, False)
 
@@ -556,9 +610,12 @@ def _dunder(name):
     return op
 
 
+_SAVE_SELF = ("mul", "div")  # in-place forms whose backward reads self: they get a clone
+
+
 def _bind():
     T = Tensor
-    for name, fn in UNARY_FUNCTIONS.items():
+    for name, fn in {**UNARY_FUNCTIONS, **BINARY_FUNCTIONS}.items():
         setattr(T, name, fn)
     for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "sum", "mean",
                  "matmul", "mm", "mv", "dot", "reshape", "view", "flatten", "permute",
@@ -568,7 +625,7 @@ def _bind():
     T.true_divide = T.divide = T.div
     T.multiply, T.subtract, T.negative, T.absolute = T.mul, T.sub, T.neg, T.abs
     for name in ("add", "sub", "mul", "div"):
-        setattr(T, name + "_", _inplace_method(name + "_", globals()[name]))
+        setattr(T, name + "_", _inplace_method(name + "_", globals()[name], name in _SAVE_SELF))
     T.__add__ = T.__radd__ = _dunder("add")
     T.__sub__ = _dunder("sub")
     T.__rsub__ = lambda a, b: _rsub(a, b) if isinstance(b, _scalar_types) else NotImplemented
@@ -583,8 +640,8 @@ def _bind():
     T.__pos__ = lambda a: a
     T.__abs__ = UNARY_FUNCTIONS["abs"]
     for op in ("add", "sub", "mul"):
-        setattr(T, f"__i{op}__", _inplace_method(f"__i{op}__", globals()[op]))
-    T.__itruediv__ = _inplace_method("__itruediv__", div)
+        setattr(T, f"__i{op}__", _inplace_method(f"__i{op}__", globals()[op], op in _SAVE_SELF))
+    T.__itruediv__ = _inplace_method("__itruediv__", div, True)
     T.float = lambda a: to(a, dtypes.float32)
     T.double = lambda a: to(a, dtypes.float64)
     T.long = lambda a: to(a, dtypes.int64)

@@ -86,6 +86,9 @@ class Tensor:
         if requires_grad and not self._dtype.is_floating_point:
             raise RuntimeError("only Tensors of floating point dtype can require gradients "
                                f"(got {self._dtype})")
+        if requires_grad and self._tape is not None:
+            # a value computed without grad becomes a leaf: it owns its value from now on
+            self._arr, self._tape, self._vc = np.array(self._value()), None, [0]
         self._rg = bool(requires_grad)
         self._lkey = None  # a cached leaf slot has the wrong flags now
         return self
@@ -106,7 +109,7 @@ class Tensor:
 
     @property
     def grad(self):
-        if not self.is_leaf and not self._retains:
+        if self._grad is None and not self._retains and not self.is_leaf:
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
                 ".grad attribute won't be populated during autograd.backward(). If you indeed "
@@ -149,14 +152,18 @@ class Tensor:
             return self._vc[0]
         from .tape.records import S_VER
 
-        return int(self._tape.S[self._slot, S_VER])
+        return self._vc[0] + int(self._tape.S[self._slot, S_VER])
 
     @property
     def data(self):
         """The value, untracked: shares storage, has its own version counter."""
         if self._tape is None:
-            return _from_array(self._arr, self._dtype, False)
-        return _on_tape(self._tape, self._slot, self._shape, self._dtype, False)
+            t = _from_array(self._arr, self._dtype, False)
+            t._vc = _DataVersion((0,))
+            return t
+        t = _on_tape(self._tape, self._slot, self._shape, self._dtype, False)
+        t._vc = _UNTRACKED
+        return t
 
     @data.setter
     def data(self, other):
@@ -184,10 +191,14 @@ class Tensor:
                                "tensor.detach().numpy() instead.")
         if self._tape is not None:
             # hand out a NumPy array that shares memory with this tensor from now on
-            self._arr, self._tape = np.array(self._value()), None
+            self._arr, self._tape, self._vc = np.array(self._value()), None, [0]
+        _expose(self)
         return self._arr
 
     def __array__(self, dtype=None, copy=None):
+        if self._rg:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
         v = self._value()
         return v.astype(dtype) if dtype is not None else v
 
@@ -201,9 +212,13 @@ class Tensor:
         return self._value().tolist()
 
     def __float__(self):
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self):
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self):
@@ -214,7 +229,8 @@ class Tensor:
 
     def __bool__(self):
         if self.numel() != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            many = "more than one value" if self.numel() else "no values"
+            raise RuntimeError(f"Boolean value of Tensor with {many} is ambiguous")
         return bool(self.item())
 
     def __len__(self):
@@ -225,9 +241,12 @@ class Tensor:
     def __iter__(self):
         if not self._shape:
             raise TypeError("iteration over a 0-d tensor")
-        from . import functions
-
-        return (functions.select(self, i) for i in range(self._shape[0]))
+        if self._rg:
+            raise NotImplementedError(f"iteration over a tensor that requires grad (shape "
+                                      f"{list(self._shape)}) needs select(), not supported yet")
+        if self._tape is not None:
+            return (_from_array(np.array(r), self._dtype, False) for r in self._value())
+        return (_view(self, r) for r in self._arr)
 
     def __hash__(self):
         return id(self)
@@ -300,7 +319,37 @@ def _on_tape(tape, slot, shape, dt, rg):
     return t
 
 
+def _expose(t):
+    """Mark t's storage as writable behind tapegrad's back (NumPy holds it): its copies on
+    the tape are not reused, every operation reads it afresh. A version cell of length 2
+    means exposed; views and detach() share the cell."""
+    if type(t._vc) is not tuple and len(t._vc) == 1:
+        t._vc.append(True)
+
+
+def _view(t, arr):
+    """An untracked tensor sharing storage and version counter with array tensor t."""
+    v = _from_array(arr, t._dtype, False)
+    v._vc = t._vc
+    return v
+
+
 _ZERO = (0,)  # version cell of tensors on a tape (their versions live in the slot table)
+
+
+class _Untracked(tuple):
+    """Version cell of `.data` of a tape tensor: its writes bump no version."""
+
+    __slots__ = ()
+
+
+_UNTRACKED = _Untracked((0,))
+
+
+class _DataVersion(list):
+    """Version cell of `.data` of a leaf: its writes must also invalidate cached loads."""
+
+    __slots__ = ()
 
 
 def _dim(d, nd, op):

@@ -131,8 +131,6 @@ def test_example_prints_pytorch_numbers(name):
     assert "UserWarning" not in err, err  # e.g. reading .grad of a non-leaf
 
 
-@pytest.mark.xfail(strict=True, reason="grad_fn.next_functions builds new Node objects: "
-                   "y.grad_fn.next_functions[0][0] is not a.grad_fn (PyTorch: same object)")
 @pytest.mark.parametrize("name", sorted(IDENTITY))
 def test_example_grad_fn_identity(name):
     out, _ = _run(name)

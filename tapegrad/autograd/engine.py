@@ -179,7 +179,7 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
     tape.sync_leaf_versions()
     _sweep(tape, roots, seed, retain)
     out = []
-    for t, slots in zip(inputs, wanted):
+    for i, (t, slots) in enumerate(zip(inputs, wanted)):
         g = None
         for s in slots:
             if tape.MARK[s]:
@@ -187,8 +187,8 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
                 v = tape.G[t._dtype.code][off:off + n].reshape(t._shape)
                 g = v.copy() if g is None else g + v
         if g is None and not allow_unused:
-            raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                               "in the graph. Set allow_unused=True if this is the desired "
+            raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been "
+                               "used in the graph. Set allow_unused=True if this is the desired "
                                "behavior.")
         out.append(g)
     return out

@@ -45,13 +45,22 @@ class _Mode:
         return self.__class__(*self._args())
 
 
-class no_grad(_Mode):
+class _NoParamMode(_Mode):
+    """A mode that also decorates without parentheses (`@no_grad`), as PyTorch's."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamMode):
     """Operations inside record nothing that needs a gradient."""
 
     enabled = False
 
 
-class enable_grad(_Mode):
+class enable_grad(_NoParamMode):
     enabled = True
 
 
@@ -83,7 +92,12 @@ class set_grad_enabled(_Mode):
 
 class inference_mode(_Mode):
     """Like no_grad (tapegrad has no separate inference tensors); `inference_mode(False)`
-    is a no-op scope."""
+    enables grad, as PyTorch's InferenceMode(false) guard does."""
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)
 
     def __init__(self, mode=True):
         super().__init__()
@@ -93,8 +107,7 @@ class inference_mode(_Mode):
     def __enter__(self):
         tape = current()
         self._prev.append((tape.grad_enabled, tape.inference))
-        if self.mode:
-            tape.grad_enabled, tape.inference = False, True
+        tape.grad_enabled, tape.inference = not self.mode, self.mode
 
     def __exit__(self, *exc):
         tape = current()
@@ -104,7 +117,3 @@ class inference_mode(_Mode):
     def _args(self):
         return (self.mode,)
 
-    def __call__(self, fn):
-        if isinstance(fn, bool):  # @inference_mode(False) style misuse guard
-            return inference_mode(fn)
-        return super().__call__(fn)

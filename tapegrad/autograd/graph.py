@@ -1,10 +1,13 @@
 """grad_fn objects: a view of one record, named with PyTorch's class name."""
 
+import weakref
+
 from ..ops import BY_CODE
 from ..ops.spec import UNARY
-from ..tape.records import R_IN0, R_IN1, R_OP, S_FLAGS, S_LEAF, S_REC, S_RG
+from ..tape.records import R_FLAGS, R_IMPLICIT, R_IN0, R_IN1, R_OP, S_FLAGS, S_LEAF, S_REC, S_RG
 
 _classes = {}
+_accumulators = weakref.WeakValueDictionary()  # id(leaf) -> its AccumulateGrad, while alive
 
 
 class Node:
@@ -30,10 +33,12 @@ class Node:
         for s in ins:
             if s == -1:
                 continue
+            if s >= 0 and tape.R[tape.S[s, S_REC], R_FLAGS] & R_IMPLICIT:
+                s = int(tape.R[tape.S[s, S_REC], R_IN0])  # a promotion cast: not a node
             if s < 0 or not tape.S[s, S_FLAGS] & S_RG:
                 out.append((None, 0))
             elif tape.S[s, S_FLAGS] & S_LEAF:
-                out.append((AccumulateGrad(tape.leaf_of[s][0]), 0))
+                out.append((accumulator(tape.leaf_of[s][0]), 0))
             else:
                 out.append((node(tape, s), 0))
         return tuple(out)
@@ -52,7 +57,7 @@ class Node:
 class AccumulateGrad:
     """The node that adds a leaf's gradient into its `.grad`."""
 
-    __slots__ = ("variable",)
+    __slots__ = ("variable", "__weakref__")
 
     def __init__(self, variable):
         self.variable = variable
@@ -66,8 +71,20 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
+def accumulator(leaf):
+    """The AccumulateGrad node of a leaf: the same object while anything holds it."""
+    acc = _accumulators.get(id(leaf))
+    if acc is None:
+        acc = _accumulators[id(leaf)] = AccumulateGrad(leaf)
+    return acc
+
+
 def node(tape, slot):
-    """The grad_fn object for `slot` (registered so compaction renumbers it)."""
+    """The grad_fn object for `slot`: one per record while anything holds it (registered
+    so that compaction renumbers it)."""
+    n = tape.nodes.get(slot)
+    if n is not None:
+        return n
     name = BY_CODE[int(tape.R[tape.S[slot, S_REC], R_OP])].grad_fn
     cls = _classes.get(name)
     if cls is None:
@@ -75,4 +92,5 @@ def node(tape, slot):
     n = object.__new__(cls)
     n._tape, n._slot = tape, slot
     tape.handles.append(n)
+    tape.nodes[slot] = n
     return n

@@ -39,6 +39,7 @@ R_SAVES_IN0 = 2   # backward reads in0's primal: version-checked
 R_SAVES_IN1 = 4   # backward reads in1's primal: version-checked
 R_SAVES_OUT = 8   # backward reads the output's primal: version-checked
 R_FREED = 16      # a backward without retain_graph ran this record
+R_IMPLICIT = 32   # a dtype promotion cast inside an op: not a grad_fn node of its own
 
 # ---- slot table: one row per tensor value -----------------------------------------
 SLOT_FIELDS = (

@@ -18,7 +18,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
                       S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
 # codegen rewrites this line; a change here invalidates Numba's cache of this file
-DISPATCH_STAMP = "1698d6d62ec755fc"
+DISPATCH_STAMP = "502bc4011fd0d6a0"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -289,7 +289,7 @@ def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
 
 
 @njit(cache=True)
-def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags):
+def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
     """Append a float32 <-> float64 copy of slot in0 (ToCopyBackward0); -1 if full."""
     cap = A32.shape[0] if dtype == DT_F32 else A64.shape[0]
     nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
@@ -305,7 +305,7 @@ def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags):
     S[nslot, S_FLAGS] = sflags
     S[nslot, S_VER] = 0
     R[nrec, R_OP] = 55
-    R[nrec, R_FLAGS] = 0
+    R[nrec, R_FLAGS] = rflags
     R[nrec, R_OUT] = nslot
     R[nrec, R_IN0] = in0
     R[nrec, R_IN1] = -1

@@ -7,12 +7,13 @@ doubling, loads leaves and constants, and keeps memory bounded: before a table d
 
 import sys
 import threading
+import weakref
 
 import numpy as np
 from numba import typeof
 
 from . import sweep
-from .records import (DT_F32, DT_F64, RECORD, S_LEAF, S_NUMEL, S_OFF, S_RG, S_SHAPE, S_VER,
+from .records import (DT_F32, DT_F64, R_IMPLICIT, RECORD, S_LEAF, S_NUMEL, S_OFF, S_RG, S_SHAPE, S_VER,
                       SLOT)
 
 _K = len(RECORD.names)
@@ -50,6 +51,7 @@ class Tape:
         self.leaf_of = {}     # leaf slot -> [tensor, its version when loaded]
         self.retained = {}    # slot -> tensor that called retain_grad()
         self.interned = {}    # tuple of ints -> aux offset
+        self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
         self.epoch = 0        # bumped by compaction: cached leaf slots are then stale
         self.grad_enabled = True
         self.inference = False
@@ -96,12 +98,15 @@ class Tape:
                    sflags)
         return s
 
-    def record_cast(self, in0, code, sflags):
-        s = sweep.record_cast(self.R, self.S, self.AUX, self.A[0], self.A[1], in0, code, sflags)
+    def record_cast(self, in0, code, sflags, implicit=False):
+        """Append a float32 <-> float64 copy; `implicit` for a promotion inside an op."""
+        rflags = R_IMPLICIT if implicit else 0
+        s = sweep.record_cast(self.R, self.S, self.AUX, self.A[0], self.A[1], in0, code, sflags,
+                              rflags)
         if s < 0:
             (in0,) = self.make_room(int(self.S[in0, S_NUMEL]), code, (in0,))
             s = sweep.record_cast(self.R, self.S, self.AUX, self.A[0], self.A[1], in0, code,
-                                  sflags)
+                                  sflags, rflags)
         return s
 
     def load(self, t, dt):
@@ -109,8 +114,8 @@ class Tape:
 
         Cached on the tensor while the tape was not compacted and t was not modified."""
         key = (self.epoch, t._vc[0], dt)
-        if t._ltape is self and t._lkey == key:
-            return t._lslot
+        if t._ltape is self and t._lkey == key and len(t._vc) == 1:
+            return t._lslot  # loaded before, unchanged since (and not exposed to NumPy)
         if t._tape is not None:  # a tensor of another thread's tape: its value only
             src = t._tape.value(t._slot, t._shape, t._dtype)
         else:
@@ -177,6 +182,8 @@ class Tape:
         self.handles = live
         self.leaf_of = {new[s]: v for s, v in self.leaf_of.items() if new[s] >= 0}
         self.retained = {new[s]: v for s, v in self.retained.items() if new[s] >= 0}
+        self.nodes = weakref.WeakValueDictionary(
+            {new[s]: n for s, n in self.nodes.items() if new[s] >= 0})
         self.epoch += 1
         return tuple(new[s] if s >= 0 else -1 for s in keep)
 
