@@ -18,9 +18,10 @@ from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor,
 from .dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype, int,
                      int32, int64, long, set_default_dtype)
 from .dtypes import dtype
-from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, clone, detach, div, dot,
-                        flatten, matmul, mean, mm, mul, mv, neg, permute, pow, reciprocal,
-                        reshape, sub, sum, swapaxes, t, transpose, view)
+from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, detach,
+                        div, dot, matmul, mean, mm, mul, mv, neg, pow, reciprocal, sub, sum)
+from .movement import (clone, expand, flatten, flip, permute, repeat, reshape, select, squeeze,
+                       swapaxes, t, transpose, unsqueeze, view)
 from .tensor import Size, Tensor
 
 globals().update(UNARY_FUNCTIONS)  # exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs, ...

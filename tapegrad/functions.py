@@ -372,98 +372,6 @@ def dot(input, other):
     return matmul(input, other)
 
 
-# ---- movement -------------------------------------------------------------------------
-def _movement(name, x, shape, aux, numpy_fn):
-    """Record a copy/permute op, or give a NumPy view when nothing needs recording."""
-    tape = current()
-    rg = x._rg and tape.grad_enabled
-    if x._tape is None and not rg:  # share storage as PyTorch's views do
-        t = _from_array(numpy_fn(x._arr), x._dtype, False)
-        t._vc = x._vc
-        return t
-    if not x._dtype.is_floating_point:
-        return _from_array(np.ascontiguousarray(numpy_fn(x._value())), x._dtype, False)
-    (s,) = _slots(tape, x._dtype, x)
-    if aux is not None:
-        aux = tape.intern(aux, "permute")
-    out = tape.record(_OP[name], s, -1, -1 if aux is None else aux, 0.0, tape.shape(shape),
-                      x._dtype.code, S_RG if rg else 0)
-    return _on_tape(tape, out, shape, x._dtype, rg)
-
-
-def reshape(input, *shape):
-    _check_tensor(input, "reshape")
-    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
-    n = input.numel()
-    if shape.count(-1) > 1:
-        raise RuntimeError("only one dimension can be inferred")
-    known = math.prod(d for d in shape if d != -1)
-    if -1 in shape:
-        if known == 0 or n % known:
-            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
-        shape = tuple(n // known if d == -1 else d for d in shape)
-    if math.prod(shape) != n or builtins.any(d < 0 for d in shape):
-        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
-    return _movement("view", input, shape, None, lambda a: a.reshape(shape))
-
-
-view = reshape
-
-
-def flatten(input, start_dim=0, end_dim=-1):
-    nd = input.ndim
-    if nd == 0:
-        return reshape(input, 1)
-    s, e = _dim(start_dim, nd, "flatten"), _dim(end_dim, nd, "flatten")
-    if s > e:
-        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    sh = input._shape
-    return reshape(input, sh[:s] + (math.prod(sh[s:e + 1]),) + sh[e + 1:])
-
-
-def permute(input, *dims, _name="permute"):
-    _check_tensor(input, "permute")
-    dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
-    nd = input.ndim
-    if len(dims) != nd:
-        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
-                           f"not match the length of the desired ordering of dimensions i.e. "
-                           f"input.dim() = {nd} is not equal to len(dims) = {len(dims)}")
-    dims = tuple(_dim(d, nd, "permute") for d in dims)
-    if len(set(dims)) != nd:
-        raise RuntimeError("permute(): duplicate dims are not allowed.")
-    sh = input._shape
-    shape = tuple(sh[d] for d in dims)
-    st = [math.prod(sh[i + 1:]) for i in range(nd)]
-    aux = (nd,) + shape + tuple(st[d] for d in dims) if nd else None
-    if nd == 0:
-        return _movement("view", input, shape, None, lambda a: a) if _name == "permute" else input
-    return _movement(_name, input, shape, aux, lambda a: a.transpose(dims))
-
-
-def transpose(input, dim0, dim1):
-    nd = input.ndim
-    d0, d1 = _dim(dim0, nd, "transpose"), _dim(dim1, nd, "transpose")
-    dims = list(range(nd))
-    dims[d0], dims[d1] = dims[d1], dims[d0]
-    return permute(input, dims, _name="transpose")
-
-
-swapaxes = transpose
-
-
-def t(input):
-    if input.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
-                           f"{input.ndim}D")
-    return permute(input, tuple(range(input.ndim - 1, -1, -1)), _name="t")
-
-
-def clone(input):
-    return _movement("clone", input, input._shape, None, np.copy) if input._tape is not None \
-        or input._rg else _from_array(input._arr.copy(), input._dtype, False)
-
-
 # ---- dtype conversion ------------------------------------------------------------------
 def to(input, dtype=None, *args, **kwargs):
     """tensor.to(dtype); device arguments ("cpu") are accepted and ignored."""
@@ -503,7 +411,7 @@ def _inplace(t, op, compute, saves_self=False):
                            f"operation. ({op})")
     src = t
     if saves_self and t._rg and t._tape is tape and tape.grad_enabled:
-        src = clone(t)
+        src = _clone(t)
     r = compute(src)
     if r._shape != t._shape:
         raise RuntimeError(f"{op}: output with shape {list(t._shape)} doesn't match the broadcast "
@@ -618,8 +526,7 @@ def _bind():
     for name, fn in {**UNARY_FUNCTIONS, **BINARY_FUNCTIONS}.items():
         setattr(T, name, fn)
     for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "sum", "mean",
-                 "matmul", "mm", "mv", "dot", "reshape", "view", "flatten", "permute",
-                 "transpose", "swapaxes", "t", "clone", "to", "detach", "detach_", "zero_",
+                 "matmul", "mm", "mv", "dot", "to", "detach", "detach_", "zero_",
                  "fill_", "copy_"):
         setattr(T, name, globals()[name])
     T.true_divide = T.divide = T.div
@@ -652,3 +559,9 @@ def _bind():
 
 
 _bind()
+
+
+def _clone(t):
+    from .movement import clone  # movement builds on this module
+
+    return clone(t)

@@ -172,18 +172,6 @@ class Tensor:
         self._tape, self._arr = None, np.array(other._value())
         self._vc[0] += 1
 
-    @property
-    def T(self):
-        from . import functions
-
-        return functions.permute(self, tuple(range(self.ndim - 1, -1, -1)))
-
-    @property
-    def mT(self):
-        from . import functions
-
-        return functions.transpose(self, -2, -1)
-
     # ---- conversion -------------------------------------------------------------------
     def numpy(self, force=False):
         if self._rg and not force:

@@ -17,10 +17,10 @@ UNARY = 1     # y = f(x, c), elementwise; c a float parameter (scalar operand, e
 BINARY = 2    # y = f(a, b, c), elementwise with broadcasting; c = alpha
 REDUCE = 3    # sum/mean over dims
 MATMUL = 4    # mm, mv, dot, vector @ matrix
-PERMUTE = 5   # transpose, t, permute: strided gather
+STRIDED = 5   # permute, transpose, slices, select, expand, flip, repeat: strided gather
 COPY = 6      # reshape/view/clone: same elements, new shape
 CAST = 7      # float32 <-> float64
-FAMILY_NAMES = ("leaf", "unary", "binary", "reduce", "matmul", "permute", "copy", "cast")
+FAMILY_NAMES = ("leaf", "unary", "binary", "reduce", "matmul", "strided", "copy", "cast")
 
 # what backward reads (PyTorch's saved tensors); R_SAVES alone = a saved python scalar
 NOTHING = 0

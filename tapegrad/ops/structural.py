@@ -4,7 +4,7 @@ Their kernels live in tapegrad/tape/sweep.py, one per family, driven by the int
 parameters that the recorder interns in the aux pool; the rows here name them.
 """
 
-from .spec import (CAST, COPY, IN0, IN1, LEAF, MATMUL, NOTHING, PERMUTE, REDUCE, SCALAR,
+from .spec import (CAST, COPY, IN0, IN1, LEAF, MATMUL, NOTHING, REDUCE, SCALAR, STRIDED,
                    declare)
 
 declare(0, "leaf", "AccumulateGrad", LEAF, doc="a leaf or constant entering the tape")
@@ -36,11 +36,27 @@ declare(50, "view", "ViewBackward0", COPY, doc="reshape, view, flatten",
         examples=(("x.reshape(3, 2)", (2, 3)), ("x.view(-1)", (2, 3, 2)), ("x.flatten()", (2, 2)),
                   ("x.reshape(())", (1,))))
 declare(51, "clone", "CloneBackward0", COPY, examples=(("x.clone()", (2, 3)),))
-declare(52, "permute", "PermuteBackward0", PERMUTE, doc="aux = [ndim, out shape, in strides]",
+# strided gathers: aux = [nd, iteration shape, input strides along it, base offset]
+declare(52, "permute", "PermuteBackward0", STRIDED,
         examples=(("x.permute(2, 0, 1)", (2, 3, 4)), ("x.T", (2, 3)), ("x.permute(0, 1)", (2, 3))))
-declare(53, "transpose", "TransposeBackward0", PERMUTE,
+declare(53, "transpose", "TransposeBackward0", STRIDED,
         examples=(("x.transpose(0, 1)", (2, 3)), ("x.transpose(-1, 0)", (2, 3, 4))))
-declare(54, "t", "TBackward0", PERMUTE, examples=(("x.t()", (2, 3)), ("x.t()", (3,))))
+declare(54, "t", "TBackward0", STRIDED, examples=(("x.t()", (2, 3)), ("x.t()", (3,))))
+declare(56, "select", "SelectBackward0", STRIDED,
+        examples=(("x[1]", (3, 4)), ("x[:, -1]", (3, 4)), ("x[0]", (3,)), ("x.select(1, 2)", (2, 3, 4))))
+declare(57, "slice", "SliceBackward0", STRIDED,
+        examples=(("x[1:]", (5,)), ("x[:-1]", (5,)), ("x[::2, 1:3]", (5, 4)), ("x[..., 1:]", (2, 3, 4)),
+                  ("x[0, 1:]", (3, 4))))
+declare(58, "unsqueeze", "UnsqueezeBackward0", STRIDED,
+        examples=(("x.unsqueeze(0)", (3,)), ("x.unsqueeze(-1)", (2, 3)), ("x[:, None]", (3,))))
+declare(59, "squeeze", "SqueezeBackward0", STRIDED, examples=(("x.squeeze()", (1, 3, 1)),))
+declare(90, "squeeze_dim", "SqueezeBackward1", STRIDED, examples=(("x.squeeze(1)", (3, 1)),))
+declare(91, "expand", "ExpandBackward0", STRIDED,
+        examples=(("x.expand(2, 3)", (3,)), ("x.expand(4, -1, 2)", (3, 1))))
+declare(92, "flip", "FlipBackward0", STRIDED,
+        examples=(("x.flip(0)", (4,)), ("x.flip((0, 1))", (2, 3))))
+declare(93, "repeat", "RepeatBackward0", STRIDED,
+        examples=(("x.repeat(2)", (3,)), ("x.repeat(2, 1, 3)", (2, 2))))
 declare(55, "to_copy", "ToCopyBackward0", CAST, doc="float32 <-> float64",
         examples=(("x.float()", (2, 3)),), tol=1e-2)
 

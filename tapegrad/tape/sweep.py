@@ -10,7 +10,7 @@ besides the generated elementwise switches in dispatch.py.
 import numpy as np
 from numba import njit
 
-from ..ops.spec import BINARY, CAST, COPY, LEAF, MATMUL, PERMUTE, REDUCE, UNARY
+from ..ops.spec import BINARY, CAST, COPY, LEAF, MATMUL, REDUCE, STRIDED, UNARY
 from .dispatch import FAMILY, SAVES, binary_fwd, binary_vjp, unary_fwd, unary_vjp
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAGS, R_FREED,
                       R_IN0, R_IN1, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
@@ -18,7 +18,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
                       S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
 # codegen rewrites this line; a change here invalidates Numba's cache of this file
-DISPATCH_STAMP = "502bc4011fd0d6a0"
+DISPATCH_STAMP = "b766db4e969ad614"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -163,14 +163,17 @@ def _matmul(R, S, AUX, A, G, k, backward, need_a, need_b):
 
 
 @njit
-def _permute(R, S, AUX, A, G, k, backward):
-    """out[j] = in[src(j)]; aux = [nd, out shape, in strides permuted to out order]."""
+def _strided(R, S, AUX, A, G, k, backward):
+    """out[j] = in[base + sum_d j_d * stride_d]; aux = [nd, shape, in strides, base], the
+    shape the output is iterated in (C order) and the input's strides along it: permutes,
+    slices, select, expand (stride 0: the VJP's += sums the copies), flip (negative)."""
     x = R[k, R_AUX]
-    pa, po = S[R[k, R_IN0], S_OFF], S[R[k, R_OUT], S_OFF]
+    po = S[R[k, R_OUT], S_OFF]
     n = S[R[k, R_OUT], S_NUMEL]
     nd = AUX[x]
     shape = AUX[x + 1:x + 1 + nd]
     st = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    pa = S[R[k, R_IN0], S_OFF] + AUX[x + 1 + 2 * nd]
     inner = shape[nd - 1]
     si = st[nd - 1]
     idx = np.zeros(nd, np.int64)
@@ -204,8 +207,8 @@ def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
         _reduce(R, S, AUX, A, G, k, backward)
     elif fam == MATMUL:
         _matmul(R, S, AUX, A, G, k, backward, need_a, need_b)
-    elif fam == PERMUTE:
-        _permute(R, S, AUX, A, G, k, backward)
+    elif fam == STRIDED:
+        _strided(R, S, AUX, A, G, k, backward)
     elif fam == COPY:
         pa = S[a, S_OFF]
         if backward:

@@ -1,0 +1,280 @@
+"""Shape and indexing: reshape/view/flatten and the strided gathers (permute, transpose, t,
+select, slicing, unsqueeze, squeeze, expand, flip, repeat).
+
+On a tensor that owns its array and needs no gradient these are NumPy views (they share
+memory, as PyTorch's views do). Otherwise a strided gather is one STRIDED record: the
+output iterated in C order over a shape, reading the input at base + sum(j_d * stride_d).
+"""
+
+import math
+
+import numpy as np
+
+from .functions import _OP, _check_tensor, _slots
+from .tape.records import S_RG
+from .tape.tape import current
+from .tensor import Tensor, _dim, _from_array, _on_tape
+
+
+def _contiguous_strides(shape):
+    return [math.prod(shape[i + 1:]) for i in range(len(shape))]
+
+
+def _record(name, x, shape, aux, numpy_fn):
+    """Record op `name` (COPY or STRIDED) with output `shape`, or give a NumPy view."""
+    tape = current()
+    rg = x._rg and tape.grad_enabled
+    if x._tape is None and not rg:  # share storage as PyTorch's views do
+        t = _from_array(numpy_fn(x._arr), x._dtype, False)
+        t._vc = x._vc
+        return t
+    if not x._dtype.is_floating_point:
+        return _from_array(np.ascontiguousarray(numpy_fn(x._value())), x._dtype, False)
+    (s,) = _slots(tape, x._dtype, x)
+    if aux is not None:
+        aux = tape.intern(aux, "strided")
+    out = tape.record(_OP[name], s, -1, -1 if aux is None else aux, 0.0, tape.shape(shape),
+                      x._dtype.code, S_RG if rg else 0)
+    return _on_tape(tape, out, shape, x._dtype, rg)
+
+
+def _strided(name, x, shape, it_shape, strides, base, numpy_fn):
+    """A STRIDED record: output `shape`, iterated over `it_shape` (same numel) with the
+    input's `strides` and `base` offset."""
+    if not it_shape:  # a single element
+        it_shape, strides = (1,), (0,)
+    aux = (len(it_shape),) + tuple(it_shape) + tuple(strides) + (base,)
+    return _record(name, x, tuple(shape), aux, numpy_fn)
+
+
+# ---- reshape ----------------------------------------------------------------------------
+def reshape(input, *shape):
+    _check_tensor(input, "reshape")
+    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+    n = input.numel()
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = math.prod(d for d in shape if d != -1)
+    if -1 in shape:
+        if known == 0 or n % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+        shape = tuple(n // known if d == -1 else d for d in shape)
+    if math.prod(shape) != n or any(d < 0 for d in shape):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+    return _record("view", input, shape, None, lambda a: a.reshape(shape))
+
+
+view = reshape
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    nd = input.ndim
+    if nd == 0:
+        return reshape(input, 1)
+    s, e = _dim(start_dim, nd, "flatten"), _dim(end_dim, nd, "flatten")
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    sh = input._shape
+    return reshape(input, sh[:s] + (math.prod(sh[s:e + 1]),) + sh[e + 1:])
+
+
+def clone(input):
+    """A copy with its own storage (CloneBackward0 when recorded)."""
+    if input._tape is None and not input._rg:
+        return _from_array(input._arr.copy(), input._dtype, False)
+    return _record("clone", input, input._shape, None, np.copy)
+
+
+# ---- permutes -------------------------------------------------------------------------
+def permute(input, *dims, _name="permute"):
+    _check_tensor(input, "permute")
+    dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
+    nd = input.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute(): number of dims don't match in permute: the input has "
+                           f"{nd} dims, got {len(dims)} ({list(dims)})")
+    dims = tuple(_dim(d, nd, "permute") for d in dims)
+    if len(set(dims)) != nd:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    sh = input._shape
+    st = _contiguous_strides(sh)
+    shape = tuple(sh[d] for d in dims)
+    return _strided(_name, input, shape, shape, [st[d] for d in dims], 0,
+                    lambda a: a.transpose(dims))
+
+
+def transpose(input, dim0, dim1):
+    nd = input.ndim
+    d0, d1 = _dim(dim0, nd, "transpose"), _dim(dim1, nd, "transpose")
+    dims = list(range(nd))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return permute(input, dims, _name="transpose")
+
+
+swapaxes = transpose
+
+
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{input.ndim}D")
+    return permute(input, tuple(range(input.ndim - 1, -1, -1)), _name="t")
+
+
+# ---- indexing ---------------------------------------------------------------------------
+def select(input, dim, index):
+    nd = input.ndim
+    if nd == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = _dim(dim, nd, "select")
+    return input[(slice(None),) * d + (index,)]
+
+
+def _getitem(x, index):
+    """Basic indexing (ints, slices, None, ...) as one STRIDED record."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    for i in index:
+        if not (i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))) or \
+                isinstance(i, bool):
+            raise NotImplementedError(f"indexing with {type(i).__name__} (advanced indexing) is "
+                                      "not supported yet; use ints, slices, None and ...")
+    used = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if sum(1 for i in index if i is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    nd = x.ndim
+    if used > nd:
+        raise IndexError(f"too many indices for tensor of dimension {nd}")
+    if Ellipsis in index:
+        k = index.index(Ellipsis)
+        index = index[:k] + (slice(None),) * (nd - used) + index[k + 1:]
+    else:
+        index = index + (slice(None),) * (nd - used)
+    st = _contiguous_strides(x._shape)
+    shape, strides, base, d, name = [], [], 0, 0, "slice"
+    for i in index:
+        if i is None:
+            shape.append(1)
+            strides.append(0)
+            name = "unsqueeze"
+            continue
+        size = x._shape[d]
+        if isinstance(i, slice):
+            if i.step is not None and i.step <= 0:
+                raise ValueError("step must be greater than zero")
+            start, stop, step = i.indices(size)
+            shape.append(len(range(start, stop, step)))
+            strides.append(st[d] * step)
+            base += start * st[d]
+            if i != slice(None):
+                name = "slice"
+        else:
+            if not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size}")
+            base += (i % size) * st[d]
+            name = "select"
+        d += 1
+    # a trailing ... makes NumPy return a 0-d view (not a scalar copy) for a full index
+    return _strided(name, x, shape, shape, strides, base, lambda a: a[index + (Ellipsis,)])
+
+
+def unsqueeze(input, dim):
+    nd = input.ndim
+    d = _dim(dim, nd + 1, "unsqueeze")
+    sh = input._shape
+    shape = sh[:d] + (1,) + sh[d:]
+    st = _contiguous_strides(sh)
+    return _strided("unsqueeze", input, shape, shape, st[:d] + [0] + st[d:], 0,
+                    lambda a: np.expand_dims(a, d))
+
+
+def squeeze(input, dim=None):
+    sh = input._shape
+    if dim is None:
+        dims, name = [i for i, n in enumerate(sh) if n == 1], "squeeze"
+    else:
+        dims, name = [_dim(dim, len(sh), "squeeze")], "squeeze_dim"
+        if sh[dims[0]] != 1:
+            dims = []
+    shape = tuple(n for i, n in enumerate(sh) if i not in dims)
+    st = [s for i, s in enumerate(_contiguous_strides(sh)) if i not in dims]
+    return _strided(name, input, shape, shape, st, 0, lambda a: a.reshape(shape))
+
+
+def expand(input, *sizes):
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
+    sh, nd = input._shape, input.ndim
+    if len(sizes) < nd:
+        raise RuntimeError(f"expand(torch.{input._dtype.legacy}{{{list(sh)}}}, size={list(sizes)})"
+                           f": the number of sizes provided ({len(sizes)}) must be greater or "
+                           f"equal to the number of dimensions in the tensor ({nd})")
+    lead = len(sizes) - nd
+    st = _contiguous_strides(sh)
+    shape, strides = [], []
+    for i, n in enumerate(sizes):
+        if i < lead:
+            if n < 0:
+                raise RuntimeError(f"expand: the expanded size of the tensor ({n}) isn't allowed "
+                                   "in a leading, non-existing dimension")
+            shape.append(n)
+            strides.append(0)
+            continue
+        have = sh[i - lead]
+        if n == -1 or n == have:
+            shape.append(have)
+            strides.append(st[i - lead])
+        elif have == 1:
+            shape.append(n)
+            strides.append(0)
+        else:
+            raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing "
+                               f"size ({have}) at non-singleton dimension {i}.  Target sizes: "
+                               f"{list(sizes)}.  Tensor sizes: {list(sh)}")
+    shape = tuple(shape)
+    return _strided("expand", input, shape, shape, strides, 0,
+                    lambda a: np.broadcast_to(a, shape))
+
+
+def expand_as(input, other):
+    return expand(input, other._shape)
+
+
+def flip(input, dims):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    nd = input.ndim
+    dims = {_dim(d, nd, "flip") for d in dims}
+    sh = input._shape
+    st = _contiguous_strides(sh)
+    strides = [-s if i in dims else s for i, s in enumerate(st)]
+    base = sum((sh[i] - 1) * st[i] for i in dims if sh[i] > 0)
+    return _strided("flip", input, sh, sh, strides, base, lambda a: np.flip(a, tuple(dims)))
+
+
+def repeat(input, *sizes):
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
+    nd = input.ndim
+    if len(sizes) < nd:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                           "of dimensions of tensor")
+    sh = (1,) * (len(sizes) - nd) + input._shape
+    st = _contiguous_strides(sh)
+    it_shape, strides = [], []
+    for r, n, s in zip(sizes, sh, st):  # iterate (r0, n0, r1, n1, ...): copies outermost
+        it_shape += [r, n]
+        strides += [0, s]
+    shape = tuple(r * n for r, n in zip(sizes, sh))
+    return _strided("repeat", input, shape, it_shape, strides, 0,
+                    lambda a: np.tile(a, sizes))
+
+
+def _bind():
+    T = Tensor
+    for name in ("clone", "reshape", "view", "flatten", "permute", "transpose", "swapaxes", "t",
+                 "select", "unsqueeze", "squeeze", "expand", "expand_as", "flip", "repeat"):
+        setattr(T, name, globals()[name])
+    T.__getitem__ = _getitem
+    T.T = property(lambda a: permute(a, tuple(range(a.ndim - 1, -1, -1))))
+    T.mT = property(lambda a: transpose(a, -2, -1))
+
+
+_bind()
