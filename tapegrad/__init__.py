@@ -19,10 +19,16 @@ from .dtypes import (bool_ as bool, double, float, float32, float64, get_default
                      int32, int64, long, set_default_dtype)
 from .dtypes import dtype
 from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, detach,
-                        div, dot, matmul, mean, mm, mul, mv, neg, pow, reciprocal, sub, sum)
+                        div, dot, matmul, mean, mm, mul, mv, neg, pow, reciprocal, sub, sum,
+                        prod, amax, amin, max, min, var, std, norm, logsumexp, cumsum, square,
+                        clamp, clip)
 from .movement import (clone, expand, flatten, flip, permute, repeat, reshape, select, squeeze,
                        swapaxes, t, transpose, unsqueeze, view)
 from .tensor import Size, Tensor
+from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_not, bitwise_or,
+                      bitwise_xor, eq, equal, ge, greater, greater_equal, gt, isclose, isfinite,
+                      isinf, isnan, le, less, less_equal, logical_and, logical_not, logical_or,
+                      logical_xor, lt, ne, not_equal)
 
 globals().update(UNARY_FUNCTIONS)  # exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs, ...
 globals().update(BINARY_FUNCTIONS)  # atan2, maximum, minimum

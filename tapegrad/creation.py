@@ -33,6 +33,8 @@ def _infer(data):
             kinds.add(dtypes.bool_)
         elif isinstance(x, int):
             kinds.add(dtypes.int64)
+        elif not isinstance(x, (float, np.floating)):
+            raise TypeError(f"tensor(): invalid data type '{type(x).__name__}'")
         else:
             kinds.add(dtypes.get_default_dtype())
     walk(data)
@@ -67,8 +69,30 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     else:
         dt = dtype or _infer(data)
     _check_rg(dt, requires_grad)
-    arr = np.array(_to_array(data), dtype=dt.np)
+    try:
+        arr = np.array(_to_array(data), dtype=dt.np)
+    except ValueError as e:
+        _check_ragged(data)
+        raise ValueError(f"tensor(): {e}") from e
     return _from_array(arr, dt, bool(requires_grad))
+
+
+def _check_ragged(data, dim=0):
+    """Raise PyTorch's ValueError for nested sequences of unequal lengths."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return
+    subs = [x for x in data if isinstance(x, (list, tuple))]
+    if subs and len(subs) != len(data):
+        raise ValueError(f"tensor(): expected a sequence at dim {dim + 1} for every element, "
+                         f"got a mix of sequences and scalars")
+    if subs:
+        n = len(subs[0])
+        for x in subs:
+            if len(x) != n:
+                raise ValueError(f"tensor(): expected sequence of length {n} at dim {dim + 1} "
+                                 f"(got {len(x)})")
+        for x in subs:
+            _check_ragged(x, dim + 1)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -89,46 +113,49 @@ def from_numpy(ndarray):
     return t
 
 
-def _size(size):
+def _size(size, op="tensor"):
     if len(size) == 1 and isinstance(size[0], (list, tuple)):
         size = tuple(size[0])
     for d in size:
         if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
-            raise TypeError(f"size must contain ints, got {type(d).__name__}")
+            raise TypeError(f"{op}(): argument 'size' must be tuple of ints, but found element of "
+                            f"type {type(d).__name__}")
         if d < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {d}: "
+            raise RuntimeError(f"{op}(): Trying to create tensor with negative dimension {d}: "
                                f"{list(size)}")
     return tuple(int(d) for d in size)
 
 
-def _factory(fill):
+def _factory(fill, name):
     def make(*size, dtype=None, requires_grad=False, device=None, out=None, layout=None,
              generator=None, pin_memory=False):
-        shape = _size(size)
+        shape = _size(size, name)
         dt = dtype or dtypes.get_default_dtype()
         _check_rg(dt, requires_grad)
         try:
             arr = fill(shape, dt.np)
         except (MemoryError, ValueError) as e:
             n = math.prod(shape) * dt.itemsize
-            raise MemoryError(f"can't allocate a tensor of shape {list(shape)} ({n} bytes)") from e
+            raise MemoryError(f"{name}(): can't allocate a tensor of shape {list(shape)} and dtype "
+                              f"{dt} ({n} bytes)") from e
         return _from_array(arr, dt, bool(requires_grad))
 
+    make.__name__ = make.__qualname__ = name
     return make
 
 
-zeros = _factory(np.zeros)
-ones = _factory(np.ones)
-empty = _factory(np.empty)
-rand = _factory(lambda s, d: _rng[0].random(s).astype(d))
-randn = _factory(lambda s, d: _rng[0].standard_normal(s).astype(d))
+zeros = _factory(np.zeros, "zeros")
+ones = _factory(np.ones, "ones")
+empty = _factory(np.empty, "empty")
+rand = _factory(lambda s, d: _rng[0].random(s).astype(d), "rand")
+randn = _factory(lambda s, d: _rng[0].standard_normal(s).astype(d), "randn")
 
 
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
     if dtype is None:
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else dtypes.int64 \
             if isinstance(fill_value, int) else dtypes.get_default_dtype()
-    t = zeros(*_size((size,) if isinstance(size, int) else tuple(size)), dtype=dtype)
+    t = zeros(*_size((size,) if isinstance(size, int) else tuple(size), "full"), dtype=dtype)
     t._arr[...] = fill_value
     return t.requires_grad_(requires_grad) if requires_grad else t
 

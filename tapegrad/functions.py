@@ -92,7 +92,7 @@ def _record_unary(op, x, c):
 
 def broadcast_shapes(a, b, op="broadcast"):
     """PyTorch's broadcasting of two shapes, with its error text prefixed by the op."""
-    nd = max(len(a), len(b))
+    nd = builtins.max(len(a), len(b))
     a1 = (1,) * (nd - len(a)) + tuple(a)
     b1 = (1,) * (nd - len(b)) + tuple(b)
     out = []
@@ -237,7 +237,7 @@ def _elementwise(name):
 # one public function per UNARY row that is not a scalar-operand variant
 UNARY_FUNCTIONS = {s.name: _elementwise(s.name) for s in BY_NAME.values()
                    if s.family == UNARY and not s.name.endswith("_scalar")
-                   and s.name not in ("neg", "reciprocal")}
+                   and s.name not in ("neg", "reciprocal", "clamp")}
 globals().update(UNARY_FUNCTIONS)
 
 
@@ -267,7 +267,13 @@ def _dims(dim, nd, op):
     return out
 
 
-def _reduce(name, x, dim, keepdim, dtype=None):
+_INT_REDUCE = {"sum": np.sum, "prod": np.prod, "amax": np.max, "amin": np.min, "max": np.max,
+               "min": np.min}
+
+
+def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
+    """Record a REDUCE op: `name` over all elements (dim None) or its `_dim` form; the
+    float `c` is the op's parameter (correction of var/std, p of norm)."""
     _check_tensor(x, name)
     nd = len(x._shape)
     dims = _dims(dim, nd, name)
@@ -275,25 +281,30 @@ def _reduce(name, x, dim, keepdim, dtype=None):
         x = to(x, dtype)
     dt = x._dtype
     if not dt.is_floating_point:
-        if name == "mean":
-            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
-                               f"a floating point or complex dtype. Got: {dt.name.capitalize()}")
-        v = x._value().sum(axis=dims, keepdims=keepdim)
-        return _from_array(np.asarray(v, np.int64), dtypes.int64, False)
+        f = _INT_REDUCE.get(name)
+        if f is None:
+            raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be "
+                               f"either a floating point or complex dtype. Got: "
+                               f"{dt.name.capitalize()}")
+        v = np.asarray(f(x._value(), axis=dims, keepdims=keepdim))
+        out_dt = dtypes.int64 if name in ("sum", "prod") else dt
+        return _from_array(v.astype(out_dt.np), out_dt, False)
+    if 0 in x._shape and name in ("amax", "amin", "max", "min") and (dim is None or 0 in [
+            x._shape[d] for d in dims]):
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                         f"== 0. Specify the reduction dim with the 'dim' argument.")
     keep = tuple(1 if i in dims else d for i, d in enumerate(x._shape))
     shape = keep if keepdim else tuple(d for i, d in enumerate(x._shape) if i not in dims)
     tape = current()
-    if dim is None and not keepdim:
+    if dim is None and not keepdim or nd == 0:
         op, aux = _OP[name], -1
     else:
-        op = _OP[name + "_dim"]
+        op = _OP.get(name + "_dim", _OP[name])
         aux = tape.intern((nd,) + x._shape + tuple(_strides(keep, keep)[i] if i not in dims else 0
                                                    for i in range(nd)), "reduce")
-        if nd == 0:
-            aux = -1
     (s,) = _slots(tape, dt, x)
     rg = x._rg and tape.grad_enabled
-    out = tape.record(op, s, -1, aux, 0.0, tape.shape(shape), dt.code, S_RG if rg else 0)
+    out = tape.record(op, s, -1, aux, float(c), tape.shape(shape), dt.code, S_RG if rg else 0)
     return _on_tape(tape, out, shape, dt, rg)
 
 
@@ -303,6 +314,128 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     return _reduce("mean", input, dim, keepdim, dtype)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    return _reduce("prod", input, dim, keepdim, dtype)
+
+
+def amax(input, dim=(), keepdim=False):
+    return _reduce("amax", input, None if dim == () else dim, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    return _reduce("amin", input, None if dim == () else dim, keepdim)
+
+
+class _ValuesIndices(tuple):
+    """(values, indices) of max/min over a dim, like torch.return_types.max."""
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self):
+        return (f"torch.return_types.{self.name}(\nvalues={self[0]!r},\n"
+                f"indices={self[1]!r})")
+
+
+def _max_min(name, input, dim=None, keepdim=False):
+    """max(x) (MaxBackward1), max(x, dim) -> (values, indices), max(x, other) = maximum."""
+    if isinstance(dim, Tensor):
+        return _binary("maximum" if name == "max" else "minimum", input, dim)
+    if dim is None:
+        return _reduce(name, input, None, False)
+    d = _dim(dim, input.ndim, name) if input.ndim else 0
+    values = _reduce(name, input, d if input.ndim else None, keepdim)
+    arg = np.argmax if name == "max" else np.argmin
+    v = input._value()
+    idx = arg(v, axis=d) if v.ndim else np.zeros((), np.int64)  # first occurrence, as PyTorch
+    if keepdim and v.ndim:
+        idx = np.expand_dims(idx, d)
+    out = _ValuesIndices((values, _from_array(np.asarray(idx, np.int64), dtypes.int64, False)))
+    out.name = name
+    return out
+
+
+_ValuesIndices.name = "max"
+
+
+def max(input, dim=None, keepdim=False):
+    return _max_min("max", input, dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):
+    return _max_min("min", input, dim, keepdim)
+
+
+def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    c = correction if correction is not None else (1 if unbiased else 0)
+    return _reduce("var", input, dim, keepdim, c=c)
+
+
+def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    c = correction if correction is not None else (1 if unbiased else 0)
+    return _reduce("std", input, dim, keepdim, c=c)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector norm over all elements or dims: p = 1, 2 ('fro'), inf or any float > 0."""
+    p = 2.0 if p in ("fro", None) else float(p)
+    if not p > 0:
+        raise RuntimeError(f"norm: p = {p} is not supported (p must be positive or inf)")
+    return _reduce("norm", input, dim, keepdim, dtype, c=p)
+
+
+def logsumexp(input, dim=None, keepdim=False):
+    return _reduce("logsumexp", input, dim, keepdim)
+
+
+def cumsum(input, dim, *, dtype=None):
+    """Running sum along dim (CumsumBackward0)."""
+    _check_tensor(input, "cumsum")
+    if dtype is not None:
+        input = to(input, dtype)
+    nd = input.ndim
+    d = _dim(dim, nd, "cumsum") if nd else 0
+    if not input._dtype.is_floating_point:
+        v = np.cumsum(input._value(), axis=d if nd else None).reshape(input._shape)
+        return _from_array(v.astype(np.int64), dtypes.int64, False)
+    tape = current()
+    sh = input._shape
+    aux = tape.intern((math.prod(sh[d + 1:]), sh[d] if nd else 1), "cumsum")
+    (s,) = _slots(tape, input._dtype, input)
+    rg = input._rg and tape.grad_enabled
+    out = tape.record(_OP["cumsum"], s, -1, aux, 0.0, -1, input._dtype.code, S_RG if rg else 0)
+    return _on_tape(tape, out, sh, input._dtype, rg)
+
+
+def clamp(input, min=None, max=None):
+    """Clamp to [min, max] (ClampBackward1 for python bounds). Tensor bounds are recorded
+    as maximum/minimum (tapegrad has no ClampBackward0 node yet)."""
+    _check_tensor(input, "clamp")
+    if min is None and max is None:
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input if min is None else _binary("maximum", input, min)
+        return out if max is None else _binary("minimum", out, max)
+    lo = -math.inf if min is None else float(min)
+    hi = math.inf if max is None else float(max)
+    if not input._dtype.is_floating_point:
+        return _from_array(np.clip(input._value(), min, max), input._dtype, False)
+    tape = current()
+    (s,) = _slots(tape, input._dtype, input)
+    rg = input._rg and tape.grad_enabled
+    hi_bits = int(np.float64(hi).view(np.int64))  # unary records keep c2 in `aux`
+    out = tape.record(_OP["clamp"], s, -1, hi_bits, lo, -1, input._dtype.code,
+                      S_RG if rg else 0)
+    return _on_tape(tape, out, input._shape, input._dtype, rg)
+
+
+clip = clamp
+
+
+def square(input):
+    return input ** 2
 
 
 # ---- matmul ---------------------------------------------------------------------------
@@ -525,7 +658,9 @@ def _bind():
     T = Tensor
     for name, fn in {**UNARY_FUNCTIONS, **BINARY_FUNCTIONS}.items():
         setattr(T, name, fn)
-    for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "sum", "mean",
+    for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "sum", "mean", "prod",
+                 "amax", "amin", "max", "min", "var", "std", "norm", "logsumexp", "cumsum", "square",
+                 "clamp", "clip",
                  "matmul", "mm", "mv", "dot", "to", "detach", "detach_", "zero_",
                  "fill_", "copy_"):
         setattr(T, name, globals()[name])

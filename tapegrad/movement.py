@@ -48,23 +48,31 @@ def _strided(name, x, shape, it_shape, strides, base, numpy_fn):
 
 
 # ---- reshape ----------------------------------------------------------------------------
-def reshape(input, *shape):
-    _check_tensor(input, "reshape")
+def reshape(input, *shape, _name="reshape"):
+    _check_tensor(input, _name)
     shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
     n = input.numel()
+    bad = f"{_name}(): shape '{list(shape)}' is invalid for input of size {n} (input shape " \
+          f"{list(input._shape)})"
     if shape.count(-1) > 1:
-        raise RuntimeError("only one dimension can be inferred")
+        raise RuntimeError(f"{_name}(): only one dimension can be inferred (shape "
+                           f"{list(shape)}, input shape {list(input._shape)})")
+    for i, d in enumerate(shape):
+        if d < -1:
+            raise RuntimeError(f"{_name}(): invalid shape dimension {d} at index {i} of shape "
+                               f"{list(shape)}")
     known = math.prod(d for d in shape if d != -1)
     if -1 in shape:
         if known == 0 or n % known:
-            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+            raise RuntimeError(bad)
         shape = tuple(n // known if d == -1 else d for d in shape)
-    if math.prod(shape) != n or any(d < 0 for d in shape):
-        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+    if math.prod(shape) != n:
+        raise RuntimeError(bad)
     return _record("view", input, shape, None, lambda a: a.reshape(shape))
 
 
-view = reshape
+def view(input, *shape):
+    return reshape(input, *shape, _name="view")
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -73,7 +81,9 @@ def flatten(input, start_dim=0, end_dim=-1):
         return reshape(input, 1)
     s, e = _dim(start_dim, nd, "flatten"), _dim(end_dim, nd, "flatten")
     if s > e:
-        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        raise RuntimeError(f"flatten() has invalid args: start_dim cannot come after end_dim "
+                           f"(start_dim {start_dim}, end_dim {end_dim}, input shape "
+                           f"{list(input._shape)})")
     sh = input._shape
     return reshape(input, sh[:s] + (math.prod(sh[s:e + 1]),) + sh[e + 1:])
 
@@ -95,7 +105,8 @@ def permute(input, *dims, _name="permute"):
                            f"{nd} dims, got {len(dims)} ({list(dims)})")
     dims = tuple(_dim(d, nd, "permute") for d in dims)
     if len(set(dims)) != nd:
-        raise RuntimeError("permute(): duplicate dims are not allowed.")
+        raise RuntimeError(f"permute(): duplicate dims are not allowed. (dims {list(dims)}, "
+                           f"input shape {list(input._shape)})")
     sh = input._shape
     st = _contiguous_strides(sh)
     shape = tuple(sh[d] for d in dims)
@@ -127,6 +138,10 @@ def select(input, dim, index):
     if nd == 0:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
     d = _dim(dim, nd, "select")
+    size = input._shape[d]
+    if isinstance(index, (int, np.integer)) and not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input._shape)} at dimension {d}")
     return input[(slice(None),) * d + (index,)]
 
 
@@ -135,6 +150,10 @@ def _getitem(x, index):
     if not isinstance(index, tuple):
         index = (index,)
     for i in index:
+        if isinstance(i, (float, str, complex, np.floating)):
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
+                             "byte Variables are valid indices (got "
+                             f"{type(i).__name__}), indexing a tensor of shape {list(x._shape)}")
         if not (i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))) or \
                 isinstance(i, bool):
             raise NotImplementedError(f"indexing with {type(i).__name__} (advanced indexing) is "
@@ -143,8 +162,12 @@ def _getitem(x, index):
     if sum(1 for i in index if i is Ellipsis) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     nd = x.ndim
+    if used and nd == 0:
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                         "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     if used > nd:
-        raise IndexError(f"too many indices for tensor of dimension {nd}")
+        raise IndexError(f"too many indices for tensor of dimension {nd} (got {used} indices for "
+                         f"a tensor of shape {list(x._shape)})")
     if Ellipsis in index:
         k = index.index(Ellipsis)
         index = index[:k] + (slice(None),) * (nd - used) + index[k + 1:]
@@ -161,7 +184,10 @@ def _getitem(x, index):
         size = x._shape[d]
         if isinstance(i, slice):
             if i.step is not None and i.step <= 0:
-                raise ValueError("step must be greater than zero")
+                what = "slice step cannot be zero" if i.step == 0 else \
+                    f"step must be greater than zero, got {i.step}"
+                raise ValueError(f"{what} (slicing dimension {d} of a tensor of shape "
+                                 f"{list(x._shape)})")
             start, stop, step = i.indices(size)
             shape.append(len(range(start, stop, step)))
             strides.append(st[d] * step)
@@ -170,7 +196,8 @@ def _getitem(x, index):
                 name = "slice"
         else:
             if not -size <= i < size:
-                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size}")
+                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size} "
+                                 f"(indexing a tensor of shape {list(x._shape)})")
             base += (i % size) * st[d]
             name = "select"
         d += 1
@@ -227,7 +254,8 @@ def expand(input, *sizes):
             shape.append(n)
             strides.append(0)
         else:
-            raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing "
+            raise RuntimeError(f"expand: The expanded size of the tensor ({n}) must match the "
+                               f"existing "
                                f"size ({have}) at non-singleton dimension {i}.  Target sizes: "
                                f"{list(sizes)}.  Tensor sizes: {list(sh)}")
     shape = tuple(shape)
@@ -254,8 +282,9 @@ def repeat(input, *sizes):
     sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
     nd = input.ndim
     if len(sizes) < nd:
-        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
-                           "of dimensions of tensor")
+        raise RuntimeError(f"repeat: Number of dimensions of repeat dims can not be smaller than "
+                           f"number of dimensions of tensor (repeat dims {list(sizes)}, tensor "
+                           f"shape {list(input._shape)})")
     sh = (1,) * (len(sizes) - nd) + input._shape
     st = _contiguous_strides(sh)
     it_shape, strides = [], []

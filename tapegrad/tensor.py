@@ -15,6 +15,7 @@ from .tape import tape as _tapes
 
 
 class Tensor:
+    __array_priority__ = 1000  # np.float64(2) * t calls t.__rmul__, as for PyTorch tensors
     __slots__ = ("_arr", "_tape", "_slot", "_shape", "_dtype", "_rg", "_grad", "_vc", "_gfn",
                  "_ltape", "_lkey", "_lslot", "_retains", "__weakref__")
 
@@ -193,7 +194,7 @@ class Tensor:
     def item(self):
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to "
-                               "Scalar")
+                               f"Scalar (item() on a tensor of shape {list(self._shape)})")
         return self._value().reshape(-1)[0].item()
 
     def tolist(self):
@@ -201,24 +202,27 @@ class Tensor:
 
     def __float__(self):
         if self.numel() != 1:
-            raise ValueError("only one element tensors can be converted to Python scalars")
+            raise ValueError("only one element tensors can be converted to Python scalars (got "
+                             f"shape {list(self._shape)})")
         return float(self.item())
 
     def __int__(self):
         if self.numel() != 1:
-            raise ValueError("only one element tensors can be converted to Python scalars")
+            raise ValueError("only one element tensors can be converted to Python scalars (got "
+                             f"shape {list(self._shape)})")
         return int(self.item())
 
     def __index__(self):
         if self._dtype.is_floating_point or self.numel() != 1:
             raise TypeError("only integer tensors of a single element can be converted to an "
-                            "index")
+                            f"index (got {self._dtype} of shape {list(self._shape)})")
         return int(self.item())
 
     def __bool__(self):
         if self.numel() != 1:
             many = "more than one value" if self.numel() else "no values"
-            raise RuntimeError(f"Boolean value of Tensor with {many} is ambiguous")
+            raise RuntimeError(f"Boolean value of Tensor with {many} is ambiguous (shape "
+                               f"{list(self._shape)})")
         return bool(self.item())
 
     def __len__(self):

@@ -25,12 +25,15 @@ def _sweep(tape, roots, seed, retain):
         fn = _entry["backward"] = _fast(sweep.backward, *args)
     status, a, b = fn(*args)
     if status == ERR_FREED:
+        from ..ops import BY_CODE
+
         raise RuntimeError(
             "Trying to backward through the graph a second time (or directly access saved "
             "tensors after they have already been freed). Saved intermediate values of the graph "
             "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
             "you need to backward through the graph a second time or if you need to access saved "
-            "tensors after calling backward.")
+            f"tensors after calling backward. (The freed record is "
+            f"{BY_CODE[int(tape.R[a, R_OP])].grad_fn}.)")
     if status == ERR_VERSION:
         raise RuntimeError(_version_message(tape, a, b))
     return a
@@ -70,13 +73,16 @@ def _roots(tensors, grad_tensors, op):
             raise TypeError(f"{op}: expected a Tensor as output {i}, got {type(t).__name__}")
         if not t._rg:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a "
-                               "grad_fn")
+                               f"grad_fn ({op}() of a {t._dtype} tensor of shape "
+                               f"{list(t._shape)})")
         if t._tape is not None and t._tape is not tape:
             raise RuntimeError(f"{op}: this tensor was recorded by another thread; each thread "
                                "backpropagates through its own tape")
         if g is None:
             if t.numel() != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
+                                   f"({op}() of a tensor of shape {list(t._shape)} needs a "
+                                   f"gradient argument of that shape)")
             g = np.ones(1)
         else:
             if not isinstance(g, Tensor):
@@ -169,7 +175,8 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
         if not isinstance(t, Tensor):
             raise TypeError(f"grad: expected a Tensor as input {i}, got {type(t).__name__}")
         if not t._rg:
-            raise RuntimeError(f"One of the differentiated Tensors does not require grad")
+            raise RuntimeError(f"One of the differentiated Tensors does not require grad (grad() "
+                               f"input {i}, a {t._dtype} tensor of shape {list(t._shape)})")
     wanted = []
     for t in inputs:
         if t._tape is tape:

@@ -245,6 +245,18 @@ def sign_vjp(x, y, g, c):  # zero gradient everywhere (PyTorch)
     return g * 0
 
 
+@unary(73, "clamp", "ClampBackward1", const=-0.5,
+       examples=(("x.clamp(-0.5, 1.0)", (3, 4)), ("x.clamp(min=0.3)", (5,)),
+                 ("torch.clip(x, max=0.2)", (5,))))
+def clamp(x, c, c2):  # c = min, c2 = max (-inf / inf when absent; the record's aux holds c2)
+    return min(max(x, c), c2) if x == x else x
+
+
+@clamp.vjp
+def clamp_vjp(x, y, g, c, c2):  # the bounds are inclusive: x == min passes the gradient
+    return g if c <= x <= c2 else g * 0
+
+
 # ---- tensor (op) python scalar: c is the scalar ---------------------------------------
 
 

@@ -95,7 +95,8 @@ class _Elementwise:
 
 
 class unary(_Elementwise):
-    """y = f(x, c); VJP kernel signature (x, y, g, c) -> dx."""
+    """y = f(x, c); VJP kernel signature (x, y, g, c) -> dx. A kernel may take a second
+    float parameter c2 (f(x, c, c2), VJP (x, y, g, c, c2)): the record keeps it in `aux`."""
 
     family = UNARY
 

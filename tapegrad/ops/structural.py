@@ -4,7 +4,7 @@ Their kernels live in tapegrad/tape/sweep.py, one per family, driven by the int
 parameters that the recorder interns in the aux pool; the rows here name them.
 """
 
-from .spec import (CAST, COPY, IN0, IN1, LEAF, MATMUL, NOTHING, REDUCE, SCALAR, STRIDED,
+from .spec import (CAST, COPY, IN0, IN1, LEAF, MATMUL, NOTHING, OUT, REDUCE, SCALAR, STRIDED,
                    declare)
 
 declare(0, "leaf", "AccumulateGrad", LEAF, doc="a leaf or constant entering the tape")
@@ -19,6 +19,32 @@ declare(32, "mean", "MeanBackward0", REDUCE, saves=NOTHING,
         examples=(("x.mean()", (2, 3)), ("torch.mean(x)", ())))
 declare(33, "mean_dim", "MeanBackward1", REDUCE, saves=NOTHING,
         examples=(("x.mean(0)", (2, 3)), ("x.mean((1, 2), keepdim=True)", (2, 3, 4))))
+
+declare(34, "prod", "ProdBackward0", REDUCE, saves=IN0 | OUT, domain=(0.5, 1.5),
+        examples=(("x.prod()", (2, 3)),))
+declare(35, "prod_dim", "ProdBackward1", REDUCE, saves=IN0 | OUT, domain=(0.5, 1.5),
+        examples=(("x.prod(1)", (2, 3)), ("x.prod(0, keepdim=True)", (3, 2))))
+declare(36, "amax", "AmaxBackward0", REDUCE, saves=IN0 | OUT,
+        examples=(("x.amax(1)", (2, 3)), ("x.amax((0, 1))", (2, 3, 2))))
+declare(37, "amin", "AminBackward0", REDUCE, saves=IN0 | OUT, examples=(("x.amin(0)", (2, 3)),))
+declare(38, "max", "MaxBackward1", REDUCE, saves=IN0 | OUT, examples=(("x.max()", (2, 3)),))
+declare(39, "min", "MinBackward1", REDUCE, saves=IN0 | OUT, examples=(("torch.min(x)", (4,)),))
+declare(100, "max_dim", "MaxBackward0", REDUCE, saves=IN0 | OUT,
+        examples=(("x.max(1).values", (2, 3)), ("torch.max(x, 0, keepdim=True)[0]", (3, 2))))
+declare(101, "min_dim", "MinBackward0", REDUCE, saves=IN0 | OUT,
+        examples=(("x.min(dim=-1).values", (2, 3)),))
+declare(102, "var", "VarBackward0", REDUCE, saves=IN0,
+        examples=(("x.var()", (2, 3)), ("x.var(1)", (2, 3)), ("x.var(0, correction=0)", (3, 2))))
+declare(103, "std", "StdBackward0", REDUCE, saves=IN0 | OUT,
+        examples=(("x.std()", (5,)), ("x.std(1, keepdim=True)", (2, 3)),
+                  ("x.std(0, unbiased=False)", (3, 2))))
+declare(104, "norm", "LinalgVectorNormBackward0", REDUCE, saves=IN0 | OUT,
+        examples=(("x.norm()", (2, 3)), ("x.norm(p=1)", (4,)), ("x.norm(p=float('inf'))", (4,)),
+                  ("x.norm(dim=1)", (2, 3)), ("x.norm(p=3)", (3,))))
+declare(105, "logsumexp", "LogsumexpBackward0", REDUCE, saves=IN0 | OUT,
+        examples=(("x.logsumexp(1)", (2, 3)), ("torch.logsumexp(x, dim=(0, 1))", (2, 3))))
+declare(106, "cumsum", "CumsumBackward0", REDUCE, doc="aux = [stride of dim, its size]",
+        examples=(("x.cumsum(0)", (4,)), ("x.cumsum(-1)", (2, 3)), ("x.cumsum(0)", (3, 2))))
 
 # ---- matmul: aux = [m, k, n]; in0 is (m, k), in1 is (k, n) as flat arrays ----------------
 declare(40, "mm", "MmBackward0", MATMUL, saves=IN0 | IN1,

@@ -37,24 +37,29 @@ def _kernel_source(fn, new_name):
     src = textwrap.dedent(inspect.getsource(fn))
     src = src[re.search(r"^def ", src, re.M).start():]  # drop the (multi-line) decorator
     src = re.sub(r"^def \w+\(", f"def {new_name}(", src, count=1)
-    return '@njit(inline="always")\n' + src + "\n"
+    return '@njit(inline="always", error_model="numpy")\n' + src + "\n"
 
 
 def _switch(name, params, specs, body):
-    lines = ["@njit(cache=True)", f"def {name}({params}):"]
+    lines = ['@njit(cache=True, error_model="numpy")', f"def {name}({params}):"]
     for i, spec in enumerate(specs):
         lines.append(f"    {'if' if i == 0 else 'elif'} op == {spec.opcode}:  # {spec.name}")
         lines.extend("        " + b for b in body(spec))
     return "\n".join(lines) + "\n"
 
 
+def _params(s):
+    """A unary kernel that declares a third parameter also gets c2 (two float params)."""
+    return "c, c2" if len(inspect.signature(s.fwd).parameters) == 3 else "c"
+
+
 def _unary_fwd(s):
-    return [f"for i in range(n):", f"    A[po + i] = {s.name}_fwd(A[px + i], c)"]
+    return [f"for i in range(n):", f"    A[po + i] = {s.name}_fwd(A[px + i], {_params(s)})"]
 
 
 def _unary_vjp(s):
     return [f"for i in range(n):",
-            f"    G[px + i] += {s.name}_vjp0(A[px + i], A[po + i], G[po + i], c)"]
+            f"    G[px + i] += {s.name}_vjp0(A[px + i], A[po + i], G[po + i], {_params(s)})"]
 
 
 def _binary_fwd(s):
@@ -92,8 +97,8 @@ def generate(ops):
         for i, v in enumerate(s.vjp):
             out.append(_kernel_source(v, f"{s.name}_vjp{i}"))
     out += ["", "# ---- switches: one loop body per op ----", ""]
-    out.append(_switch("unary_fwd", "op, A, px, po, n, c", unary, _unary_fwd))
-    out.append(_switch("unary_vjp", "op, A, G, px, po, n, c", unary, _unary_vjp))
+    out.append(_switch("unary_fwd", "op, A, px, po, n, c, c2", unary, _unary_fwd))
+    out.append(_switch("unary_vjp", "op, A, G, px, po, n, c, c2", unary, _unary_vjp))
     out.append(_switch("binary_fwd", "op, A, pa, sa, pb, sb, po, n, c", binary, _binary_fwd))
     out.append(_switch("binary_vjp", "op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b",
                        binary, _binary_vjp))

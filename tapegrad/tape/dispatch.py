@@ -11,9 +11,9 @@ from numba import njit
 
 # opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)
 
-FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, -1, -1, -1, -1, -1, -1, 4, 4, 4, 4, -1, -1, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, 2, 2, 2, -1, -1, -1, -1, -1, -1, -1, 5, 5, 5, 5], dtype=np.int64)
+FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, -1, -1, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, 2, 2, 2, -1, -1, -1, -1, -1, -1, -1, 5, 5, 5, 5, -1, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3], dtype=np.int64)
 
-SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
+SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0], dtype=np.int64)
 
 
 
@@ -21,434 +21,444 @@ SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0
 # ---- scalar kernels, copied from tapegrad/ops ----
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def neg_fwd(x, c):
     return -x
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def neg_vjp0(x, y, g, c):
     return -g
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def exp_fwd(x, c):
     return np.exp(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def exp_vjp0(x, y, g, c):  # d exp(x) = exp(x) dx: reuses the output
     return g * y
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log_fwd(x, c):
     return np.log(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log_vjp0(x, y, g, c):  # at x = 0 this is g/0 = inf, as in PyTorch
     return g / x
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sqrt_fwd(x, c):
     return np.sqrt(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sqrt_vjp0(x, y, g, c):  # g / (2 sqrt x): inf at 0, as in PyTorch
     return g / (y + y)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sin_fwd(x, c):
     return np.sin(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sin_vjp0(x, y, g, c):
     return g * np.cos(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def cos_fwd(x, c):
     return np.cos(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def cos_vjp0(x, y, g, c):
     return -g * np.sin(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def tanh_fwd(x, c):
     return np.tanh(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def tanh_vjp0(x, y, g, c):
     return g * (1 - y * y)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sigmoid_fwd(x, c):  # exp(-x) overflows to inf for x < -88 (float32): 1/inf = 0, fine
     return 1 / (1 + np.exp(-x))
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sigmoid_vjp0(x, y, g, c):
     return g * y * (1 - y)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def relu_fwd(x, c):
     return x if x > 0 else x * 0
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def relu_vjp0(x, y, g, c):  # subgradient 0 at x = 0, as in PyTorch
     return g if y > 0 else g * 0
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def abs_fwd(x, c):
     return np.abs(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def abs_vjp0(x, y, g, c):  # sign(0) = 0: zero subgradient at 0, as in PyTorch
     return g * np.sign(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def add_scalar_fwd(x, c):
     return x + c
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def add_scalar_vjp0(x, y, g, c):
     return g
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sub_scalar_fwd(x, c):
     return x - c
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sub_scalar_vjp0(x, y, g, c):
     return g
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def rsub_scalar_fwd(x, c):  # c - x
     return c - x
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def rsub_scalar_vjp0(x, y, g, c):
     return -g
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def mul_scalar_fwd(x, c):
     return x * c
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def mul_scalar_vjp0(x, y, g, c):
     return g * c
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def div_scalar_fwd(x, c):
     return x / c
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def div_scalar_vjp0(x, y, g, c):
     return g / c
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def pow_scalar_fwd(x, c):  # x ** c; squares are common and pow() costs ~20x a multiply
     return x * x if c == 2 else x**c
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def pow_scalar_vjp0(x, y, g, c):  # exponent 0 has a zero gradient everywhere (PyTorch)
     if c == 2:
         return 2 * g * x
     return g * c * x ** (c - 1) if c != 0 else g * 0
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def rpow_scalar_fwd(x, c):  # c ** x
     return c**x
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def rpow_scalar_vjp0(x, y, g, c):  # base 0 with x >= 0: gradient 0, not nan (PyTorch)
     return g * y * np.log(c) if c != 0 or x < 0 else g * 0
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def reciprocal_fwd(x, c):
     return 1 / x
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def reciprocal_vjp0(x, y, g, c):
     return -g * y * y
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log1p_fwd(x, c):
     return np.log1p(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log1p_vjp0(x, y, g, c):
     return g / (1 + x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def expm1_fwd(x, c):
     return np.expm1(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def expm1_vjp0(x, y, g, c):
     return g * (y + 1)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log2_fwd(x, c):
     return np.log2(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log2_vjp0(x, y, g, c):
     return g / (x * 0.6931471805599453)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log10_fwd(x, c):
     return np.log10(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def log10_vjp0(x, y, g, c):
     return g / (x * 2.302585092994046)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def tan_fwd(x, c):
     return np.tan(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def tan_vjp0(x, y, g, c):
     return g * (1 + y * y)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sinh_fwd(x, c):
     return np.sinh(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sinh_vjp0(x, y, g, c):
     return g * np.cosh(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def cosh_fwd(x, c):
     return np.cosh(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def cosh_vjp0(x, y, g, c):
     return g * np.sinh(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def asin_fwd(x, c):
     return np.arcsin(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def asin_vjp0(x, y, g, c):  # inf at |x| = 1, nan outside, as in PyTorch
     return g / np.sqrt(1 - x * x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def acos_fwd(x, c):
     return np.arccos(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def acos_vjp0(x, y, g, c):
     return -g / np.sqrt(1 - x * x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def atan_fwd(x, c):
     return np.arctan(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def atan_vjp0(x, y, g, c):
     return g / (1 + x * x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def erf_fwd(x, c):  # math.erf computes in float64; the arena store rounds float32 once
     return math.erf(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def erf_vjp0(x, y, g, c):  # 2/sqrt(pi) exp(-x^2)
     return g * 1.1283791670955126 * np.exp(-x * x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def rsqrt_fwd(x, c):
     return 1 / np.sqrt(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def rsqrt_vjp0(x, y, g, c):  # -x^(-3/2) / 2
     return -0.5 * g * y * y * y
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sign_fwd(x, c):
     return np.sign(x)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sign_vjp0(x, y, g, c):  # zero gradient everywhere (PyTorch)
     return g * 0
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
+def clamp_fwd(x, c, c2):  # c = min, c2 = max (-inf / inf when absent; the record's aux holds c2)
+    return min(max(x, c), c2) if x == x else x
+
+
+@njit(inline="always", error_model="numpy")
+def clamp_vjp0(x, y, g, c, c2):  # the bounds are inclusive: x == min passes the gradient
+    return g if c <= x <= c2 else g * 0
+
+
+@njit(inline="always", error_model="numpy")
 def add_fwd(a, b, c):
     return a + c * b if c != 1 else a + b
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def add_vjp0(a, b, y, g, c):
     return g
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def add_vjp1(a, b, y, g, c):
     return g * c if c != 1 else g
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sub_fwd(a, b, c):
     return a - c * b if c != 1 else a - b
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sub_vjp0(a, b, y, g, c):
     return g
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def sub_vjp1(a, b, y, g, c):
     return -g * c if c != 1 else -g
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def mul_fwd(a, b, c):
     return a * b
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def mul_vjp0(a, b, y, g, c):
     return g * b
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def mul_vjp1(a, b, y, g, c):
     return g * a
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def div_fwd(a, b, c):
     return a / b
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def div_vjp0(a, b, y, g, c):
     return g / b
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def div_vjp1(a, b, y, g, c):
     return -g * a / (b * b)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def pow_fwd(a, b, c):
     return a**b
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def pow_vjp0(a, b, y, g, c):  # b == 0: zero gradient, not 0 * inf
     return g * b * a ** (b - 1) if b != 0 else g * 0
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def pow_vjp1(a, b, y, g, c):  # a == 0 and b >= 0: zero gradient, not nan (PyTorch)
     return g * y * np.log(a) if a != 0 or b < 0 else g * 0
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def atan2_fwd(a, b, c):  # atan(a / b) in the right quadrant
     return np.arctan2(a, b)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def atan2_vjp0(a, b, y, g, c):
     return g * b / (a * a + b * b)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def atan2_vjp1(a, b, y, g, c):
     return -g * a / (a * a + b * b)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def maximum_fwd(a, b, c):  # nan wins, as in PyTorch
     return a if a > b or a != a else b
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def maximum_vjp0(a, b, y, g, c):  # a tie splits the gradient in halves (PyTorch)
     return g if a > b else (g * 0.5 if a == b else g * 0)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def maximum_vjp1(a, b, y, g, c):
     return g if b > a else (g * 0.5 if a == b else g * 0)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def minimum_fwd(a, b, c):
     return a if a < b or a != a else b
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def minimum_vjp0(a, b, y, g, c):
     return g if a < b else (g * 0.5 if a == b else g * 0)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def minimum_vjp1(a, b, y, g, c):
     return g if b < a else (g * 0.5 if a == b else g * 0)
 
@@ -458,8 +468,8 @@ def minimum_vjp1(a, b, y, g, c):
 # ---- switches: one loop body per op ----
 
 
-@njit(cache=True)
-def unary_fwd(op, A, px, po, n, c):
+@njit(cache=True, error_model="numpy")
+def unary_fwd(op, A, px, po, n, c, c2):
     if op == 1:  # neg
         for i in range(n):
             A[po + i] = neg_fwd(A[px + i], c)
@@ -553,10 +563,13 @@ def unary_fwd(op, A, px, po, n, c):
     elif op == 72:  # sign
         for i in range(n):
             A[po + i] = sign_fwd(A[px + i], c)
+    elif op == 73:  # clamp
+        for i in range(n):
+            A[po + i] = clamp_fwd(A[px + i], c, c2)
 
 
-@njit(cache=True)
-def unary_vjp(op, A, G, px, po, n, c):
+@njit(cache=True, error_model="numpy")
+def unary_vjp(op, A, G, px, po, n, c, c2):
     if op == 1:  # neg
         for i in range(n):
             G[px + i] += neg_vjp0(A[px + i], A[po + i], G[po + i], c)
@@ -650,9 +663,12 @@ def unary_vjp(op, A, G, px, po, n, c):
     elif op == 72:  # sign
         for i in range(n):
             G[px + i] += sign_vjp0(A[px + i], A[po + i], G[po + i], c)
+    elif op == 73:  # clamp
+        for i in range(n):
+            G[px + i] += clamp_vjp0(A[px + i], A[po + i], G[po + i], c, c2)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
     if op == 20:  # add
         for i in range(n):
@@ -680,7 +696,7 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
             A[po + i] = minimum_fwd(A[pa + i * sa], A[pb + i * sb], c)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
     if op == 20:  # add
         for i in range(n):

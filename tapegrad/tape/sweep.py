@@ -17,8 +17,10 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
                       R_SAVES_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NDIM, S_NUMEL, S_OFF,
                       S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
-# codegen rewrites this line; a change here invalidates Numba's cache of this file
-DISPATCH_STAMP = "b766db4e969ad614"
+# Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
+# never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
+# invalidates Numba's cache of this file.
+DISPATCH_STAMP = "6b6044c062ae21fe"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -28,7 +30,7 @@ KEEP_ROW, KEEP_VALUE = 1, 2  # compaction marks: keep the slot row / also its va
 
 
 # ---- strided iteration (broadcasting, reductions, permutes) ---------------------------
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _advance(idx, shape, st1, st2, nd, p1, p2):
     """Step an N-d index over all dims but the last; returns the two moved offsets."""
     d = nd - 2
@@ -45,7 +47,7 @@ def _advance(idx, shape, st1, st2, nd, p1, p2):
     return p1, p2
 
 
-@njit
+@njit(error_model="numpy")
 def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
     op = R[k, R_OP]
     a, b, o = R[k, R_IN0], R[k, R_IN1], R[k, R_OUT]
@@ -77,51 +79,183 @@ def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
         qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
 
 
-@njit
+# reduce opcodes (tapegrad/ops/structural.py): the kernel's sub-switch
+OP_SUM, OP_SUM_DIM, OP_MEAN, OP_MEAN_DIM, OP_PROD, OP_PROD_DIM = 30, 31, 32, 33, 34, 35
+OP_AMAX, OP_AMIN, OP_MAX, OP_MIN, OP_MAX_DIM, OP_MIN_DIM = 36, 37, 38, 39, 100, 101
+OP_VAR, OP_STD, OP_NORM, OP_LOGSUMEXP, OP_CUMSUM = 102, 103, 104, 105, 106
+
+
+@njit(error_model="numpy")
+def _outmap(AUX, x, n):
+    """Output index of each input element; aux = [nd, in shape, out strides (0 on reduced
+    dims)], or x < 0 for a reduction over everything (all map to 0)."""
+    om = np.zeros(n, np.int64)
+    if x < 0:
+        return om
+    nd = AUX[x]
+    shape = AUX[x + 1:x + 1 + nd]
+    st = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    idx = np.zeros(nd, np.int64)
+    j = 0
+    for i in range(n):
+        om[i] = j
+        d = nd - 1
+        while d >= 0:  # next C-order index; j moves by the output strides
+            idx[d] += 1
+            j += st[d]
+            if idx[d] < shape[d]:
+                break
+            j -= st[d] * shape[d]
+            idx[d] = 0
+            d -= 1
+    return om
+
+
+@njit(error_model="numpy")
 def _reduce(R, S, AUX, A, G, k, backward):
-    """sum/mean; aux = [nd, in shape, out strides (0 on reduced dims)], -1 for all dims."""
+    """Reductions over dims: sum, mean, prod, amax/amin, max/min, var, std, norm,
+    logsumexp (and cumsum, a scan). Accumulates in float64 scratch per output."""
+    op = R[k, R_OP]
+    if op == OP_CUMSUM:
+        _cumsum(R, S, AUX, A, G, k, backward)
+        return
     a, o = R[k, R_IN0], R[k, R_OUT]
     pa, po = S[a, S_OFF], S[o, S_OFF]
     n, m = S[a, S_NUMEL], S[o, S_NUMEL]
-    mean = R[k, R_OP] == 32 or R[k, R_OP] == 33
-    scale = (m / n if n > 0 else np.nan) if mean else 1.0
-    x = R[k, R_AUX]
-    if x < 0:
-        if backward:
-            g = G[po] * scale
-            for i in range(n):
-                G[pa + i] += g
-        else:
-            acc = 0.0  # float64 accumulator for float32 too: closer to PyTorch's tree sums
-            for i in range(n):
-                acc += A[pa + i]
-            A[po] = acc * scale if n > 0 else (np.nan if mean else 0.0)
-        return
-    nd = AUX[x]
-    shape = AUX[x + 1:x + 1 + nd]
-    st_o = AUX[x + 1 + nd:x + 1 + 2 * nd]
-    inner = shape[nd - 1]
-    so = st_o[nd - 1]
+    c = R.view(np.float64)[k, R_CONST]
+    om = _outmap(AUX, R[k, R_AUX], n)
+    per = n // m if m > 0 else 0  # input elements per output
+    acc = np.zeros(m)
+    if op == OP_PROD or op == OP_PROD_DIM:
+        acc[:] = 1.0
+    elif op in (OP_AMAX, OP_MAX, OP_MAX_DIM, OP_LOGSUMEXP) or (op == OP_NORM and c == np.inf):
+        acc[:] = -np.inf
+    elif op in (OP_AMIN, OP_MIN, OP_MIN_DIM):
+        acc[:] = np.inf
+    mean = np.zeros(m)  # var, std
+    if op == OP_VAR or op == OP_STD:
+        for i in range(n):
+            mean[om[i]] += A[pa + i]
+        for j in range(m):
+            mean[j] /= per
     if not backward:
+        for i in range(n):
+            v = np.float64(A[pa + i])
+            j = om[i]
+            if op <= OP_MEAN_DIM:
+                acc[j] += v
+            elif op == OP_PROD or op == OP_PROD_DIM:
+                acc[j] *= v
+            elif op in (OP_AMAX, OP_MAX, OP_MAX_DIM, OP_LOGSUMEXP):
+                if v > acc[j] or v != v:
+                    acc[j] = v if acc[j] == acc[j] else acc[j]
+            elif op in (OP_AMIN, OP_MIN, OP_MIN_DIM):
+                if v < acc[j] or v != v:
+                    acc[j] = v if acc[j] == acc[j] else acc[j]
+            elif op == OP_VAR or op == OP_STD:
+                acc[j] += (v - mean[j]) ** 2
+            elif op == OP_NORM:
+                if c == np.inf:
+                    acc[j] = max(acc[j], abs(v)) if v == v else v
+                elif c == 2:
+                    acc[j] += v * v
+                else:
+                    acc[j] += abs(v) ** c
+        if op == OP_LOGSUMEXP:  # m + log(sum exp(x - m)), m the max (0 when not finite)
+            s = np.zeros(m)
+            for i in range(n):
+                j = om[i]
+                mj = acc[j] if np.isfinite(acc[j]) else 0.0
+                s[j] += np.exp(A[pa + i] - mj)
+            for j in range(m):
+                mj = acc[j] if np.isfinite(acc[j]) else 0.0
+                acc[j] = mj + np.log(s[j])
         for j in range(m):
-            A[po + j] = 0
-    idx = np.zeros(nd, np.int64)
-    qo = po
-    for run in range(n // inner if inner > 0 else 0):
-        qi = pa + run * inner  # the input is contiguous: runs follow each other
-        if backward:
-            for i in range(inner):
-                G[qi + i] += G[qo + i * so] * scale
-        else:
-            for i in range(inner):
-                A[qo + i * so] += A[qi + i]
-        qo, _ = _advance(idx, shape, st_o, st_o, nd, qo, qo)
-    if not backward and mean:
-        for j in range(m):
-            A[po + j] = A[po + j] * scale
+            v = acc[j]
+            if op == OP_MEAN or op == OP_MEAN_DIM:
+                v = v / per if per > 0 else np.nan
+            elif op == OP_VAR:
+                v = v / (per - c)
+            elif op == OP_STD:
+                v = np.sqrt(v / (per - c))
+            elif op == OP_NORM and c != np.inf:
+                v = np.sqrt(v) if c == 2 else v ** (1.0 / c)
+            A[po + j] = v
+        return
+    # ---- reverse: each input element gets its share of its output's adjoint ----
+    cnt = np.zeros(m)  # ties (amax, max(), norm inf) or zeros (prod)
+    if op in (OP_AMAX, OP_AMIN, OP_MAX, OP_MIN) or (op == OP_NORM and c == np.inf):
+        for i in range(n):
+            v = abs(A[pa + i]) if op == OP_NORM else A[pa + i]
+            if v == A[po + om[i]]:
+                cnt[om[i]] += 1
+    nz = np.ones(m)  # prod: product of the nonzero elements, and cnt = how many zeros
+    if op == OP_PROD or op == OP_PROD_DIM:
+        for i in range(n):
+            v = A[pa + i]
+            if v == 0:
+                cnt[om[i]] += 1
+            else:
+                nz[om[i]] *= v
+    taken = np.zeros(m, np.bool_)  # max(dim)/min(dim): the first occurrence takes it all
+    for i in range(n):
+        j = om[i]
+        g = G[po + j]
+        x = A[pa + i]
+        y = A[po + j]
+        if op <= OP_SUM_DIM:
+            d = g
+        elif op <= OP_MEAN_DIM:
+            d = g / per
+        elif op <= OP_PROD_DIM:  # zeros: only a lone zero gets the product of the rest
+            if cnt[j] == 0:
+                d = g * nz[j] / x
+            elif cnt[j] == 1 and x == 0:
+                d = g * nz[j]
+            else:
+                d = 0.0
+        elif op <= OP_MIN:  # amax, amin, max(), min(): ties share evenly (PyTorch)
+            d = g / cnt[j] if x == y else 0.0
+        elif op == OP_MAX_DIM or op == OP_MIN_DIM:
+            d = 0.0
+            if x == y and not taken[j]:
+                d = g
+                taken[j] = True
+        elif op == OP_VAR:
+            d = g * 2 * (x - mean[j]) / (per - c)
+        elif op == OP_STD:  # zero where the std is 0 (PyTorch masks it)
+            d = g * (x - mean[j]) / ((per - c) * y) if y != 0 else 0.0
+        elif op == OP_NORM:
+            if c == np.inf:
+                d = g * np.sign(x) / cnt[j] if abs(x) == y else 0.0
+            elif c == 2:
+                d = g * x / y if y != 0 else 0.0
+            elif c == 1:
+                d = g * np.sign(x)
+            else:
+                d = g * np.sign(x) * abs(x) ** (c - 1) / y ** (c - 1) if y != 0 else 0.0
+        else:  # logsumexp
+            d = g * np.exp(x - y)
+        G[pa + i] += d
 
 
-@njit
+@njit(error_model="numpy")
+def _cumsum(R, S, AUX, A, G, k, backward):
+    """Running sum along one dim; aux = [stride of the dim, its size]."""
+    x = R[k, R_AUX]
+    st, size = AUX[x], AUX[x + 1]
+    pa, po, n = S[R[k, R_IN0], S_OFF], S[R[k, R_OUT], S_OFF], S[R[k, R_OUT], S_NUMEL]
+    if not backward:
+        for i in range(n):  # C order: the predecessor along the dim is already done
+            A[po + i] = A[pa + i] + (A[po + i - st] if (i // st) % size > 0 else 0)
+        return
+    run = np.zeros(n)  # reverse cumsum of the adjoint
+    for i in range(n - 1, -1, -1):
+        run[i] = G[po + i] + (run[i + st] if (i // st) % size < size - 1 else 0.0)
+        G[pa + i] += run[i]
+
+
+@njit(error_model="numpy")
 def _matmul(R, S, AUX, A, G, k, backward, need_a, need_b):
     """out (m, n) = in0 (m, k) @ in1 (k, n); mm, mv, dot and vector @ matrix alike."""
     x = R[k, R_AUX]
@@ -162,7 +296,7 @@ def _matmul(R, S, AUX, A, G, k, backward, need_a, need_b):
                 ga[i, p] += acc
 
 
-@njit
+@njit(error_model="numpy")
 def _strided(R, S, AUX, A, G, k, backward):
     """out[j] = in[base + sum_d j_d * stride_d]; aux = [nd, shape, in strides, base], the
     shape the output is iterated in (C order) and the input's strides along it: permutes,
@@ -189,18 +323,19 @@ def _strided(R, S, AUX, A, G, k, backward):
         qi, _ = _advance(idx, shape, st, st, nd, qi, qi)
 
 
-@njit(inline="always")  # inlined: halves the per-record cost of the sweeps
+@njit(inline="always", error_model="numpy")  # inlined: halves the per-record cost
 def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
     """Forward (G unused) or reverse step of record k, all of whose slots are in arena A."""
     fam = FAMILY[R[k, R_OP]]
     a, o = R[k, R_IN0], R[k, R_OUT]
     po, n = S[o, S_OFF], S[o, S_NUMEL]
     if fam == UNARY:
-        c = R.view(np.float64)[k, R_CONST]
+        RF = R.view(np.float64)  # unary records keep a second float parameter in `aux`
+        c, c2 = RF[k, R_CONST], RF[k, R_AUX]
         if backward:
-            unary_vjp(R[k, R_OP], A, G, S[a, S_OFF], po, n, c)
+            unary_vjp(R[k, R_OP], A, G, S[a, S_OFF], po, n, c, c2)
         else:
-            unary_fwd(R[k, R_OP], A, S[a, S_OFF], po, n, c)
+            unary_fwd(R[k, R_OP], A, S[a, S_OFF], po, n, c, c2)
     elif fam == BINARY:
         _binary(R, S, AUX, A, G, k, backward, need_a, need_b)
     elif fam == REDUCE:
@@ -219,7 +354,7 @@ def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
                 A[po + i] = A[pa + i]
 
 
-@njit
+@njit(error_model="numpy")
 def _cast(R, S, Ain, Aout, Gin, Gout, k, backward):
     pa, po, n = S[R[k, R_IN0], S_OFF], S[R[k, R_OUT], S_OFF], S[R[k, R_OUT], S_NUMEL]
     for i in range(n):
@@ -229,7 +364,7 @@ def _cast(R, S, Ain, Aout, Gin, Gout, k, backward):
             Aout[po + i] = Ain[pa + i]
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b):
     """One record in either arena (casts read one arena and write the other)."""
     fam = FAMILY[R[k, R_OP]]
@@ -248,7 +383,7 @@ def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b):
 
 
 # ---- entry points --------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
     """Append one record and its output slot, then run its forward kernel.
 
@@ -291,7 +426,7 @@ def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
     return nslot
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
     """Append a float32 <-> float64 copy of slot in0 (ToCopyBackward0); -1 if full."""
     cap = A32.shape[0] if dtype == DT_F32 else A64.shape[0]
@@ -323,7 +458,7 @@ def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
     return nslot
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def load(R, S, AUX, A, src, shape, dtype, sflags):
     """Append a leaf record whose slot holds a copy of `src` (same dtype as A); -1 if full."""
     nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
@@ -355,14 +490,14 @@ def load(R, S, AUX, A, src, shape, dtype, sflags):
     return nslot
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def forward(R, S, AUX, A32, A64, k0, k1):
     """Forward sweep over records k0..k1-1: recomputes every output from its inputs."""
     for k in range(k0, k1):
         _sweep_one(R, S, AUX, A32, A64, A32, A64, k, False, False, False)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
     """Reverse sweep from `roots` (slots), seeded by `seed` (their adjoints, flat and
     concatenated) or by ones when `seed` is empty.
@@ -448,14 +583,14 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
     return OK, count, 0
 
 
-@njit
+@njit(error_model="numpy")
 def _unmark(MARK, AUX, lo, hi):
     """After an error: clear this sweep's marks (nothing was reached)."""
     MARK[lo:hi] = 0
     AUX[H_MARK_LO], AUX[H_MARK_HI] = 0, 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
     """Keep only what live tensors can reach, in order: records, slots and values.
 
