@@ -21,9 +21,9 @@ from .dtypes import dtype
 from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, detach,
                         div, dot, matmul, mean, mm, mul, mv, neg, pow, reciprocal, sub, sum,
                         prod, amax, amin, max, min, var, std, norm, logsumexp, cumsum, square,
-                        clamp, clip)
-from .movement import (clone, expand, flatten, flip, permute, repeat, reshape, select, squeeze,
-                       swapaxes, t, transpose, unsqueeze, view)
+                        clamp, clip, outer, ger)
+from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, flatten, flip, permute, repeat, reshape, select,
+                       split, squeeze, swapaxes, t, transpose, unsqueeze, view)
 from .tensor import Size, Tensor
 from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_not, bitwise_or,
                       bitwise_xor, eq, equal, ge, greater, greater_equal, gt, isclose, isfinite,

@@ -409,6 +409,16 @@ def cumsum(input, dim, *, dtype=None):
     return _on_tape(tape, out, sh, input._dtype, rg)
 
 
+def outer(input, vec2):
+    """Outer product of two vectors: a broadcast multiply (MulBackward0, as PyTorch)."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-D vectors, got {input.ndim}-D and {vec2.ndim}-D")
+    return _binary("mul", input.reshape(-1, 1), vec2)
+
+
+ger = outer
+
+
 def clamp(input, min=None, max=None):
     """Clamp to [min, max] (ClampBackward1 for python bounds). Tensor bounds are recorded
     as maximum/minimum (tapegrad has no ClampBackward0 node yet)."""
@@ -660,7 +670,7 @@ def _bind():
         setattr(T, name, fn)
     for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "sum", "mean", "prod",
                  "amax", "amin", "max", "min", "var", "std", "norm", "logsumexp", "cumsum", "square",
-                 "clamp", "clip",
+                 "clamp", "clip", "outer", "ger",
                  "matmul", "mm", "mv", "dot", "to", "detach", "detach_", "zero_",
                  "fill_", "copy_"):
         setattr(T, name, globals()[name])

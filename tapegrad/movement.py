@@ -296,10 +296,117 @@ def repeat(input, *sizes):
                     lambda a: np.tile(a, sizes))
 
 
+def split(tensor, split_size_or_sections, dim=0):
+    """Pieces along dim: of a given size (the last may be smaller) or of listed sizes."""
+    nd = tensor.ndim
+    if nd == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = _dim(dim, nd, "split")
+    n = tensor._shape[d]
+    if isinstance(split_size_or_sections, int):
+        size, name = split_size_or_sections, "split"
+        if size <= 0 and not (size == 0 and n == 0):
+            raise RuntimeError(f"split: split_size can only be 0 if dimension size is 0, but "
+                               f"got dimension size of {n}")
+        sizes = [min(size, n - i) for i in range(0, n, size)] if n else [0]
+    else:
+        sizes, name = [int(s) for s in split_size_or_sections], "split_with_sizes"
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
+    st = _contiguous_strides(tensor._shape)
+    pieces, start = [], 0
+    for size in sizes:
+        shape = tensor._shape[:d] + (size,) + tensor._shape[d + 1:]
+        index = (slice(None),) * d + (slice(start, start + size),)
+        pieces.append(_strided(name, tensor, shape, shape, st, start * st[d],
+                               lambda a, index=index: a[index]))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(input, chunks, dim=0):
+    """`chunks` pieces of ceil(n / chunks) elements along dim (fewer if n is small)."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    n = input._shape[_dim(dim, input.ndim, "chunk")] if input.ndim else 0
+    return split(input, max(1, -(-n // chunks)), dim)
+
+
+def cat(tensors, dim=0):
+    """Join along an existing dim (CatBackward0); n tensors record n - 1 joins."""
+    return _join("cat", tensors, dim)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join along a new dim (StackBackward0)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    d = _dim(dim, tensors[0].ndim + 1, "stack")
+    return _join("stack", [unsqueeze(t, d) for t in tensors], d, check=tensors)
+
+
+def _join(name, tensors, dim, check=None):
+    from . import dtypes
+    from .functions import _slots
+    from .tape.records import S_RG
+
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        _check_tensor(t, name, f"tensors[{i}]")
+    shapes = [t._shape for t in (check or tensors)]
+    if any(s != shapes[0] for s in shapes) and name == "stack":
+        raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                           f"{list(shapes[0])} at entry 0 and {list(next(s for s in shapes if s != shapes[0]))} "
+                           f"at entry {next(i for i, s in enumerate(shapes) if s != shapes[0])}")
+    nd = tensors[0].ndim
+    if nd == 0:
+        raise RuntimeError(f"{name}(): zero-dimensional tensor (at position 0) cannot be "
+                           "concatenated")
+    d = _dim(dim, nd, name)
+    base = tensors[0]._shape
+    for i, t in enumerate(tensors):
+        if t.ndim != nd or t._shape[:d] + t._shape[d + 1:] != base[:d] + base[d + 1:]:
+            raise RuntimeError(f"{name}(): Sizes of tensors must match except in dimension {d}. "
+                               f"Expected size {list(base)} but got size {list(t._shape)} for "
+                               f"tensor number {i} in the list.")
+    dt = tensors[0]._dtype
+    for t in tensors[1:]:
+        dt = dtypes.promote(dt, t._dtype)
+    if not dt.is_floating_point:
+        v = np.concatenate([np.asarray(t._value(), dt.np) for t in tensors], axis=d)
+        return _from_array(v, dt, False)
+    tape = current()
+    outer = math.prod(base[:d])
+    inner = math.prod(base[d + 1:])
+    out = tensors[0] if dt is tensors[0]._dtype else tensors[0].to(dt)
+    for i, t in enumerate(tensors[1:], 1):
+        name_i = name if i == len(tensors) - 1 else "cat"
+        a, b = out, t
+        shape = a._shape[:d] + (a._shape[d] + b._shape[d],) + a._shape[d + 1:]
+        aux = tape.intern((outer, a._shape[d] * inner, b._shape[d] * inner), "join")
+        s0, s1 = _slots(tape, dt, a, b)
+        rg = (a._rg or b._rg) and tape.grad_enabled
+        slot = tape.record(_OP[name_i], s0, s1, aux, 0.0, tape.shape(shape), dt.code,
+                           S_RG if rg else 0)
+        out = _on_tape(tape, slot, shape, dt, rg)
+    if len(tensors) == 1:
+        return clone(out)
+    return out
+
+
 def _bind():
     T = Tensor
     for name in ("clone", "reshape", "view", "flatten", "permute", "transpose", "swapaxes", "t",
-                 "select", "unsqueeze", "squeeze", "expand", "expand_as", "flip", "repeat"):
+                 "select", "unsqueeze", "squeeze", "expand", "expand_as", "flip", "repeat",
+                 "split", "chunk"):
         setattr(T, name, globals()[name])
     T.__getitem__ = _getitem
     T.T = property(lambda a: permute(a, tuple(range(a.ndim - 1, -1, -1))))

@@ -20,7 +20,9 @@ MATMUL = 4    # mm, mv, dot, vector @ matrix
 STRIDED = 5   # permute, transpose, slices, select, expand, flip, repeat: strided gather
 COPY = 6      # reshape/view/clone: same elements, new shape
 CAST = 7      # float32 <-> float64
-FAMILY_NAMES = ("leaf", "unary", "binary", "reduce", "matmul", "strided", "copy", "cast")
+JOIN = 8      # cat/stack of two tensors along a dim (n tensors: n - 1 records)
+FAMILY_NAMES = ("leaf", "unary", "binary", "reduce", "matmul", "strided", "copy", "cast",
+                "join")
 
 # what backward reads (PyTorch's saved tensors); R_SAVES alone = a saved python scalar
 NOTHING = 0

@@ -4,7 +4,7 @@ Their kernels live in tapegrad/tape/sweep.py, one per family, driven by the int
 parameters that the recorder interns in the aux pool; the rows here name them.
 """
 
-from .spec import (CAST, COPY, IN0, IN1, LEAF, MATMUL, NOTHING, OUT, REDUCE, SCALAR, STRIDED,
+from .spec import (CAST, COPY, IN0, IN1, JOIN, LEAF, MATMUL, NOTHING, OUT, REDUCE, SCALAR, STRIDED,
                    declare)
 
 declare(0, "leaf", "AccumulateGrad", LEAF, doc="a leaf or constant entering the tape")
@@ -83,6 +83,15 @@ declare(92, "flip", "FlipBackward0", STRIDED,
         examples=(("x.flip(0)", (4,)), ("x.flip((0, 1))", (2, 3))))
 declare(93, "repeat", "RepeatBackward0", STRIDED,
         examples=(("x.repeat(2)", (3,)), ("x.repeat(2, 1, 3)", (2, 2))))
+declare(94, "split", "SplitBackward0", STRIDED,
+        examples=(("x.split(2)[1]", (5, 3)), ("torch.chunk(x, 3, 1)[2]", (2, 7))))
+declare(95, "split_with_sizes", "SplitWithSizesBackward0", STRIDED,
+        examples=(("x.split([1, 4])[1]", (5, 2)), ("torch.split(x, [2, 1], dim=1)[0]", (2, 3))))
+declare(96, "cat", "CatBackward0", JOIN, doc="aux = [outer, a block, b block]",
+        examples=(("torch.cat([x, y])", (2, 3), (4, 3)), ("torch.cat((x, y, x), dim=1)", (2, 3), (2, 1)),
+                  ("torch.cat([x, y], -1)", (3,), (2,))))
+declare(97, "stack", "StackBackward0", JOIN,
+        examples=(("torch.stack([x, y])", (2, 3), (2, 3)), ("torch.stack((x, y, x), dim=1)", (3,), (3,))))
 declare(55, "to_copy", "ToCopyBackward0", CAST, doc="float32 <-> float64",
         examples=(("x.float()", (2, 3)),), tol=1e-2)
 

@@ -10,7 +10,7 @@ besides the generated elementwise switches in dispatch.py.
 import numpy as np
 from numba import njit
 
-from ..ops.spec import BINARY, CAST, COPY, LEAF, MATMUL, REDUCE, STRIDED, UNARY
+from ..ops.spec import BINARY, CAST, COPY, JOIN, LEAF, MATMUL, REDUCE, STRIDED, UNARY
 from .dispatch import FAMILY, SAVES, binary_fwd, binary_vjp, unary_fwd, unary_vjp
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAGS, R_FREED,
                       R_IN0, R_IN1, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
@@ -20,7 +20,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "6b6044c062ae21fe"
+DISPATCH_STAMP = "59a2d97263dd32a9"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -323,6 +323,28 @@ def _strided(R, S, AUX, A, G, k, backward):
         qi, _ = _advance(idx, shape, st, st, nd, qi, qi)
 
 
+@njit(error_model="numpy")
+def _join(R, S, AUX, A, G, k, backward, need_a, need_b):
+    """out = [a, b] along a dim: `outer` blocks, each an a-block then a b-block."""
+    x = R[k, R_AUX]
+    outer, na, nb = AUX[x], AUX[x + 1], AUX[x + 2]
+    pa, pb, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
+    for r in range(outer):
+        q = po + r * (na + nb)
+        for i in range(na):
+            if backward:
+                if need_a:
+                    G[pa + r * na + i] += G[q + i]
+            else:
+                A[q + i] = A[pa + r * na + i]
+        for i in range(nb):
+            if backward:
+                if need_b:
+                    G[pb + r * nb + i] += G[q + na + i]
+            else:
+                A[q + na + i] = A[pb + r * nb + i]
+
+
 @njit(inline="always", error_model="numpy")  # inlined: halves the per-record cost
 def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
     """Forward (G unused) or reverse step of record k, all of whose slots are in arena A."""
@@ -344,6 +366,8 @@ def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
         _matmul(R, S, AUX, A, G, k, backward, need_a, need_b)
     elif fam == STRIDED:
         _strided(R, S, AUX, A, G, k, backward)
+    elif fam == JOIN:
+        _join(R, S, AUX, A, G, k, backward, need_a, need_b)
     elif fam == COPY:
         pa = S[a, S_OFF]
         if backward:
