@@ -21,7 +21,7 @@ from .dtypes import dtype
 from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, detach,
                         div, dot, matmul, mean, mm, mul, mv, neg, pow, reciprocal, sub, sum,
                         prod, amax, amin, max, min, var, std, norm, logsumexp, cumsum, square,
-                        clamp, clip, outer, ger)
+                        clamp, clip, outer, ger, bmm)
 from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, flatten, flip, permute, repeat, reshape, select,
                        split, squeeze, swapaxes, t, transpose, unsqueeze, view)
 from .tensor import Size, Tensor

@@ -460,8 +460,7 @@ def matmul(input, other):
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{len(a)}D and {len(b)}D")
     if len(a) > 2 or len(b) > 2:
-        raise NotImplementedError(f"matmul: batched shapes {list(a)} @ {list(b)} are not "
-                                  "supported yet")
+        return _batched("matmul_batched", input, other)
     if len(a) == 1 and len(b) == 1:
         if a[0] != b[0]:
             raise RuntimeError(f"inconsistent tensor size, expected tensor [{a[0]}] and src "
@@ -489,11 +488,53 @@ def _matmul(name, x, y, m, k, n, shape):
     if not dt.is_floating_point:
         return _from_array(np.asarray(np.matmul(x._value(), y._value())), dt, False)
     tape = current()
-    aux = tape.intern((m, k, n), "matmul")
+    aux = tape.intern((m, k, n, 1, 0, 0), "matmul")
     s0, s1 = _slots(tape, dt, x, y)
     rg = (x._rg or y._rg) and tape.grad_enabled
     out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), dt.code, S_RG if rg else 0)
     return _on_tape(tape, out, shape, dt, rg)
+
+
+def _batched(name, x, y):
+    """Batched matmul: batch dims broadcast; a 1-D operand is a row/column vector."""
+    a, b = x._shape, y._shape
+    xa = a if len(a) > 1 else (1,) + a
+    yb = b if len(b) > 1 else b + (1,)
+    m, k, k2, n = xa[-2], xa[-1], yb[-2], yb[-1]
+    if k != k2:
+        raise RuntimeError(f"{name}: Expected size for first two dimensions of batch2 tensor to "
+                           f"be: [{list(a[:-2])}, {k}] but got: [{list(b[:-2])}, {k2}]. (shapes "
+                           f"{list(a)} @ {list(b)})")
+    batch = broadcast_shapes(xa[:-2], yb[:-2], name)
+    nb = math.prod(batch)
+    if x.ndim == 1 or y.ndim == 1:
+        x, y = x.reshape(xa), y.reshape(yb)
+    sa = 0 if math.prod(xa[:-2]) == 1 else m * k
+    sb = 0 if math.prod(yb[:-2]) == 1 else k * n
+    if sa and xa[:-2] != batch:
+        x = x.expand(batch + xa[-2:])
+    if sb and yb[:-2] != batch:
+        y = y.expand(batch + yb[-2:])
+    shape = batch + ((m,) if len(a) > 1 else ()) + ((n,) if len(b) > 1 else ())
+    if not x._dtype.is_floating_point:
+        return _from_array(np.asarray(np.matmul(x._value(), y._value())), x._dtype, False)
+    tape = current()
+    aux = tape.intern((m, k, n, nb, sa, sb), "matmul")
+    s0, s1 = _slots(tape, x._dtype, x, y)
+    rg = (x._rg or y._rg) and tape.grad_enabled
+    out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), x._dtype.code,
+                      S_RG if rg else 0)
+    return _on_tape(tape, out, shape, x._dtype, rg)
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"bmm: batch1 must be a 3D tensor, got {input.ndim}-D and "
+                           f"{mat2.ndim}-D")
+    if input._shape[0] != mat2._shape[0]:
+        raise RuntimeError(f"bmm: batch1 and batch2 must have same number of batches, got "
+                           f"{input._shape[0]} and {mat2._shape[0]}")
+    return _batched("bmm", input, mat2)
 
 
 def mm(input, mat2):
@@ -670,7 +711,7 @@ def _bind():
         setattr(T, name, fn)
     for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "sum", "mean", "prod",
                  "amax", "amin", "max", "min", "var", "std", "norm", "logsumexp", "cumsum", "square",
-                 "clamp", "clip", "outer", "ger",
+                 "clamp", "clip", "outer", "ger", "bmm",
                  "matmul", "mm", "mv", "dot", "to", "detach", "detach_", "zero_",
                  "fill_", "copy_"):
         setattr(T, name, globals()[name])

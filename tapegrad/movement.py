@@ -150,7 +150,10 @@ def _getitem(x, index):
     if not isinstance(index, tuple):
         index = (index,)
     for i in index:
-        if isinstance(i, (float, str, complex, np.floating)):
+        if isinstance(i, str):  # PyTorch tries to make a tensor of it: TypeError
+            raise TypeError(f"indexing a tensor of shape {list(x._shape)}: invalid index of "
+                            f"type 'str' ({i!r})")
+        if isinstance(i, (float, complex, np.floating)):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              "byte Variables are valid indices (got "
                              f"{type(i).__name__}), indexing a tensor of shape {list(x._shape)}")

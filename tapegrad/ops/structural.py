@@ -57,6 +57,13 @@ declare(43, "vm", "SqueezeBackward4", MATMUL, saves=IN0 | IN1,
         doc="1-D @ 2-D; PyTorch runs it as unsqueeze, mm, squeeze",
         examples=(("x @ y", (3,), (3, 4)),))
 
+declare(44, "bmm", "BmmBackward0", MATMUL, saves=IN0 | IN1,
+        examples=(("torch.bmm(x, y)", (2, 3, 4), (2, 4, 2)),))
+declare(45, "matmul_batched", "UnsafeViewBackward0", MATMUL, saves=IN0 | IN1,
+        examples=(("x @ y", (2, 3, 4), (4, 2)), ("x @ y", (3, 4), (2, 4, 2)),
+                  ("x @ y", (2, 1, 3, 4), (3, 4, 2)), ("x @ y", (2, 3, 4), (4,)),
+                  ("x @ y", (4,), (2, 4, 3)), ("torch.matmul(x, y)", (5, 30, 20), (5, 20, 40))))
+
 # ---- movement -----------------------------------------------------------------------
 declare(50, "view", "ViewBackward0", COPY, doc="reshape, view, flatten",
         examples=(("x.reshape(3, 2)", (2, 3)), ("x.view(-1)", (2, 3, 2)), ("x.flatten()", (2, 2)),

@@ -20,7 +20,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "59a2d97263dd32a9"
+DISPATCH_STAMP = "d909f1f03beca41a"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -257,10 +257,18 @@ def _cumsum(R, S, AUX, A, G, k, backward):
 
 @njit(error_model="numpy")
 def _matmul(R, S, AUX, A, G, k, backward, need_a, need_b):
-    """out (m, n) = in0 (m, k) @ in1 (k, n); mm, mv, dot and vector @ matrix alike."""
+    """out (m, n) = in0 (m, k) @ in1 (k, n), `batch` times; aux = [m, k, n, batch, batch
+    stride of in0, of in1] (a stride 0 shares that operand across the batch): mm, mv, dot,
+    vector @ matrix, bmm and batched matmul alike."""
     x = R[k, R_AUX]
-    m, kk, n = AUX[x], AUX[x + 1], AUX[x + 2]
+    m, kk, n, batch, sa, sb = AUX[x], AUX[x + 1], AUX[x + 2], AUX[x + 3], AUX[x + 4], AUX[x + 5]
     pa, pb, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
+    for i in range(batch):
+        _mm(A, G, pa + i * sa, pb + i * sb, po + i * m * n, m, kk, n, backward, need_a, need_b)
+
+
+@njit(error_model="numpy")
+def _mm(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
     a = A[pa:pa + m * kk].reshape((m, kk))
     b = A[pb:pb + kk * n].reshape((kk, n))
     if not backward:
