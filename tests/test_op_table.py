@@ -5,10 +5,12 @@ from tapegrad.ops.spec import BINARY, UNARY
 from tapegrad.tape import codegen
 
 
-def test_dispatch_and_sweep_stamp_are_fresh():
-    text, sweep = codegen.expected()
+def test_dispatch_sweep_stamp_and_readme_op_list_are_fresh():
+    text, sweep, readme = codegen.expected()
     assert codegen.DISPATCH.read_text() == text, "run: python -m tapegrad.tape.codegen"
     assert codegen.SWEEP.read_text() == sweep, "run: python -m tapegrad.tape.codegen"
+    assert codegen.README.read_text() == readme, "run: python -m tapegrad.tape.codegen"
+    assert "<!-- ops:start -->" in readme and "`exp` (ExpBackward0)" in readme
 
 
 def test_opcodes_and_names_are_unique_and_frozen():
