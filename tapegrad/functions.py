@@ -43,12 +43,25 @@ def _slot(tape, t, dt):
 
 
 def _slots(tape, dt, *ts):
-    """Slots of several tensors; read again if loading one compacted the tape."""
-    while True:
-        epoch = tape.epoch
-        s = [_slot(tape, t, dt) for t in ts]
-        if tape.epoch == epoch:
-            return s
+    """Slots of several tensors (dtype dt, or each its own when None).
+
+    Loading or casting one may compact the tape, which drops what the others just loaded:
+    then make room for all of them at once (the only compaction) and get them again."""
+    epoch = tape.epoch
+    s = [_slot(tape, t, dt) for t in ts]
+    if tape.epoch == epoch:
+        return s
+    need = {}
+    for t in ts:  # a load and a cast each may need the tensor's size
+        code = (dt or t._dtype).code
+        need[code] = need.get(code, 0) + 2 * t.numel()
+    for code, numel in need.items():
+        tape.make_room(numel, code, ())
+    epoch = tape.epoch
+    s = [_slot(tape, t, dt) for t in ts]
+    if tape.epoch != epoch:
+        raise RuntimeError("tapegrad: the tape compacted twice while loading one op's inputs")
+    return s
 
 
 def _float(dt):
@@ -124,19 +137,16 @@ def _binary(name, a, b, alpha=1.0):
             return _scalar(name, a, b, alpha)
         raise TypeError(f"{name}(): argument 'other' must be Tensor or Number, not "
                         f"{type(b).__name__}")
+    if name == "sub" and (a._dtype is dtypes.bool_ or b._dtype is dtypes.bool_):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
     dt = a._dtype if a._dtype is b._dtype else dtypes.promote_tensors(a._dtype, a._shape,
                                                                       b._dtype, b._shape)
     if not dt.is_floating_point:
-        if name == "sub" and dtypes.bool_ in (a._dtype, b._dtype):
-            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
-                               "supported. If you are trying to invert a mask, use the `~` or "
-                               "`logical_not()` operator instead.")
         if name == "div":
             dt = dtypes.get_default_dtype()
         else:
-            if dt is dtypes.bool_ and name == "sub":
-                raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                                   "supported. Use the `^` or `logical_xor()` operator instead.")
             va, vb = a._value(), b._value()
             return _from_array(np.asarray(_INT_UFUNC[name](va, vb * alpha if alpha != 1 else vb)),
                                dt, False)
@@ -260,6 +270,10 @@ globals().update(BINARY_FUNCTIONS)
 def _dims(dim, nd, op):
     if dim is None:
         return tuple(range(nd))
+    if not (isinstance(dim, int) or isinstance(dim, (tuple, list)) and
+            builtins.all(isinstance(d, int) for d in dim)) or isinstance(dim, bool):
+        raise TypeError(f"{op}(): argument 'dim' must be int or tuple of ints, not "
+                        f"{type(dim).__name__}")
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     out = tuple(sorted({_dim(d, nd, op) for d in dims}))
     if len(out) != len(dims):
@@ -449,36 +463,36 @@ def square(input):
 
 
 # ---- matmul ---------------------------------------------------------------------------
-def matmul(input, other):
-    _check_tensor(input, "matmul")
-    _check_tensor(other, "matmul", "other")
+def matmul(input, other, _op="matmul"):
+    _check_tensor(input, _op)
+    _check_tensor(other, _op, "other")
     a, b = input._shape, other._shape
     if input._dtype is not other._dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+        raise RuntimeError(f"{_op}: expected m1 and m2 to have the same dtype, but got: "
                            f"{input._dtype.name} != {other._dtype.name}")
     if len(a) == 0 or len(b) == 0:
-        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+        raise RuntimeError(f"{_op}: both arguments to matmul need to be at least 1D, but they are "
                            f"{len(a)}D and {len(b)}D")
     if len(a) > 2 or len(b) > 2:
         return _batched("matmul_batched", input, other)
     if len(a) == 1 and len(b) == 1:
         if a[0] != b[0]:
-            raise RuntimeError(f"inconsistent tensor size, expected tensor [{a[0]}] and src "
+            raise RuntimeError(f"{_op}: inconsistent tensor size, expected tensor [{a[0]}] and src "
                                f"[{b[0]}] to have the same number of elements, but got {a[0]} "
                                f"and {b[0]} elements respectively")
         return _matmul("dot", input, other, 1, a[0], 1, ())
     if len(a) == 2 and len(b) == 1:
         if a[1] != b[0]:
-            raise RuntimeError(f"size mismatch, got input ({a[0]}), mat ({a[0]}x{a[1]}), "
+            raise RuntimeError(f"{_op}: size mismatch, got input ({a[0]}), mat ({a[0]}x{a[1]}), "
                                f"vec ({b[0]})")
         return _matmul("mv", input, other, a[0], a[1], 1, (a[0],))
     if len(a) == 1:
         if a[0] != b[0]:
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied (1x{a[0]} and "
-                               f"{b[0]}x{b[1]})")
+            raise RuntimeError(f"{_op}: size mismatch, got vector ({a[0]}) and matrix "
+                               f"({b[0]}x{b[1]})")
         return _matmul("vm", input, other, 1, a[0], b[1], (b[1],))
     if a[1] != b[0]:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and "
+        raise RuntimeError(f"{_op}: mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and "
                            f"{b[0]}x{b[1]})")
     return _matmul("mm", input, other, a[0], a[1], b[1], (a[0], b[1]))
 
@@ -540,20 +554,21 @@ def bmm(input, mat2):
 def mm(input, mat2):
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
-    return matmul(input, mat2)
+    return matmul(input, mat2, _op="mm")
 
 
 def mv(input, vec):
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got {input.ndim}-D and "
                            f"{vec.ndim}-D")
-    return matmul(input, vec)
+    return matmul(input, vec, _op="mv")
 
 
 def dot(input, other):
     if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
-    return matmul(input, other)
+        raise RuntimeError(f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+                           f"tensors (shapes {list(input._shape)} and {list(other._shape)})")
+    return matmul(input, other, _op="dot")
 
 
 # ---- dtype conversion ------------------------------------------------------------------
@@ -654,6 +669,34 @@ def _inplace_method(name, fn, saves_self=False):
     return method
 
 
+def _setitem(t, index, value):
+    """t[index] = value, in place (PyTorch's rules for leaves and versions). On a tensor
+    recorded with grad the assignment is not recorded (CopySlices): that raises."""
+    if isinstance(index, Tensor):
+        index = index._value()
+    elif isinstance(index, tuple):
+        index = tuple(i._value() if isinstance(i, Tensor) else i for i in index)
+    if t._tape is not None and current().grad_enabled and (
+            t._rg or isinstance(value, Tensor) and value._rg):
+        raise NotImplementedError("__setitem__ on a tensor that requires grad, or of a value "
+                                  "that requires grad, is not recorded yet (shape "
+                                  f"{list(t._shape)}); assign under no_grad or build the "
+                                  "tensor with cat/stack")
+
+    def compute(src):
+        v = np.array(src._value())
+        try:
+            v[index] = value._value() if isinstance(value, Tensor) else value
+        except IndexError as e:
+            raise IndexError(f"__setitem__: {e} (tensor of shape {list(t._shape)})") from None
+        return _from_array(v, t._dtype, False)
+
+    if t._rg and t.is_leaf and current().grad_enabled:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation. (__setitem__)")
+    _inplace(t, "__setitem__", compute)
+
+
 def zero_(t):
     return fill_(t, 0)
 
@@ -741,6 +784,7 @@ def _bind():
     T.int = lambda a: to(a, dtypes.int32)
     T.bool = lambda a: to(a, dtypes.bool_)
     T.type = lambda a, dtype=None: (f"torch.{a._dtype.legacy}" if dtype is None else to(a, dtype))
+    T.__setitem__ = _setitem
     T.cpu = T.contiguous = lambda a, *args, **kw: a
 
 

@@ -92,8 +92,16 @@ class Tape:
                                              self.A[code], 0, 0, 0, 0, 0.0, 0, 0, 0)
         s = fn(self.R, self.S, self.AUX, self.A[code], op, in0, in1, aux, c, shape, code, sflags)
         if s < 0:
-            numel = int(np.prod(self._dims(shape if shape >= 0 else self.S[in0, S_SHAPE])))
-            in0, in1 = self.make_room(numel, code, (in0, in1))
+            dims = self._dims(shape if shape >= 0 else self.S[in0, S_SHAPE])
+            numel = int(np.prod(dims))
+            try:
+                in0, in1 = self.make_room(numel, code, (in0, in1))
+            except MemoryError as e:
+                from ..ops import BY_CODE
+
+                raise MemoryError(f"{BY_CODE[op].name}: can't allocate the output of shape "
+                                  f"{list(dims)} ({'float32' if code == 0 else 'float64'}, "
+                                  f"{numel:,} elements): {e}") from None
             s = fn(self.R, self.S, self.AUX, self.A[code], op, in0, in1, aux, c, shape, code,
                    sflags)
         return s
@@ -128,6 +136,8 @@ class Tape:
         s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, sflags)
         if s < 0:
             self.make_room(src.size, code, ())
+            shp = self.shape(t._shape)
+            key = (self.epoch, t._vc[0], dt)  # the epoch it is loaded in
             s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, sflags)
         if rg:
             self.leaf_of[s] = [t, t._vc[0]]
