@@ -36,10 +36,6 @@ def f4(rg=True, dtype=None):
     return torch.arange(4, dtype=dtype or torch.float32).requires_grad_(rg)
 
 
-def xfail(row, reason):
-    return pytest.param(*row, id=row[0], marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 # ---- multi-step calls: setup, then the one bad call --------------------------------------
 def _second_backward():
     x = torch.tensor([1.0, 2.0], requires_grad=True)
