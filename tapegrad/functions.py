@@ -310,8 +310,10 @@ def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
     keep = tuple(1 if i in dims else d for i, d in enumerate(x._shape))
     shape = keep if keepdim else tuple(d for i, d in enumerate(x._shape) if i not in dims)
     tape = current()
-    if dim is None and not keepdim or nd == 0:
+    if dim is None and not keepdim:
         op, aux = _OP[name], -1
+    elif nd == 0:  # a dim of a 0-d tensor: still the _dim op (SumBackward1), over everything
+        op, aux = _OP.get(name + "_dim", _OP[name]), -1
     else:
         op = _OP.get(name + "_dim", _OP[name])
         aux = tape.intern((nd,) + x._shape + tuple(_strides(keep, keep)[i] if i not in dims else 0

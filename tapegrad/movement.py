@@ -84,6 +84,8 @@ def flatten(input, start_dim=0, end_dim=-1):
         raise RuntimeError(f"flatten() has invalid args: start_dim cannot come after end_dim "
                            f"(start_dim {start_dim}, end_dim {end_dim}, input shape "
                            f"{list(input._shape)})")
+    if s == e:
+        return input  # nothing to flatten: the input itself, as PyTorch returns it
     sh = input._shape
     return reshape(input, sh[:s] + (math.prod(sh[s:e + 1]),) + sh[e + 1:])
 
@@ -147,6 +149,7 @@ def select(input, dim, index):
 
 def _getitem(x, index):
     """Basic indexing (ints, slices, None, ...) as one STRIDED record."""
+    single_slice = isinstance(index, slice)  # x[:] is a SliceBackward0 even at full range
     if not isinstance(index, tuple):
         index = (index,)
     for i in index:
@@ -177,7 +180,7 @@ def _getitem(x, index):
     else:
         index = index + (slice(None),) * (nd - used)
     st = _contiguous_strides(x._shape)
-    shape, strides, base, d, name = [], [], 0, 0, "slice"
+    shape, strides, base, d, name = [], [], 0, 0, "alias"  # alias: the index changed nothing
     for i in index:
         if i is None:
             shape.append(1)
@@ -195,8 +198,8 @@ def _getitem(x, index):
             shape.append(len(range(start, stop, step)))
             strides.append(st[d] * step)
             base += start * st[d]
-            if i != slice(None):
-                name = "slice"
+            if (start, stop, step) != (0, size, 1) or single_slice:
+                name = "slice"  # full-range slices in a tuple index are skipped (PyTorch)
         else:
             if not -size <= i < size:
                 raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size} "

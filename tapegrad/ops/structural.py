@@ -99,6 +99,8 @@ declare(96, "cat", "CatBackward0", JOIN, doc="aux = [outer, a block, b block]",
                   ("torch.cat([x, y], -1)", (3,), (2,))))
 declare(97, "stack", "StackBackward0", JOIN,
         examples=(("torch.stack([x, y])", (2, 3), (2, 3)), ("torch.stack((x, y, x), dim=1)", (3,), (3,))))
+declare(98, "alias", "AliasBackward0", STRIDED, doc="an index that selects everything: x[...]",
+        examples=(("x[...]", (2, 3)), ("x[:, 0:3]", (2, 3))))
 declare(55, "to_copy", "ToCopyBackward0", CAST, doc="float32 <-> float64",
         examples=(("x.float()", (2, 3)),), tol=1e-2)
 

@@ -1,0 +1,222 @@
+"""Random programs from the op table (tests/fuzz_programs.py), checked three ways:
+
+1. values equal a NumPy reference, and the reverse sweep's gradient equals central finite
+   differences (float64, relative to the gradient's norm);
+2. the compiled forward sweep, run over the program's records with every recorded output
+   wiped to NaN, reproduces the eager values bit for bit;
+3. with PyTorch installed, the same program gives the same values, gradients and grad_fn
+   names (float64, rtol 1e-10); skipped without torch.
+
+Hypothesis draws the programs with a fixed seed (derandomize) and shrinks a failure to a
+minimal program, printed as a runnable script. FUZZ_EXAMPLES scales the number of programs
+(default: 500 per flavor x 4 flavors = 2,000 programs for checks 1 and 2).
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.tape import sweep
+from tapegrad.tape.tape import current
+from tests.fuzz_programs import FLAVORS, programs, run, run_numpy
+
+N = int(os.environ.get("FUZZ_EXAMPLES", "500"))
+N_TORCH = int(os.environ.get("FUZZ_TORCH_EXAMPLES", str(N // 2)))
+FD_EPS = 1e-6
+FD_RTOL = 1e-5
+REF_RTOL = 1e-10
+
+SETTINGS = {"deadline": None, "derandomize": True, "database": None, "print_blob": False,
+            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
+                                      HealthCheck.filter_too_much]}
+
+
+def _leaves(lib, arrays, rg=True):
+    return [lib.tensor(a, dtype=lib.float64, requires_grad=rg) for a in arrays]
+
+
+def _close(actual, expected, rtol, what):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+def _grad(t, like):
+    return np.zeros_like(like) if t.grad is None else t.grad.numpy()
+
+
+# ---- 1: values vs NumPy, gradient vs central differences -------------------------------
+def check_gradients(program):
+    leaves = _leaves(tg, program.leaves)
+    vals = run(program, tg, leaves)
+    ref = run_numpy(program)
+    for k, (v, r) in enumerate(zip(vals, ref)):
+        _close(v.detach().numpy(), r, REF_RTOL, f"v{k} vs NumPy")
+    loss = vals[-1]
+    assert loss.shape == ()
+    loss.backward()
+    grads = [_grad(t, a) for t, a in zip(leaves, program.leaves)]
+
+    fd = []
+    with tg.no_grad():
+        for i, a in enumerate(program.leaves):
+            g = np.zeros_like(a)
+            for j in np.ndindex(a.shape):
+                f = []
+                for h in (FD_EPS, -FD_EPS):
+                    xs = [b.copy() for b in program.leaves]
+                    xs[i][j] += h
+                    f.append(run(program, tg, _leaves(tg, xs, False))[-1].item())
+                g[j] = (f[0] - f[1]) / (2 * FD_EPS)
+            fd.append(g)
+    norm = max(float(np.max(np.abs(g), initial=0.0)) for g in fd)
+    atol = FD_RTOL * max(norm, 1e-3) + 1e-8 * abs(loss.item())
+    for k, (g, e) in enumerate(zip(grads, fd)):
+        err = float(np.max(np.abs(g - e), initial=0.0))
+        assert err <= atol, (f"v{k}.grad differs from central differences by {err:.3g} "
+                             f"(tolerance {atol:.3g}):\nbackward {g}\nnumeric  {e}")
+
+
+# ---- 2: the compiled forward sweep replays the eager values ----------------------------
+def _bits(a):
+    return np.ascontiguousarray(a).view(np.uint64 if a.dtype == np.float64 else np.uint32)
+
+
+def check_replay(program):
+    tape = current()
+    for _ in range(3):  # a compaction renumbers the records: run the program again
+        epoch, k0 = tape.epoch, tape.nrecords
+        leaves = _leaves(tg, program.leaves)
+        vals = run(program, tg, leaves)
+        k1 = tape.nrecords
+        if tape.epoch == epoch:
+            break
+    else:
+        pytest.fail("the tape compacted during each of 3 runs of the program")
+    recs = tape.records()[k0:k1]
+    saved = []
+    for r in recs:
+        if r["op"] != 0:
+            s = tape.S[r["out"]]
+            a = tape.A[s[4]]
+            saved.append((int(r["out"]), a[s[0]:s[0] + s[1]].copy()))
+            a[s[0]:s[0] + s[1]] = np.nan
+    sweep.forward(tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], k0, k1)
+    for slot, before in saved:
+        s = tape.S[slot]
+        after = tape.A[s[4]][s[0]:s[0] + s[1]]
+        assert np.array_equal(_bits(after), _bits(before)), (
+            f"forward sweep: slot {slot} = {after} was {before} when recorded")
+    ref = run_numpy(program)
+    for k, (v, r) in enumerate(zip(vals, ref)):
+        _close(v.detach().numpy(), r, REF_RTOL, f"v{k} after the forward sweep vs NumPy")
+    vals[-1].backward()  # the graph still differentiates after the replay
+    return vals
+
+
+@pytest.mark.parametrize("flavor", sorted(FLAVORS))
+@settings(max_examples=N, **SETTINGS)
+@given(data=st.data())
+def test_fuzz_gradients_and_replay(flavor, data):
+    program = data.draw(programs(flavor), label="program")
+    check_replay(program)
+    check_gradients(program)
+
+
+# ---- 3: PyTorch ---------------------------------------------------------------------------
+def _gfn_name(t):
+    g = t.grad_fn
+    return None if g is None else type(g).__name__
+
+
+# grad_fn names where tapegrad is known to differ from PyTorch (values and gradients agree);
+# the one left has an xfail(strict=True) regression test below: a fix shows up as XPASS;
+# the fixed ones keep their tests as plain regression tests.
+def known_gradfn_deviation(step, x, tx, ty, mine, theirs):
+    """x, tx: the step's first input in tapegrad and in PyTorch; ty PyTorch's result."""
+    src = step.src
+    if ("reshape(" in src or "flatten(" in src) and mine == "ViewBackward0" and theirs in (
+            "UnsafeViewBackward0", "ReshapeAliasBackward0") and not tx.is_contiguous():
+        return True  # not a bug: PyTorch's name depends on strides, which tapegrad has not
+    if ("@" in src or "matmul(" in src) and x.ndim == 2 and mine == "UnsafeViewBackward0" \
+            and theirs in ("CloneBackward0", "TransposeBackward0"):
+        return True  # 2-D @ batched: PyTorch computes (B^T A^T)^T, then a clone/transpose
+    return False
+
+
+def check_torch(program, torch):
+    t_leaves = _leaves(torch, program.leaves)
+    g_leaves = _leaves(tg, program.leaves)
+    tv = run(program, torch, t_leaves)
+    gv = run(program, tg, g_leaves)
+    for k, (a, b) in enumerate(zip(gv, tv)):
+        assert tuple(a.shape) == tuple(b.shape), f"v{k}: shape {tuple(a.shape)} != {tuple(b.shape)}"
+        _close(a.detach().numpy(), b.detach().numpy(), REF_RTOL, f"v{k} vs PyTorch")
+        assert a.requires_grad == b.requires_grad, f"v{k}: requires_grad"
+        mine, theirs = _gfn_name(a), _gfn_name(b)
+        if mine != theirs:
+            n = len(program.leaves)
+            step = program.steps[k - n] if k >= n else None
+            assert step is not None and known_gradfn_deviation(
+                step, *((gv[step.ins[0]], tv[step.ins[0]]) if step.ins else (None, None)),
+                b, mine, theirs), \
+                f"v{k} = {step.expr() if step else 'leaf'}: grad_fn {mine} != {theirs}"
+    tv[-1].backward()
+    gv[-1].backward()
+    for k, (a, b) in enumerate(zip(g_leaves, t_leaves)):
+        assert (a.grad is None) == (b.grad is None), f"v{k}.grad: {a.grad} vs {b.grad}"
+        if b.grad is not None:
+            _close(a.grad.numpy(), b.grad.numpy(), REF_RTOL, f"v{k}.grad vs PyTorch")
+
+
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("flavor", sorted(FLAVORS))
+@settings(max_examples=N_TORCH, **SETTINGS)
+@given(data=st.data())
+def test_fuzz_vs_torch(torch, flavor, data):
+    program = data.draw(programs(flavor), label="program")
+    check_torch(program, torch)
+
+
+# ---- known deviations found by the fuzzer (minimal repros; strict: a fix must drop them) ---
+def _name(t):
+    return None if t.grad_fn is None else type(t.grad_fn).__name__
+
+
+def test_known_sum_dim_of_0d_grad_fn():
+    x = tg.tensor(0.5, dtype=tg.float64, requires_grad=True)
+    assert [_name(x.sum(0)), _name(x.sum(0, keepdim=True)), _name(x.mean(-1)),
+            _name(x.sum(dim=None, keepdim=True))] == ["SumBackward1", "SumBackward1",
+                                                      "MeanBackward1", "SumBackward1"]
+
+
+def test_known_flatten_same_shape_returns_input():
+    x = tg.tensor([[0.5, 1.0]], dtype=tg.float64, requires_grad=True)
+    v = tg.tensor([0.5, 1.0], dtype=tg.float64, requires_grad=True)
+    assert [_name(x.flatten(0, 0)), _name(x.flatten(1, 1)), _name(v.flatten())] == [None] * 3
+
+
+def test_known_full_range_slice_grad_fn():
+    x = tg.tensor([[0.5, 1.0]], dtype=tg.float64, requires_grad=True)
+    v = tg.tensor([0.5, 1.0], dtype=tg.float64, requires_grad=True)
+    assert [_name(x[...]), _name(x[:, 0:2]), _name(x[0:1, :]), _name(v[None, 0:2])] == \
+        ["AliasBackward0", "AliasBackward0", "AliasBackward0", "UnsqueezeBackward0"]
+
+
+@pytest.mark.xfail(strict=True, reason="tapegrad bug: 2-D @ batched (3-D) matmul is named "
+                   "UnsafeViewBackward0; PyTorch computes it transposed and names it "
+                   "CloneBackward0 (TransposeBackward0 when the result needs no copy)")
+def test_known_matrix_at_batched_grad_fn():
+    a = tg.ones(2, 3, dtype=tg.float64, requires_grad=True)
+    b = tg.ones(4, 3, 2, dtype=tg.float64)
+    assert _name(a @ b) == "CloneBackward0"
