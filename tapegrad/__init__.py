@@ -18,10 +18,11 @@ from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor,
 from .dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype, int,
                      int32, int64, long, set_default_dtype)
 from .dtypes import dtype
-from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, detach,
-                        div, dot, matmul, mean, mm, mul, mv, neg, pow, reciprocal, sub, sum,
-                        prod, amax, amin, max, min, var, std, norm, logsumexp, cumsum, square,
-                        clamp, clip, outer, ger, bmm)
+from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, clamp, clip,
+                        detach, div, mul, neg, pow, reciprocal, square, sub)
+from .linalg import bmm, dot, ger, matmul, mm, mv, outer
+from .reductions import (amax, amin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum,
+                         var)
 from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, flatten, flip, permute, repeat, reshape, select,
                        split, squeeze, swapaxes, t, transpose, unsqueeze, view)
 from .tensor import Size, Tensor

@@ -1,4 +1,5 @@
-"""Tensor operations: apply an op of the table to tensors and record it.
+"""Tensor operations: apply an op of the table to tensors and record it (elementwise ops,
+clamp, dtype conversion, in-place ops; reductions.py and linalg.py build on this).
 
 Each public function checks its arguments (PyTorch's exception classes, messages that
 name the op and the shapes or dtypes), picks the result dtype, computes the output
@@ -17,7 +18,7 @@ from .ops import BY_NAME
 from .ops.spec import BINARY, UNARY
 from .tape.records import S_RG, S_VER
 from .tape.tape import _local, current
-from .tensor import _UNTRACKED, Tensor, _DataVersion, _dim, _from_array, _on_tape
+from .tensor import _UNTRACKED, Tensor, _DataVersion, _from_array, _on_tape
 
 _OP = {name: spec.opcode for name, spec in BY_NAME.items()}
 _INT_UFUNC = {"neg": np.negative, "abs": np.abs, "add": np.add, "sub": np.subtract,
@@ -266,175 +267,6 @@ BINARY_FUNCTIONS = {s.name: _binary_function(s.name) for s in BY_NAME.values()
 globals().update(BINARY_FUNCTIONS)
 
 
-# ---- reductions -----------------------------------------------------------------------
-def _dims(dim, nd, op):
-    if dim is None:
-        return tuple(range(nd))
-    if not (isinstance(dim, int) or isinstance(dim, (tuple, list)) and
-            builtins.all(isinstance(d, int) for d in dim)) or isinstance(dim, bool):
-        raise TypeError(f"{op}(): argument 'dim' must be int or tuple of ints, not "
-                        f"{type(dim).__name__}")
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    out = tuple(sorted({_dim(d, nd, op) for d in dims}))
-    if len(out) != len(dims):
-        raise RuntimeError(f"{op}(): dim {list(dims)} appears multiple times in the list of dims")
-    return out
-
-
-_INT_REDUCE = {"sum": np.sum, "prod": np.prod, "amax": np.max, "amin": np.min, "max": np.max,
-               "min": np.min}
-
-
-def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
-    """Record a REDUCE op: `name` over all elements (dim None) or its `_dim` form; the
-    float `c` is the op's parameter (correction of var/std, p of norm)."""
-    _check_tensor(x, name)
-    nd = len(x._shape)
-    dims = _dims(dim, nd, name)
-    if dtype is not None:
-        x = to(x, dtype)
-    dt = x._dtype
-    if not dt.is_floating_point:
-        f = _INT_REDUCE.get(name)
-        if f is None:
-            raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be "
-                               f"either a floating point or complex dtype. Got: "
-                               f"{dt.name.capitalize()}")
-        v = np.asarray(f(x._value(), axis=dims, keepdims=keepdim))
-        out_dt = dtypes.int64 if name in ("sum", "prod") else dt
-        return _from_array(v.astype(out_dt.np), out_dt, False)
-    if 0 in x._shape and name in ("amax", "amin", "max", "min") and (dim is None or 0 in [
-            x._shape[d] for d in dims]):
-        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
-                         f"== 0. Specify the reduction dim with the 'dim' argument.")
-    keep = tuple(1 if i in dims else d for i, d in enumerate(x._shape))
-    shape = keep if keepdim else tuple(d for i, d in enumerate(x._shape) if i not in dims)
-    tape = current()
-    if dim is None and not keepdim:
-        op, aux = _OP[name], -1
-    elif nd == 0:  # a dim of a 0-d tensor: still the _dim op (SumBackward1), over everything
-        op, aux = _OP.get(name + "_dim", _OP[name]), -1
-    else:
-        op = _OP.get(name + "_dim", _OP[name])
-        aux = tape.intern((nd,) + x._shape + tuple(_strides(keep, keep)[i] if i not in dims else 0
-                                                   for i in range(nd)), "reduce")
-    (s,) = _slots(tape, dt, x)
-    rg = x._rg and tape.grad_enabled
-    out = tape.record(op, s, -1, aux, float(c), tape.shape(shape), dt.code, S_RG if rg else 0)
-    return _on_tape(tape, out, shape, dt, rg)
-
-
-def sum(input, dim=None, keepdim=False, *, dtype=None):
-    return _reduce("sum", input, dim, keepdim, dtype)
-
-
-def mean(input, dim=None, keepdim=False, *, dtype=None):
-    return _reduce("mean", input, dim, keepdim, dtype)
-
-
-def prod(input, dim=None, keepdim=False, *, dtype=None):
-    return _reduce("prod", input, dim, keepdim, dtype)
-
-
-def amax(input, dim=(), keepdim=False):
-    return _reduce("amax", input, None if dim == () else dim, keepdim)
-
-
-def amin(input, dim=(), keepdim=False):
-    return _reduce("amin", input, None if dim == () else dim, keepdim)
-
-
-class _ValuesIndices(tuple):
-    """(values, indices) of max/min over a dim, like torch.return_types.max."""
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
-
-    def __repr__(self):
-        return (f"torch.return_types.{self.name}(\nvalues={self[0]!r},\n"
-                f"indices={self[1]!r})")
-
-
-def _max_min(name, input, dim=None, keepdim=False):
-    """max(x) (MaxBackward1), max(x, dim) -> (values, indices), max(x, other) = maximum."""
-    if isinstance(dim, Tensor):
-        return _binary("maximum" if name == "max" else "minimum", input, dim)
-    if dim is None:
-        return _reduce(name, input, None, False)
-    d = _dim(dim, input.ndim, name) if input.ndim else 0
-    values = _reduce(name, input, d if input.ndim else None, keepdim)
-    arg = np.argmax if name == "max" else np.argmin
-    v = input._value()
-    idx = arg(v, axis=d) if v.ndim else np.zeros((), np.int64)  # first occurrence, as PyTorch
-    if keepdim and v.ndim:
-        idx = np.expand_dims(idx, d)
-    out = _ValuesIndices((values, _from_array(np.asarray(idx, np.int64), dtypes.int64, False)))
-    out.name = name
-    return out
-
-
-_ValuesIndices.name = "max"
-
-
-def max(input, dim=None, keepdim=False):
-    return _max_min("max", input, dim, keepdim)
-
-
-def min(input, dim=None, keepdim=False):
-    return _max_min("min", input, dim, keepdim)
-
-
-def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
-    c = correction if correction is not None else (1 if unbiased else 0)
-    return _reduce("var", input, dim, keepdim, c=c)
-
-
-def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
-    c = correction if correction is not None else (1 if unbiased else 0)
-    return _reduce("std", input, dim, keepdim, c=c)
-
-
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """Vector norm over all elements or dims: p = 1, 2 ('fro'), inf or any float > 0."""
-    p = 2.0 if p in ("fro", None) else float(p)
-    if not p > 0:
-        raise RuntimeError(f"norm: p = {p} is not supported (p must be positive or inf)")
-    return _reduce("norm", input, dim, keepdim, dtype, c=p)
-
-
-def logsumexp(input, dim=None, keepdim=False):
-    return _reduce("logsumexp", input, dim, keepdim)
-
-
-def cumsum(input, dim, *, dtype=None):
-    """Running sum along dim (CumsumBackward0)."""
-    _check_tensor(input, "cumsum")
-    if dtype is not None:
-        input = to(input, dtype)
-    nd = input.ndim
-    d = _dim(dim, nd, "cumsum") if nd else 0
-    if not input._dtype.is_floating_point:
-        v = np.cumsum(input._value(), axis=d if nd else None).reshape(input._shape)
-        return _from_array(v.astype(np.int64), dtypes.int64, False)
-    tape = current()
-    sh = input._shape
-    aux = tape.intern((math.prod(sh[d + 1:]), sh[d] if nd else 1), "cumsum")
-    (s,) = _slots(tape, input._dtype, input)
-    rg = input._rg and tape.grad_enabled
-    out = tape.record(_OP["cumsum"], s, -1, aux, 0.0, -1, input._dtype.code, S_RG if rg else 0)
-    return _on_tape(tape, out, sh, input._dtype, rg)
-
-
-def outer(input, vec2):
-    """Outer product of two vectors: a broadcast multiply (MulBackward0, as PyTorch)."""
-    if input.ndim != 1 or vec2.ndim != 1:
-        raise RuntimeError(f"outer: expected 1-D vectors, got {input.ndim}-D and {vec2.ndim}-D")
-    return _binary("mul", input.reshape(-1, 1), vec2)
-
-
-ger = outer
-
-
 def clamp(input, min=None, max=None):
     """Clamp to [min, max] (ClampBackward1 for python bounds). Tensor bounds are recorded
     as maximum/minimum (tapegrad has no ClampBackward0 node yet)."""
@@ -462,115 +294,6 @@ clip = clamp
 
 def square(input):
     return input ** 2
-
-
-# ---- matmul ---------------------------------------------------------------------------
-def matmul(input, other, _op="matmul"):
-    _check_tensor(input, _op)
-    _check_tensor(other, _op, "other")
-    a, b = input._shape, other._shape
-    if input._dtype is not other._dtype:
-        raise RuntimeError(f"{_op}: expected m1 and m2 to have the same dtype, but got: "
-                           f"{input._dtype.name} != {other._dtype.name}")
-    if len(a) == 0 or len(b) == 0:
-        raise RuntimeError(f"{_op}: both arguments to matmul need to be at least 1D, but they are "
-                           f"{len(a)}D and {len(b)}D")
-    if len(a) > 2 or len(b) > 2:
-        return _batched("matmul_batched", input, other)
-    if len(a) == 1 and len(b) == 1:
-        if a[0] != b[0]:
-            raise RuntimeError(f"{_op}: inconsistent tensor size, expected tensor [{a[0]}] and src "
-                               f"[{b[0]}] to have the same number of elements, but got {a[0]} "
-                               f"and {b[0]} elements respectively")
-        return _matmul("dot", input, other, 1, a[0], 1, ())
-    if len(a) == 2 and len(b) == 1:
-        if a[1] != b[0]:
-            raise RuntimeError(f"{_op}: size mismatch, got input ({a[0]}), mat ({a[0]}x{a[1]}), "
-                               f"vec ({b[0]})")
-        return _matmul("mv", input, other, a[0], a[1], 1, (a[0],))
-    if len(a) == 1:
-        if a[0] != b[0]:
-            raise RuntimeError(f"{_op}: size mismatch, got vector ({a[0]}) and matrix "
-                               f"({b[0]}x{b[1]})")
-        return _matmul("vm", input, other, 1, a[0], b[1], (b[1],))
-    if a[1] != b[0]:
-        raise RuntimeError(f"{_op}: mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and "
-                           f"{b[0]}x{b[1]})")
-    return _matmul("mm", input, other, a[0], a[1], b[1], (a[0], b[1]))
-
-
-def _matmul(name, x, y, m, k, n, shape):
-    dt = x._dtype
-    if not dt.is_floating_point:
-        return _from_array(np.asarray(np.matmul(x._value(), y._value())), dt, False)
-    tape = current()
-    aux = tape.intern((m, k, n, 1, 0, 0), "matmul")
-    s0, s1 = _slots(tape, dt, x, y)
-    rg = (x._rg or y._rg) and tape.grad_enabled
-    out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), dt.code, S_RG if rg else 0)
-    return _on_tape(tape, out, shape, dt, rg)
-
-
-def _batched(name, x, y):
-    """Batched matmul: batch dims broadcast; a 1-D operand is a row/column vector."""
-    a, b = x._shape, y._shape
-    xa = a if len(a) > 1 else (1,) + a
-    yb = b if len(b) > 1 else b + (1,)
-    m, k, k2, n = xa[-2], xa[-1], yb[-2], yb[-1]
-    if k != k2:
-        raise RuntimeError(f"{name}: Expected size for first two dimensions of batch2 tensor to "
-                           f"be: [{list(a[:-2])}, {k}] but got: [{list(b[:-2])}, {k2}]. (shapes "
-                           f"{list(a)} @ {list(b)})")
-    batch = broadcast_shapes(xa[:-2], yb[:-2], name)
-    nb = math.prod(batch)
-    if x.ndim == 1 or y.ndim == 1:
-        x, y = x.reshape(xa), y.reshape(yb)
-    sa = 0 if math.prod(xa[:-2]) == 1 else m * k
-    sb = 0 if math.prod(yb[:-2]) == 1 else k * n
-    if sa and xa[:-2] != batch:
-        x = x.expand(batch + xa[-2:])
-    if sb and yb[:-2] != batch:
-        y = y.expand(batch + yb[-2:])
-    shape = batch + ((m,) if len(a) > 1 else ()) + ((n,) if len(b) > 1 else ())
-    if not x._dtype.is_floating_point:
-        return _from_array(np.asarray(np.matmul(x._value(), y._value())), x._dtype, False)
-    tape = current()
-    aux = tape.intern((m, k, n, nb, sa, sb), "matmul")
-    s0, s1 = _slots(tape, x._dtype, x, y)
-    rg = (x._rg or y._rg) and tape.grad_enabled
-    out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), x._dtype.code,
-                      S_RG if rg else 0)
-    return _on_tape(tape, out, shape, x._dtype, rg)
-
-
-def bmm(input, mat2):
-    if input.ndim != 3 or mat2.ndim != 3:
-        raise RuntimeError(f"bmm: batch1 must be a 3D tensor, got {input.ndim}-D and "
-                           f"{mat2.ndim}-D")
-    if input._shape[0] != mat2._shape[0]:
-        raise RuntimeError(f"bmm: batch1 and batch2 must have same number of batches, got "
-                           f"{input._shape[0]} and {mat2._shape[0]}")
-    return _batched("bmm", input, mat2)
-
-
-def mm(input, mat2):
-    if input.ndim != 2 or mat2.ndim != 2:
-        raise RuntimeError(f"mm: expected 2-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
-    return matmul(input, mat2, _op="mm")
-
-
-def mv(input, vec):
-    if input.ndim != 2 or vec.ndim != 1:
-        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got {input.ndim}-D and "
-                           f"{vec.ndim}-D")
-    return matmul(input, vec, _op="mv")
-
-
-def dot(input, other):
-    if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D "
-                           f"tensors (shapes {list(input._shape)} and {list(other._shape)})")
-    return matmul(input, other, _op="dot")
 
 
 # ---- dtype conversion ------------------------------------------------------------------
@@ -754,11 +477,8 @@ def _bind():
     T = Tensor
     for name, fn in {**UNARY_FUNCTIONS, **BINARY_FUNCTIONS}.items():
         setattr(T, name, fn)
-    for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "sum", "mean", "prod",
-                 "amax", "amin", "max", "min", "var", "std", "norm", "logsumexp", "cumsum", "square",
-                 "clamp", "clip", "outer", "ger", "bmm",
-                 "matmul", "mm", "mv", "dot", "to", "detach", "detach_", "zero_",
-                 "fill_", "copy_"):
+    for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "square", "clamp",
+                 "clip", "to", "detach", "detach_", "zero_", "fill_", "copy_"):
         setattr(T, name, globals()[name])
     T.true_divide = T.divide = T.div
     T.multiply, T.subtract, T.negative, T.absolute = T.mul, T.sub, T.neg, T.abs
@@ -772,8 +492,6 @@ def _bind():
     T.__rtruediv__ = lambda a, b: _rdiv(a, b) if isinstance(b, _scalar_types) else NotImplemented
     T.__pow__ = _dunder("pow")
     T.__rpow__ = lambda a, b: pow(b, a) if isinstance(b, _scalar_types) else NotImplemented
-    T.__matmul__ = matmul
-    T.__rmatmul__ = lambda a, b: matmul(b, a) if isinstance(b, Tensor) else NotImplemented
     T.__neg__ = neg
     T.__pos__ = lambda a: a
     T.__abs__ = UNARY_FUNCTIONS["abs"]

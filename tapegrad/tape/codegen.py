@@ -56,25 +56,25 @@ def _params(s):
 
 
 def _unary_fwd(s):
-    return [f"for i in range(n):", f"    A[po + i] = {s.name}_fwd(A[px + i], {_params(s)})"]
+    return ["for i in range(n):", f"    A[po + i] = {s.name}_fwd(A[px + i], {_params(s)})"]
 
 
 def _unary_vjp(s):
-    return [f"for i in range(n):",
+    return ["for i in range(n):",
             f"    G[px + i] += {s.name}_vjp0(A[px + i], A[po + i], G[po + i], {_params(s)})"]
 
 
 def _binary_fwd(s):
-    return [f"for i in range(n):",
+    return ["for i in range(n):",
             f"    A[po + i] = {s.name}_fwd(A[pa + i * sa], A[pb + i * sb], c)"]
 
 
 def _binary_vjp(s):
     args = "A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c"
-    return [f"for i in range(n):",
-            f"    if need_a:",
+    return ["for i in range(n):",
+            "    if need_a:",
             f"        G[pa + i * sa] += {s.name}_vjp0({args})",
-            f"    if need_b:",
+            "    if need_b:",
             f"        G[pb + i * sb] += {s.name}_vjp1({args})"]
 
 

@@ -1,0 +1,139 @@
+"""Matrix products: matmul for every rank, mm, mv, dot, bmm, outer (the MATMUL family)."""
+
+import math
+
+import numpy as np
+
+from .functions import _OP, _binary, _check_tensor, _slots, broadcast_shapes
+from .tape.records import S_RG
+from .tape.tape import current
+from .tensor import Tensor, _from_array, _on_tape
+
+
+# ---- matmul ---------------------------------------------------------------------------
+def matmul(input, other, _op="matmul"):
+    _check_tensor(input, _op)
+    _check_tensor(other, _op, "other")
+    a, b = input._shape, other._shape
+    if input._dtype is not other._dtype:
+        raise RuntimeError(f"{_op}: expected m1 and m2 to have the same dtype, but got: "
+                           f"{input._dtype.name} != {other._dtype.name}")
+    if len(a) == 0 or len(b) == 0:
+        raise RuntimeError(f"{_op}: both arguments to matmul need to be at least 1D, but they are "
+                           f"{len(a)}D and {len(b)}D")
+    if len(a) > 2 or len(b) > 2:
+        return _batched("matmul_batched", input, other)
+    if len(a) == 1 and len(b) == 1:
+        if a[0] != b[0]:
+            raise RuntimeError(f"{_op}: inconsistent tensor size, expected tensor [{a[0]}] and src "
+                               f"[{b[0]}] to have the same number of elements, but got {a[0]} "
+                               f"and {b[0]} elements respectively")
+        return _matmul("dot", input, other, 1, a[0], 1, ())
+    if len(a) == 2 and len(b) == 1:
+        if a[1] != b[0]:
+            raise RuntimeError(f"{_op}: size mismatch, got input ({a[0]}), mat ({a[0]}x{a[1]}), "
+                               f"vec ({b[0]})")
+        return _matmul("mv", input, other, a[0], a[1], 1, (a[0],))
+    if len(a) == 1:
+        if a[0] != b[0]:
+            raise RuntimeError(f"{_op}: size mismatch, got vector ({a[0]}) and matrix "
+                               f"({b[0]}x{b[1]})")
+        return _matmul("vm", input, other, 1, a[0], b[1], (b[1],))
+    if a[1] != b[0]:
+        raise RuntimeError(f"{_op}: mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and "
+                           f"{b[0]}x{b[1]})")
+    return _matmul("mm", input, other, a[0], a[1], b[1], (a[0], b[1]))
+
+
+def _matmul(name, x, y, m, k, n, shape):
+    dt = x._dtype
+    if not dt.is_floating_point:
+        return _from_array(np.asarray(np.matmul(x._value(), y._value())), dt, False)
+    tape = current()
+    aux = tape.intern((m, k, n, 1, 0, 0), "matmul")
+    s0, s1 = _slots(tape, dt, x, y)
+    rg = (x._rg or y._rg) and tape.grad_enabled
+    out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), dt.code, S_RG if rg else 0)
+    return _on_tape(tape, out, shape, dt, rg)
+
+
+def _batched(name, x, y):
+    """Batched matmul: batch dims broadcast; a 1-D operand is a row/column vector."""
+    a, b = x._shape, y._shape
+    xa = a if len(a) > 1 else (1,) + a
+    yb = b if len(b) > 1 else b + (1,)
+    m, k, k2, n = xa[-2], xa[-1], yb[-2], yb[-1]
+    if k != k2:
+        raise RuntimeError(f"{name}: Expected size for first two dimensions of batch2 tensor to "
+                           f"be: [{list(a[:-2])}, {k}] but got: [{list(b[:-2])}, {k2}]. (shapes "
+                           f"{list(a)} @ {list(b)})")
+    batch = broadcast_shapes(xa[:-2], yb[:-2], name)
+    nb = math.prod(batch)
+    if x.ndim == 1 or y.ndim == 1:
+        x, y = x.reshape(xa), y.reshape(yb)
+    sa = 0 if math.prod(xa[:-2]) == 1 else m * k
+    sb = 0 if math.prod(yb[:-2]) == 1 else k * n
+    if sa and xa[:-2] != batch:
+        x = x.expand(batch + xa[-2:])
+    if sb and yb[:-2] != batch:
+        y = y.expand(batch + yb[-2:])
+    shape = batch + ((m,) if len(a) > 1 else ()) + ((n,) if len(b) > 1 else ())
+    if not x._dtype.is_floating_point:
+        return _from_array(np.asarray(np.matmul(x._value(), y._value())), x._dtype, False)
+    tape = current()
+    aux = tape.intern((m, k, n, nb, sa, sb), "matmul")
+    s0, s1 = _slots(tape, x._dtype, x, y)
+    rg = (x._rg or y._rg) and tape.grad_enabled
+    out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), x._dtype.code,
+                      S_RG if rg else 0)
+    return _on_tape(tape, out, shape, x._dtype, rg)
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"bmm: batch1 must be a 3D tensor, got {input.ndim}-D and "
+                           f"{mat2.ndim}-D")
+    if input._shape[0] != mat2._shape[0]:
+        raise RuntimeError(f"bmm: batch1 and batch2 must have same number of batches, got "
+                           f"{input._shape[0]} and {mat2._shape[0]}")
+    return _batched("bmm", input, mat2)
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
+    return matmul(input, mat2, _op="mm")
+
+
+def mv(input, vec):
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got {input.ndim}-D and "
+                           f"{vec.ndim}-D")
+    return matmul(input, vec, _op="mv")
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+                           f"tensors (shapes {list(input._shape)} and {list(other._shape)})")
+    return matmul(input, other, _op="dot")
+
+
+def outer(input, vec2):
+    """Outer product of two vectors: a broadcast multiply (MulBackward0, as PyTorch)."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-D vectors, got {input.ndim}-D and {vec2.ndim}-D")
+    return _binary("mul", input.reshape(-1, 1), vec2)
+
+
+ger = outer
+
+
+def _bind():
+    for name in ("matmul", "mm", "mv", "dot", "bmm", "outer", "ger"):
+        setattr(Tensor, name, globals()[name])
+    Tensor.__matmul__ = matmul
+    Tensor.__rmatmul__ = lambda a, b: matmul(b, a) if isinstance(b, Tensor) else NotImplemented
+
+
+_bind()

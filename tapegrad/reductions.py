@@ -1,0 +1,181 @@
+"""Reductions: sum, mean, prod, amax/amin, max/min (with indices over a dim), var, std,
+norm, logsumexp, cumsum; all one REDUCE family of the op table."""
+
+import builtins
+import math
+
+import numpy as np
+
+from . import dtypes
+from .functions import _OP, _binary, _check_tensor, _slots, _strides, to
+from .tape.records import S_RG
+from .tape.tape import current
+from .tensor import Tensor, _dim, _from_array, _on_tape
+
+
+# ---- reductions -----------------------------------------------------------------------
+def _dims(dim, nd, op):
+    if dim is None:
+        return tuple(range(nd))
+    if not (isinstance(dim, int) or isinstance(dim, (tuple, list)) and
+            builtins.all(isinstance(d, int) for d in dim)) or isinstance(dim, bool):
+        raise TypeError(f"{op}(): argument 'dim' must be int or tuple of ints, not "
+                        f"{type(dim).__name__}")
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = tuple(sorted({_dim(d, nd, op) for d in dims}))
+    if len(out) != len(dims):
+        raise RuntimeError(f"{op}(): dim {list(dims)} appears multiple times in the list of dims")
+    return out
+
+
+_INT_REDUCE = {"sum": np.sum, "prod": np.prod, "amax": np.max, "amin": np.min, "max": np.max,
+               "min": np.min}
+
+
+def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
+    """Record a REDUCE op: `name` over all elements (dim None) or its `_dim` form; the
+    float `c` is the op's parameter (correction of var/std, p of norm)."""
+    _check_tensor(x, name)
+    nd = len(x._shape)
+    dims = _dims(dim, nd, name)
+    if dtype is not None:
+        x = to(x, dtype)
+    dt = x._dtype
+    if not dt.is_floating_point:
+        f = _INT_REDUCE.get(name)
+        if f is None:
+            raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be "
+                               f"either a floating point or complex dtype. Got: "
+                               f"{dt.name.capitalize()}")
+        v = np.asarray(f(x._value(), axis=dims, keepdims=keepdim))
+        out_dt = dtypes.int64 if name in ("sum", "prod") else dt
+        return _from_array(v.astype(out_dt.np), out_dt, False)
+    if 0 in x._shape and name in ("amax", "amin", "max", "min") and (dim is None or 0 in [
+            x._shape[d] for d in dims]):
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                         f"== 0. Specify the reduction dim with the 'dim' argument.")
+    keep = tuple(1 if i in dims else d for i, d in enumerate(x._shape))
+    shape = keep if keepdim else tuple(d for i, d in enumerate(x._shape) if i not in dims)
+    tape = current()
+    if dim is None and not keepdim:
+        op, aux = _OP[name], -1
+    elif nd == 0:  # a dim of a 0-d tensor: still the _dim op (SumBackward1), over everything
+        op, aux = _OP.get(name + "_dim", _OP[name]), -1
+    else:
+        op = _OP.get(name + "_dim", _OP[name])
+        aux = tape.intern((nd,) + x._shape + tuple(_strides(keep, keep)[i] if i not in dims else 0
+                                                   for i in range(nd)), "reduce")
+    (s,) = _slots(tape, dt, x)
+    rg = x._rg and tape.grad_enabled
+    out = tape.record(op, s, -1, aux, float(c), tape.shape(shape), dt.code, S_RG if rg else 0)
+    return _on_tape(tape, out, shape, dt, rg)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    return _reduce("sum", input, dim, keepdim, dtype)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    return _reduce("mean", input, dim, keepdim, dtype)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    return _reduce("prod", input, dim, keepdim, dtype)
+
+
+def amax(input, dim=(), keepdim=False):
+    return _reduce("amax", input, None if dim == () else dim, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    return _reduce("amin", input, None if dim == () else dim, keepdim)
+
+
+class _ValuesIndices(tuple):
+    """(values, indices) of max/min over a dim, like torch.return_types.max."""
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self):
+        return (f"torch.return_types.{self.name}(\nvalues={self[0]!r},\n"
+                f"indices={self[1]!r})")
+
+
+def _max_min(name, input, dim=None, keepdim=False):
+    """max(x) (MaxBackward1), max(x, dim) -> (values, indices), max(x, other) = maximum."""
+    if isinstance(dim, Tensor):
+        return _binary("maximum" if name == "max" else "minimum", input, dim)
+    if dim is None:
+        return _reduce(name, input, None, False)
+    d = _dim(dim, input.ndim, name) if input.ndim else 0
+    values = _reduce(name, input, d if input.ndim else None, keepdim)
+    arg = np.argmax if name == "max" else np.argmin
+    v = input._value()
+    idx = arg(v, axis=d) if v.ndim else np.zeros((), np.int64)  # first occurrence, as PyTorch
+    if keepdim and v.ndim:
+        idx = np.expand_dims(idx, d)
+    out = _ValuesIndices((values, _from_array(np.asarray(idx, np.int64), dtypes.int64, False)))
+    out.name = name
+    return out
+
+
+_ValuesIndices.name = "max"
+
+
+def max(input, dim=None, keepdim=False):
+    return _max_min("max", input, dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):
+    return _max_min("min", input, dim, keepdim)
+
+
+def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    c = correction if correction is not None else (1 if unbiased else 0)
+    return _reduce("var", input, dim, keepdim, c=c)
+
+
+def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    c = correction if correction is not None else (1 if unbiased else 0)
+    return _reduce("std", input, dim, keepdim, c=c)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector norm over all elements or dims: p = 1, 2 ('fro'), inf or any float > 0."""
+    p = 2.0 if p in ("fro", None) else float(p)
+    if not p > 0:
+        raise RuntimeError(f"norm: p = {p} is not supported (p must be positive or inf)")
+    return _reduce("norm", input, dim, keepdim, dtype, c=p)
+
+
+def logsumexp(input, dim=None, keepdim=False):
+    return _reduce("logsumexp", input, dim, keepdim)
+
+
+def cumsum(input, dim, *, dtype=None):
+    """Running sum along dim (CumsumBackward0)."""
+    _check_tensor(input, "cumsum")
+    if dtype is not None:
+        input = to(input, dtype)
+    nd = input.ndim
+    d = _dim(dim, nd, "cumsum") if nd else 0
+    if not input._dtype.is_floating_point:
+        v = np.cumsum(input._value(), axis=d if nd else None).reshape(input._shape)
+        return _from_array(v.astype(np.int64), dtypes.int64, False)
+    tape = current()
+    sh = input._shape
+    aux = tape.intern((math.prod(sh[d + 1:]), sh[d] if nd else 1), "cumsum")
+    (s,) = _slots(tape, input._dtype, input)
+    rg = input._rg and tape.grad_enabled
+    out = tape.record(_OP["cumsum"], s, -1, aux, 0.0, -1, input._dtype.code, S_RG if rg else 0)
+    return _on_tape(tape, out, sh, input._dtype, rg)
+
+
+def _bind():
+    for name in ("sum", "mean", "prod", "amax", "amin", "max", "min", "var", "std", "norm",
+                 "logsumexp", "cumsum"):
+        setattr(Tensor, name, globals()[name])
+
+
+_bind()
