@@ -431,6 +431,22 @@ def fill_(t, value):
                                                        t._dtype, False))
 
 
+def normal_(t, mean=0.0, std=1.0):
+    """Fill with samples of N(mean, std^2) from tapegrad's generator (manual_seed)."""
+    from .creation import _rng
+
+    return _inplace(t, "normal_", lambda src: _from_array(
+        (mean + std * _rng[0].standard_normal(t._shape)).astype(t._dtype.np), t._dtype, False))
+
+
+def uniform_(t, a=0.0, b=1.0):
+    """Fill with samples of U(a, b) from tapegrad's generator (manual_seed)."""
+    from .creation import _rng
+
+    return _inplace(t, "uniform_", lambda src: _from_array(
+        _rng[0].uniform(a, b, t._shape).astype(t._dtype.np), t._dtype, False))
+
+
 def copy_(t, src):
     def compute(_):
         v = np.broadcast_to(np.asarray(src._value(), t._dtype.np), t._shape)
@@ -478,12 +494,14 @@ def _bind():
     for name, fn in {**UNARY_FUNCTIONS, **BINARY_FUNCTIONS}.items():
         setattr(T, name, fn)
     for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "square", "clamp",
-                 "clip", "to", "detach", "detach_", "zero_", "fill_", "copy_"):
+                 "clip", "to", "detach", "detach_", "zero_", "fill_", "copy_", "normal_",
+                 "uniform_"):
         setattr(T, name, globals()[name])
     T.true_divide = T.divide = T.div
     T.multiply, T.subtract, T.negative, T.absolute = T.mul, T.sub, T.neg, T.abs
-    for name in ("add", "sub", "mul", "div"):
+    for name in ("add", "sub", "mul", "div", "clamp"):
         setattr(T, name + "_", _inplace_method(name + "_", globals()[name], name in _SAVE_SELF))
+    T.clip_ = T.clamp_
     T.__add__ = T.__radd__ = _dunder("add")
     T.__sub__ = _dunder("sub")
     T.__rsub__ = lambda a, b: _rsub(a, b) if isinstance(b, _scalar_types) else NotImplemented

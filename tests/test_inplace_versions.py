@@ -286,3 +286,25 @@ def test_numpy_of_a_tape_tensor_moves_it_to_its_own_storage():
     x = torch.tensor([1.0, 2.0])
     x.numpy()[1] = 7.0  # a tensor that owns its array shares it, as in PyTorch
     assert x.tolist() == [1.0, 7.0]
+
+
+def test_clamp_normal_uniform_in_place():
+    x = torch.tensor([-2.0, 0.5, 3.0])
+    assert x.clamp_(0, 1) is x and x.tolist() == [0.0, 0.5, 1.0]
+    assert x._version == 1
+    torch.manual_seed(0)
+    w = torch.empty(1000)
+    w.normal_(2.0, 0.5)
+    assert abs(w.mean().item() - 2.0) < 0.1 and abs(w.std().item() - 0.5) < 0.05
+    w.uniform_(-1.0, 1.0)
+    assert w.min().item() >= -1.0 and w.max().item() < 1.0
+    leaf = torch.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        leaf.normal_()
+    with torch.no_grad():
+        leaf.uniform_(0.0, 0.5)
+    assert leaf.requires_grad and leaf.max().item() < 0.5
+    y = torch.tensor([0.5, 2.0], requires_grad=True) * 1.0
+    y.clamp_(max=1.0)  # recorded: the gradient is clamp's
+    y.sum().backward()
+    assert y.grad_fn is not None and y.grad_fn.name() == "ClampBackward1"
