@@ -474,3 +474,71 @@ def minimum_vjp_a(a, b, y, g, c):
 @minimum.vjp
 def minimum_vjp_b(a, b, y, g, c):
     return g if b < a else (g * 0.5 if a == b else g * 0)
+
+
+# ---- selections with a python-scalar parameter c: b is a mask (1 where true), no grad ----
+
+
+@binary(83, "masked_fill", "MaskedFillBackward0",
+        examples=(("x.masked_fill(x > 0.5, c)", (2, 3)),
+                  ("x.masked_fill(torch.tensor([True, False, True]), c)", (2, 3))))
+def masked_fill(a, b, c):  # a where the mask is false, c where it is true
+    return c if b != 0 else a
+
+
+@masked_fill.vjp
+def masked_fill_vjp_a(a, b, y, g, c):
+    return g * 0 if b != 0 else g
+
+
+@masked_fill.vjp
+def masked_fill_vjp_b(a, b, y, g, c):  # the mask has no gradient
+    return g * 0
+
+
+@binary(84, "lerp", "LerpBackward0", const=0.3,
+        examples=(("torch.lerp(x, y, c)", (3,), (3,)), ("x.lerp(y, c)", (2, 3), (3,))))
+def lerp(a, b, c):  # a + c (b - a), c the weight
+    return a + c * (b - a)
+
+
+@lerp.vjp
+def lerp_vjp_a(a, b, y, g, c):
+    return g * (1 - c)
+
+
+@lerp.vjp
+def lerp_vjp_b(a, b, y, g, c):
+    return g * c
+
+
+@binary(85, "where_scalar_other", "WhereBackward0",
+        examples=(("torch.where(x > 0.5, x, c)", (2, 3)),))
+def where_scalar_other(a, b, c):  # where(mask b, a, c)
+    return a if b != 0 else c
+
+
+@where_scalar_other.vjp
+def where_scalar_other_vjp_a(a, b, y, g, c):
+    return g if b != 0 else g * 0
+
+
+@where_scalar_other.vjp
+def where_scalar_other_vjp_b(a, b, y, g, c):
+    return g * 0
+
+
+@binary(86, "where_scalar_self", "WhereBackward0",
+        examples=(("torch.where(x > 0.5, c, x)", (2, 3)),))
+def where_scalar_self(a, b, c):  # where(mask b, c, a)
+    return c if b != 0 else a
+
+
+@where_scalar_self.vjp
+def where_scalar_self_vjp_a(a, b, y, g, c):
+    return g * 0 if b != 0 else g
+
+
+@where_scalar_self.vjp
+def where_scalar_self_vjp_b(a, b, y, g, c):
+    return g * 0

@@ -11,7 +11,7 @@ from numba import njit
 
 # opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)
 
-FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, 2, 2, 2, -1, -1, -1, -1, -1, -1, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3], dtype=np.int64)
+FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, 2, 2, 2, 2, 2, 2, 2, -1, -1, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3], dtype=np.int64)
 
 SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0], dtype=np.int64)
 
@@ -463,6 +463,66 @@ def minimum_vjp1(a, b, y, g, c):
     return g if b < a else (g * 0.5 if a == b else g * 0)
 
 
+@njit(inline="always", error_model="numpy")
+def masked_fill_fwd(a, b, c):  # a where the mask is false, c where it is true
+    return c if b != 0 else a
+
+
+@njit(inline="always", error_model="numpy")
+def masked_fill_vjp0(a, b, y, g, c):
+    return g * 0 if b != 0 else g
+
+
+@njit(inline="always", error_model="numpy")
+def masked_fill_vjp1(a, b, y, g, c):  # the mask has no gradient
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def lerp_fwd(a, b, c):  # a + c (b - a), c the weight
+    return a + c * (b - a)
+
+
+@njit(inline="always", error_model="numpy")
+def lerp_vjp0(a, b, y, g, c):
+    return g * (1 - c)
+
+
+@njit(inline="always", error_model="numpy")
+def lerp_vjp1(a, b, y, g, c):
+    return g * c
+
+
+@njit(inline="always", error_model="numpy")
+def where_scalar_other_fwd(a, b, c):  # where(mask b, a, c)
+    return a if b != 0 else c
+
+
+@njit(inline="always", error_model="numpy")
+def where_scalar_other_vjp0(a, b, y, g, c):
+    return g if b != 0 else g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def where_scalar_other_vjp1(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def where_scalar_self_fwd(a, b, c):  # where(mask b, c, a)
+    return c if b != 0 else a
+
+
+@njit(inline="always", error_model="numpy")
+def where_scalar_self_vjp0(a, b, y, g, c):
+    return g * 0 if b != 0 else g
+
+
+@njit(inline="always", error_model="numpy")
+def where_scalar_self_vjp1(a, b, y, g, c):
+    return g * 0
+
+
 
 
 # ---- switches: one loop body per op ----
@@ -694,6 +754,18 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
     elif op == 82:  # minimum
         for i in range(n):
             A[po + i] = minimum_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 83:  # masked_fill
+        for i in range(n):
+            A[po + i] = masked_fill_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 84:  # lerp
+        for i in range(n):
+            A[po + i] = lerp_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 85:  # where_scalar_other
+        for i in range(n):
+            A[po + i] = where_scalar_other_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 86:  # where_scalar_self
+        for i in range(n):
+            A[po + i] = where_scalar_self_fwd(A[pa + i * sa], A[pb + i * sb], c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -746,3 +818,27 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 G[pa + i * sa] += minimum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
             if need_b:
                 G[pb + i * sb] += minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+    elif op == 83:  # masked_fill
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += masked_fill_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += masked_fill_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+    elif op == 84:  # lerp
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += lerp_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += lerp_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+    elif op == 85:  # where_scalar_other
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += where_scalar_other_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += where_scalar_other_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+    elif op == 86:  # where_scalar_self
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)

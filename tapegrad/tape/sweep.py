@@ -20,7 +20,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "2d130daa4e1d4d47"
+DISPATCH_STAMP = "5834fc07acf4812d"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
