@@ -24,7 +24,7 @@ from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes
 from .linalg import bmm, dot, ger, matmul, mm, mv, outer
 from .reductions import (amax, amin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum,
                          var)
-from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, flatten, flip, permute, repeat, reshape, select,
+from .movement import (cat, chunk, clone, concat, concatenate, gather, index_select, stack, expand, flatten, flip, permute, repeat, reshape, select,
                        split, squeeze, swapaxes, t, transpose, unsqueeze, view)
 from .tensor import Size, Tensor
 from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_not, bitwise_or,

@@ -21,8 +21,9 @@ STRIDED = 5   # permute, transpose, slices, select, expand, flip, repeat: stride
 COPY = 6      # reshape/view/clone: same elements, new shape
 CAST = 7      # float32 <-> float64
 JOIN = 8      # cat/stack of two tensors along a dim (n tensors: n - 1 records)
+INDEX = 9     # gathers by an index tensor: index_select, gather, x[int tensor], x[mask]
 FAMILY_NAMES = ("leaf", "unary", "binary", "reduce", "matmul", "strided", "copy", "cast",
-                "join")
+                "join", "index")
 
 # what backward reads (PyTorch's saved tensors); R_SAVES alone = a saved python scalar
 NOTHING = 0

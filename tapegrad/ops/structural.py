@@ -4,7 +4,7 @@ Their kernels live in tapegrad/tape/sweep.py, one per family, driven by the int
 parameters that the recorder interns in the aux pool; the rows here name them.
 """
 
-from .spec import (CAST, COPY, IN0, IN1, JOIN, LEAF, MATMUL, NOTHING, OUT, REDUCE, SCALAR, STRIDED,
+from .spec import (CAST, COPY, IN0, IN1, INDEX, JOIN, LEAF, MATMUL, NOTHING, OUT, REDUCE, SCALAR, STRIDED,
                    declare)
 
 declare(0, "leaf", "AccumulateGrad", LEAF, doc="a leaf or constant entering the tape")
@@ -101,6 +101,15 @@ declare(97, "stack", "StackBackward0", JOIN,
         examples=(("torch.stack([x, y])", (2, 3), (2, 3)), ("torch.stack((x, y, x), dim=1)", (3,), (3,))))
 declare(98, "alias", "AliasBackward0", STRIDED, doc="an index that selects everything: x[...]",
         examples=(("x[...]", (2, 3)), ("x[:, 0:3]", (2, 3))))
+declare(110, "index_select", "IndexSelectBackward0", INDEX,
+        examples=(("x.index_select(1, torch.tensor([2, 0, 2]))", (2, 3)),
+                  ("torch.index_select(x, 0, torch.tensor([1]))", (3, 2))))
+declare(111, "gather", "GatherBackward0", INDEX,
+        examples=(("x.gather(1, torch.tensor([[0, 2], [1, 1]]))", (2, 3)),
+                  ("torch.gather(x, 0, torch.tensor([[1, 0, 1]]))", (2, 3))))
+declare(112, "index", "IndexBackward0", INDEX,
+        examples=(("x[torch.tensor([2, 0, -1])]", (4, 2)), ("x[:, torch.tensor([[1], [0]])]", (2, 3)),
+                  ("x[x > 0.5]", (3, 4)), ("x[torch.tensor([True, False, True])]", (3, 2))))
 declare(55, "to_copy", "ToCopyBackward0", CAST, doc="float32 <-> float64",
         examples=(("x.float()", (2, 3)),), tol=1e-2)
 

@@ -10,7 +10,7 @@ besides the generated elementwise switches in dispatch.py.
 import numpy as np
 from numba import njit
 
-from ..ops.spec import BINARY, CAST, COPY, JOIN, LEAF, MATMUL, REDUCE, STRIDED, UNARY
+from ..ops.spec import BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, REDUCE, STRIDED, UNARY
 from .dispatch import FAMILY, SAVES, binary_fwd, binary_vjp, unary_fwd, unary_vjp
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAGS, R_FREED,
                       R_IN0, R_IN1, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
@@ -20,7 +20,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "5834fc07acf4812d"
+DISPATCH_STAMP = "e186050741cbb6fa"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -408,19 +408,58 @@ def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b):
             _cast(R, S, A64, A32, G64, G32, k, backward)
         else:
             _cast(R, S, A32, A64, G32, G64, k, backward)
+    elif fam == INDEX:  # indices (in1) live in the float64 arena
+        if out_f32:
+            _index(R, S, AUX, A32, G32, A64, k, backward)
+        else:
+            _index(R, S, AUX, A64, G64, A64, k, backward)
     elif out_f32:
         _step(R, S, AUX, A32, G32, k, backward, need_a, need_b)
     else:
         _step(R, S, AUX, A64, G64, k, backward, need_a, need_b)
 
 
-# ---- entry points --------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
-def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
-    """Append one record and its output slot, then run its forward kernel.
+@njit(error_model="numpy")
+def _index(R, S, AUX, A, G, AI, k, backward):
+    """Gathers by an index tensor (exact integers in the float64 arena AI), two layouts:
+    aux = [0, outer, n, inner, m]: out[o, j, i] = x[o, idx[j], i] (index_select, x[idx]);
+    aux = [1, nd, dim, out shape, x strides]: out[p] = x[p with dim replaced by idx[p]]
+    (gather). The VJP adds each output's adjoint to the element it read."""
+    x = R[k, R_AUX]
+    px, pi, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
+    n_out = S[R[k, R_OUT], S_NUMEL]
+    if AUX[x] == 0:
+        outer, n, inner, m = AUX[x + 1], AUX[x + 2], AUX[x + 3], AUX[x + 4]
+        for o in range(outer):
+            for j in range(m):
+                src = px + (o * n + np.int64(AI[pi + j])) * inner
+                dst = po + (o * m + j) * inner
+                for i in range(inner):
+                    if backward:
+                        G[src + i] += G[dst + i]
+                    else:
+                        A[dst + i] = A[src + i]
+        return
+    nd, dim = AUX[x + 1], AUX[x + 2]
+    shape = AUX[x + 3:x + 3 + nd]
+    st = AUX[x + 3 + nd:x + 3 + 2 * nd]
+    for p in range(n_out):
+        rest, src = p, px
+        for d in range(nd - 1, -1, -1):
+            c = rest % shape[d]
+            rest //= shape[d]
+            src += (np.int64(AI[pi + p]) if d == dim else c) * st[d]
+        if backward:
+            G[src] += G[po + p]
+        else:
+            A[po + p] = A[src]
 
-    `shape` is an aux offset ([nd, dims...]) or -1 for in0's shape. Returns the output
-    slot, or -1 when a table or the arena is full (nothing is written then)."""
+
+# ---- entry points --------------------------------------------------------------------
+@njit(inline="always", error_model="numpy")
+def _append(R, S, AUX, cap, op, in0, in1, aux, c, shape, dtype, sflags):
+    """Append a record and its output slot (arena capacity `cap`); the new record's index,
+    or -1 when a table or the arena is full (nothing is written then)."""
     nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
     if nrec >= R.shape[0] or nslot >= S.shape[0]:
         return -1
@@ -431,7 +470,7 @@ def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
     for d in range(nd):
         numel *= AUX[shape + 1 + d]
     top = AUX[H_TOP32 + dtype]
-    if top + numel > A.shape[0]:
+    if top + numel > cap:
         return -1
     S[nslot, S_OFF] = top
     S[nslot, S_NUMEL] = numel
@@ -453,9 +492,32 @@ def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
     AUX[H_NSLOT] = nslot + 1
     AUX[H_TOP32 + dtype] = top + numel
     AUX[H_SEQ] += 1
+    return nrec
+
+
+@njit(cache=True, error_model="numpy")
+def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
+    """Append one record and its output slot, then run its forward kernel.
+
+    `shape` is an aux offset ([nd, dims...]) or -1 for in0's shape. Returns the output
+    slot, or -1 when a table or the arena is full (nothing is written then)."""
+    k = _append(R, S, AUX, A.shape[0], op, in0, in1, aux, c, shape, dtype, sflags)
+    if k < 0:
+        return -1
     if op != 0:
-        _step(R, S, AUX, A, A, nrec, False, False, False)
-    return nslot
+        _step(R, S, AUX, A, A, k, False, False, False)
+    return R[k, R_OUT]
+
+
+@njit(cache=True, error_model="numpy")
+def record_index(R, S, AUX, A32, A64, op, in0, in1, aux, shape, dtype, sflags):
+    """`record` for an INDEX op: data in the arena of `dtype`, indices (in1) in A64."""
+    cap = A32.shape[0] if dtype == DT_F32 else A64.shape[0]
+    k = _append(R, S, AUX, cap, op, in0, in1, aux, 0.0, shape, dtype, sflags)
+    if k < 0:
+        return -1
+    _sweep_one(R, S, AUX, A32, A64, A32, A64, k, False, False, False)
+    return R[k, R_OUT]
 
 
 @njit(cache=True, error_model="numpy")

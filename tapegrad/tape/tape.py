@@ -106,6 +106,17 @@ class Tape:
                    sflags)
         return s
 
+    def record_index(self, op, in0, in1, aux, shape, code, sflags):
+        """`record` for an INDEX op (its indices, in1, are in the float64 arena)."""
+        args = (self.R, self.S, self.AUX, self.A[0], self.A[1], op, in0, in1, aux, shape, code,
+                sflags)
+        s = sweep.record_index(*args)
+        if s < 0:
+            in0, in1 = self.make_room(int(np.prod(self._dims(shape))), code, (in0, in1))
+            s = sweep.record_index(self.R, self.S, self.AUX, self.A[0], self.A[1], op, in0, in1,
+                                   aux, shape, code, sflags)
+        return s
+
     def record_cast(self, in0, code, sflags, implicit=False):
         """Append a float32 <-> float64 copy; `implicit` for a promotion inside an op."""
         rflags = R_IMPLICIT if implicit else 0
