@@ -19,13 +19,13 @@ from .dtypes import (bool_ as bool, double, float, float32, float64, get_default
                      int32, int64, long, set_default_dtype)
 from .dtypes import dtype
 from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, clamp, clip,
-                        detach, div, lerp, masked_fill, mul, neg, pow, reciprocal, square, sub,
-                        where)
+                        detach, div, mul, neg, pow, reciprocal, square, sub)
 from .linalg import bmm, dot, ger, matmul, mm, mv, outer
 from .reductions import (amax, amin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum,
                          var)
-from .movement import (cat, chunk, clone, concat, concatenate, gather, index_select, stack, expand, flatten, flip, permute, repeat, reshape, select,
+from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, flatten, flip, permute, repeat, reshape, select,
                        split, squeeze, swapaxes, t, transpose, unsqueeze, view)
+from .selection import gather, index_select, lerp, masked_fill, where
 from .tensor import Size, Tensor
 from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_not, bitwise_or,
                       bitwise_xor, eq, equal, ge, greater, greater_equal, gt, isclose, isfinite,

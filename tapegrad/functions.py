@@ -261,64 +261,14 @@ def _binary_function(name):
     return fn
 
 
-# one public function per BINARY row not written out (add, sub, mul, div, pow and the
-# selections below are)
+# one public function per BINARY row not written out (add, sub, mul, div, pow here, the
+# selections in selection.py)
 BINARY_FUNCTIONS = {s.name: _binary_function(s.name) for s in BY_NAME.values()
                     if s.family == BINARY and s.name not in (
                         "add", "sub", "mul", "div", "pow", "masked_fill", "lerp",
                         "where_scalar_other", "where_scalar_self")}
 
 
-def _mask(mask, op):
-    if not isinstance(mask, Tensor) or mask._dtype is not dtypes.bool_:
-        raise RuntimeError(f"{op}: expected a bool tensor as the condition/mask, got "
-                           f"{mask._dtype if isinstance(mask, Tensor) else type(mask).__name__}")
-    return mask
-
-
-def masked_fill(input, mask, value):
-    """input where mask is false, value (a python number or 0-d tensor) where it is true."""
-    _check_tensor(input, "masked_fill")
-    _mask(mask, "masked_fill")
-    if isinstance(value, Tensor):
-        value = value.item()
-    if broadcast_shapes(input._shape, mask._shape, "masked_fill") != input._shape:
-        raise RuntimeError(f"masked_fill: the mask of shape {list(mask._shape)} must broadcast "
-                           f"to the input's shape {list(input._shape)}")
-    if not input._dtype.is_floating_point:
-        v = np.where(mask._value(), value, input._value()).astype(input._dtype.np)
-        return _from_array(v, input._dtype, False)
-    return _binary("masked_fill", input, mask, float(value))
-
-
-def lerp(input, end, weight):
-    """input + weight * (end - input); a tensor weight is recorded as that formula."""
-    if isinstance(weight, Tensor):
-        return input + weight * (end - input)
-    return _binary("lerp", input, end, float(weight))
-
-
-def where(condition, input, other):
-    """input where condition is true, other elsewhere (tensors or python numbers).
-
-    With two tensor branches it records two exact selections and an add (grad_fn
-    AddBackward0) until tapegrad has three-input records; values and gradients are
-    PyTorch's."""
-    _mask(condition, "where")
-    scalar_types = (int, float)
-    if isinstance(other, scalar_types) and isinstance(input, Tensor):
-        return _binary("where_scalar_other", input, condition, float(other))
-    if isinstance(input, scalar_types) and isinstance(other, Tensor):
-        return _binary("where_scalar_self", other, condition, float(input))
-    if isinstance(input, scalar_types):
-        v = np.where(condition._value(), input, other)
-        return _from_array(v.astype(dtypes.get_default_dtype().np),
-                           dtypes.get_default_dtype(), False)
-    if not (input._dtype.is_floating_point or other._dtype.is_floating_point):
-        v = np.where(condition._value(), input._value(), other._value())
-        return _from_array(v, dtypes.promote(input._dtype, other._dtype), False)
-    return _binary("add", _binary("where_scalar_other", input, condition, 0.0),
-                   _binary("where_scalar_self", other, condition, 0.0))
 globals().update(BINARY_FUNCTIONS)
 
 
@@ -550,12 +500,11 @@ def _bind():
         setattr(T, name, fn)
     for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "square", "clamp",
                  "clip", "to", "detach", "detach_", "zero_", "fill_", "copy_", "normal_",
-                 "uniform_", "masked_fill", "lerp"):
+                 "uniform_"):
         setattr(T, name, globals()[name])
     T.true_divide = T.divide = T.div
     T.multiply, T.subtract, T.negative, T.absolute = T.mul, T.sub, T.neg, T.abs
-    T.where = lambda self, condition, other: where(condition, self, other)
-    for name in ("add", "sub", "mul", "div", "clamp", "masked_fill"):
+    for name in ("add", "sub", "mul", "div", "clamp"):
         setattr(T, name + "_", _inplace_method(name + "_", globals()[name], name in _SAVE_SELF))
     T.clip_ = T.clamp_
     T.__add__ = T.__radd__ = _dunder("add")
