@@ -42,7 +42,6 @@ int = int32
 
 ALL = (float32, float64, int64, int32, bool_)
 _BY_NP = {d.np: d for d in ALL}
-_BY_CODE = {DT_F32: float32, DT_F64: float64}
 _RANK = {bool_: 0, int32: 1, int64: 2, float32: 3, float64: 4}
 
 
@@ -74,10 +73,6 @@ def from_numpy_dtype(npd):
         raise TypeError(f"can't convert np.ndarray of type {np.dtype(npd)}; the supported types are: "
                         "float64, float32, int64, int32 and bool.")
     return d
-
-
-def from_code(code):
-    return _BY_CODE[code]
 
 
 def promote(a, b):

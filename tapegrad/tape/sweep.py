@@ -20,7 +20,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "e186050741cbb6fa"
+DISPATCH_STAMP = "b8900a4a39af6538"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -88,8 +88,8 @@ OP_VAR, OP_STD, OP_NORM, OP_LOGSUMEXP, OP_CUMSUM = 102, 103, 104, 105, 106
 @njit(error_model="numpy")
 def _outmap(AUX, x, n):
     """Output index of each input element; aux = [nd, in shape, out strides (0 on reduced
-    dims)], or x < 0 for a reduction over everything (all map to 0)."""
-    om = np.zeros(n, np.int64)
+    dims)]. For x < 0, a reduction over everything, every element maps to 0: no map."""
+    om = np.zeros(n if x >= 0 else 0, np.int64)
     if x < 0:
         return om
     nd = AUX[x]
@@ -111,6 +111,11 @@ def _outmap(AUX, x, n):
     return om
 
 
+@njit(inline="always", error_model="numpy")
+def _oi(om, i, dimred):
+    return om[i] if dimred else 0
+
+
 @njit(error_model="numpy")
 def _reduce(R, S, AUX, A, G, k, backward):
     """Reductions over dims: sum, mean, prod, amax/amin, max/min, var, std, norm,
@@ -124,24 +129,25 @@ def _reduce(R, S, AUX, A, G, k, backward):
     n, m = S[a, S_NUMEL], S[o, S_NUMEL]
     c = R.view(np.float64)[k, R_CONST]
     om = _outmap(AUX, R[k, R_AUX], n)
+    dimred = R[k, R_AUX] >= 0
     per = n // m if m > 0 else 0  # input elements per output
-    acc = np.zeros(m)
+    acc = np.zeros(0 if backward else m)  # scratch arrays are sized only where used
     if op == OP_PROD or op == OP_PROD_DIM:
         acc[:] = 1.0
     elif op in (OP_AMAX, OP_MAX, OP_MAX_DIM, OP_LOGSUMEXP) or (op == OP_NORM and c == np.inf):
         acc[:] = -np.inf
     elif op in (OP_AMIN, OP_MIN, OP_MIN_DIM):
         acc[:] = np.inf
-    mean = np.zeros(m)  # var, std
+    mean = np.zeros(m if op == OP_VAR or op == OP_STD else 0)
     if op == OP_VAR or op == OP_STD:
         for i in range(n):
-            mean[om[i]] += A[pa + i]
+            mean[_oi(om, i, dimred)] += A[pa + i]
         for j in range(m):
             mean[j] /= per
     if not backward:
         for i in range(n):
             v = np.float64(A[pa + i])
-            j = om[i]
+            j = _oi(om, i, dimred)
             if op <= OP_MEAN_DIM:
                 acc[j] += v
             elif op == OP_PROD or op == OP_PROD_DIM:
@@ -164,7 +170,7 @@ def _reduce(R, S, AUX, A, G, k, backward):
         if op == OP_LOGSUMEXP:  # m + log(sum exp(x - m)), m the max (0 when not finite)
             s = np.zeros(m)
             for i in range(n):
-                j = om[i]
+                j = _oi(om, i, dimred)
                 mj = acc[j] if np.isfinite(acc[j]) else 0.0
                 s[j] += np.exp(A[pa + i] - mj)
             for j in range(m):
@@ -183,23 +189,25 @@ def _reduce(R, S, AUX, A, G, k, backward):
             A[po + j] = v
         return
     # ---- reverse: each input element gets its share of its output's adjoint ----
-    cnt = np.zeros(m)  # ties (amax, max(), norm inf) or zeros (prod)
-    if op in (OP_AMAX, OP_AMIN, OP_MAX, OP_MIN) or (op == OP_NORM and c == np.inf):
+    ties = op in (OP_AMAX, OP_AMIN, OP_MAX, OP_MIN) or (op == OP_NORM and c == np.inf)
+    prod = op == OP_PROD or op == OP_PROD_DIM
+    cnt = np.zeros(m if ties or prod else 0)  # ties (amax, max(), norm inf) or zeros (prod)
+    if ties:
         for i in range(n):
             v = abs(A[pa + i]) if op == OP_NORM else A[pa + i]
-            if v == A[po + om[i]]:
-                cnt[om[i]] += 1
-    nz = np.ones(m)  # prod: product of the nonzero elements, and cnt = how many zeros
-    if op == OP_PROD or op == OP_PROD_DIM:
+            if v == A[po + _oi(om, i, dimred)]:
+                cnt[_oi(om, i, dimred)] += 1
+    nz = np.ones(m if prod else 0)  # prod: product of the nonzero elements; cnt: zeros
+    if prod:
         for i in range(n):
             v = A[pa + i]
             if v == 0:
-                cnt[om[i]] += 1
+                cnt[_oi(om, i, dimred)] += 1
             else:
-                nz[om[i]] *= v
-    taken = np.zeros(m, np.bool_)  # max(dim)/min(dim): the first occurrence takes it all
+                nz[_oi(om, i, dimred)] *= v
+    taken = np.zeros(m if op == OP_MAX_DIM or op == OP_MIN_DIM else 0, np.bool_)
     for i in range(n):
-        j = om[i]
+        j = _oi(om, i, dimred)
         g = G[po + j]
         x = A[pa + i]
         y = A[po + j]
