@@ -25,7 +25,7 @@ from .reductions import (amax, amin, cumsum, logsumexp, max, mean, min, norm, pr
                          var)
 from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, flatten, flip, permute, repeat, reshape, select,
                        split, squeeze, swapaxes, t, transpose, unsqueeze, view)
-from .selection import gather, index_select, lerp, masked_fill, where
+from .selection import gather, index_put, index_select, lerp, masked_fill, where
 from .tensor import Size, Tensor
 from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_not, bitwise_or,
                       bitwise_xor, eq, equal, ge, greater, greater_equal, gt, isclose, isfinite,

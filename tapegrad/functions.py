@@ -273,14 +273,14 @@ globals().update(BINARY_FUNCTIONS)
 
 
 def clamp(input, min=None, max=None):
-    """Clamp to [min, max] (ClampBackward1 for python bounds). Tensor bounds are recorded
-    as maximum/minimum (tapegrad has no ClampBackward0 node yet)."""
+    """Clamp to [min, max]: ClampBackward1 for python bounds, ClampBackward0 for tensors."""
     _check_tensor(input, "clamp")
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input if min is None else _binary("maximum", input, min)
-        return out if max is None else _binary("minimum", out, max)
+        from .selection import clamp_tensor  # selection builds on this module
+
+        return clamp_tensor(input, min, max)
     lo = -math.inf if min is None else float(min)
     hi = math.inf if max is None else float(max)
     if not input._dtype.is_floating_point:
@@ -399,34 +399,6 @@ def _inplace_method(name, fn, saves_self=False):
     return method
 
 
-def _setitem(t, index, value):
-    """t[index] = value, in place (PyTorch's rules for leaves and versions). On a tensor
-    recorded with grad the assignment is not recorded (CopySlices): that raises."""
-    if isinstance(index, Tensor):
-        index = index._value()
-    elif isinstance(index, tuple):
-        index = tuple(i._value() if isinstance(i, Tensor) else i for i in index)
-    if t._tape is not None and current().grad_enabled and (
-            t._rg or isinstance(value, Tensor) and value._rg):
-        raise NotImplementedError("__setitem__ on a tensor that requires grad, or of a value "
-                                  "that requires grad, is not recorded yet (shape "
-                                  f"{list(t._shape)}); assign under no_grad or build the "
-                                  "tensor with cat/stack")
-
-    def compute(src):
-        v = np.array(src._value())
-        try:
-            v[index] = value._value() if isinstance(value, Tensor) else value
-        except IndexError as e:
-            raise IndexError(f"__setitem__: {e} (tensor of shape {list(t._shape)})") from None
-        return _from_array(v, t._dtype, False)
-
-    if t._rg and t.is_leaf and current().grad_enabled:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation. (__setitem__)")
-    _inplace(t, "__setitem__", compute)
-
-
 def zero_(t):
     return fill_(t, 0)
 
@@ -527,7 +499,6 @@ def _bind():
     T.int = lambda a: to(a, dtypes.int32)
     T.bool = lambda a: to(a, dtypes.bool_)
     T.type = lambda a, dtype=None: (f"torch.{a._dtype.legacy}" if dtype is None else to(a, dtype))
-    T.__setitem__ = _setitem
     T.cpu = T.contiguous = lambda a, *args, **kw: a
 
 

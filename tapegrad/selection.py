@@ -1,5 +1,6 @@
-"""Choosing elements: where, masked_fill, lerp (BINARY rows with a mask or weight), and
-gathers by index: index_select, gather, x[int tensor], x[bool mask] (the INDEX family)."""
+"""Choosing elements: where, masked_fill, lerp, clamp with tensor bounds (BINARY rows with
+a mask or python weight, TERNARY rows with three tensors), gathers by index (index_select,
+gather, x[any index]) and writes by index (x[index] = v, index_put): the INDEX family."""
 
 import math
 
@@ -9,7 +10,7 @@ from . import dtypes
 from .functions import (_OP, _SAVE_SELF, _binary, _check_tensor, _inplace_method, _slots,
                         broadcast_shapes)
 from .movement import _contiguous_strides, _advanced
-from .tape.records import S_RG
+from .tape.records import R_FLAGS, R_IMPLICIT, S_REC, S_RG
 from .tape.tape import current
 from .tensor import Tensor, _dim, _from_array, _on_tape
 
@@ -37,18 +38,15 @@ def masked_fill(input, mask, value):
 
 
 def lerp(input, end, weight):
-    """input + weight * (end - input); a tensor weight is recorded as that formula."""
+    """input + weight * (end - input); LerpBackward0 for a python weight, LerpBackward1 for a
+    tensor weight."""
     if isinstance(weight, Tensor):
-        return input + weight * (end - input)
+        return _ternary("lerp_tensor", input, end, weight)
     return _binary("lerp", input, end, float(weight))
 
 
 def where(condition, input, other):
-    """input where condition is true, other elsewhere (tensors or python numbers).
-
-    With two tensor branches it records two exact selections and an add (grad_fn
-    AddBackward0) until tapegrad has three-input records; values and gradients are
-    PyTorch's."""
+    """input where condition is true, other elsewhere (tensors or python numbers)."""
     _mask(condition, "where")
     scalar_types = (int, float)
     if isinstance(other, scalar_types) and isinstance(input, Tensor):
@@ -59,11 +57,83 @@ def where(condition, input, other):
         v = np.where(condition._value(), input, other)
         return _from_array(v.astype(dtypes.get_default_dtype().np),
                            dtypes.get_default_dtype(), False)
-    if not (input._dtype.is_floating_point or other._dtype.is_floating_point):
-        v = np.where(condition._value(), input._value(), other._value())
-        return _from_array(v, dtypes.promote(input._dtype, other._dtype), False)
-    return _binary("add", _binary("where_scalar_other", input, condition, 0.0),
-                   _binary("where_scalar_self", other, condition, 0.0))
+    return _ternary("where", input, other, condition)
+
+
+def clamp_tensor(input, min, max):
+    """clamp with tensor bounds (one may be None): one ClampBackward0 record."""
+    for b in (min, max):
+        if b is not None and not isinstance(b, Tensor):
+            raise TypeError(f"clamp() received an invalid combination of arguments: a tensor and "
+                            f"a {type(b).__name__} bound; give both bounds as tensors or both "
+                            "as numbers")
+    dummy = _from_array(np.zeros((), input._dtype.np), input._dtype, False)  # the absent bound
+    flags = (1.0 if max is None else 3.0) if min is not None else 2.0
+    return _ternary("clamp_tensor", input, dummy if min is None else min,
+                    dummy if max is None else max, flags)
+
+
+def _ternary(name, a, b, m, c=0.0):
+    """One TERNARY record y = f(a, b, m) (m is where's condition, lerp's weight, clamp's
+    max). An input that is neither the output's shape nor one element is expanded first by
+    a record flagged R_IMPLICIT (PyTorch broadcasts inside the op: no node of its own)."""
+    op = name.replace("_tensor", "")  # the public name, for messages
+    _check_tensor(a, op)
+    for t in (b, m):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): expected a Tensor, got {type(t).__name__}")
+    ins = (a, b) if name == "where" else (a, b, m)
+    dt = _result_type(ins)
+    shape = broadcast_shapes(broadcast_shapes(a._shape, b._shape, op), m._shape, op)
+    if not dt.is_floating_point:
+        fn = {"where": lambda x, y, w: np.where(w, x, y), "lerp_tensor": None,
+              "clamp_tensor": lambda x, lo, hi: _clamp_ints(x, lo, hi, c)}[name]
+        if fn is None:
+            raise RuntimeError(f"lerp: expected a floating point tensor, got {a._dtype}")
+        v = fn(a._value(), b._value(), m._value())
+        return _from_array(np.ascontiguousarray(np.broadcast_to(v, shape)).astype(dt.np), dt,
+                           False)
+    tape = current()
+    a, b, m = (_broadcast_to(t, shape, tape) for t in (a, b, m))
+    s0, s1, s2 = _slots(tape, dt, a, b, m)
+    rg = (a._rg or b._rg or m._rg) and tape.grad_enabled
+    out = tape.record_wide(_OP[name], s0, s1, s2, -1, c, tape.shape(shape), dt.code,
+                           S_RG if rg else 0)
+    return _on_tape(tape, out, shape, dt, rg)
+
+
+def _result_type(ts):
+    """PyTorch's promotion of tensors, 0-d ones weighing less (tapegrad.dtypes)."""
+    dt, sh = ts[0]._dtype, ts[0]._shape
+    for t in ts[1:]:
+        dt = dtypes.promote_tensors(dt, sh, t._dtype, t._shape)
+        sh = sh if len(sh) else t._shape
+    return dt
+
+
+def _clamp_ints(x, lo, hi, c):
+    if c != 2.0:
+        x = np.maximum(x, lo)
+    return x if c == 1.0 else np.minimum(x, hi)
+
+
+def _implicit(r, tape):
+    """Flag the record that made r as part of the op that uses it (not a grad_fn node)."""
+    tape.R[tape.S[r._slot, S_REC], R_FLAGS] |= R_IMPLICIT
+    return r
+
+
+def _broadcast_to(t, shape, tape):
+    """t itself when it has `shape` or one element; else t expanded (an implicit record when
+    it is recorded, a constant otherwise)."""
+    if t._shape == shape or t.numel() == 1:
+        return t
+    if t._rg and tape.grad_enabled:
+        from .movement import expand
+
+        return _implicit(expand(t, shape), tape)
+    v = np.ascontiguousarray(np.broadcast_to(t._value(), shape))
+    return _from_array(v, t._dtype, False)
 
 
 def _index_record(name, x, idx, aux, shape, numpy_fn):
@@ -76,8 +146,8 @@ def _index_record(name, x, idx, aux, shape, numpy_fn):
         return _from_array(np.ascontiguousarray(numpy_fn(x._value())), x._dtype, False)
     it = _from_array(np.asarray(idx, np.float64).reshape(-1), dtypes.float64, False)
     s0, s1 = _slots(tape, None, x, it)  # indices: exact integers in the float64 arena
-    out = tape.record_index(_OP[name], s0, s1, tape.intern(aux, "index"), tape.shape(shape),
-                            x._dtype.code, S_RG if rg else 0)
+    out = tape.record_wide(_OP[name], s0, s1, -1, tape.intern(aux, "index"), 0.0,
+                           tape.shape(shape), x._dtype.code, S_RG if rg else 0)
     return _on_tape(tape, out, tuple(shape), x._dtype, rg)
 
 
@@ -136,16 +206,83 @@ def gather(input, dim, index):
     return _index_record("gather", input, idx, aux, shape, numpy_fn)
 
 
+def _index_array(i, op):
+    """An index part as PyTorch reads it: int/bool tensors, lists and arrays become arrays."""
+    if isinstance(i, Tensor):
+        i = i._value()
+    elif isinstance(i, (list, np.ndarray)):
+        i = np.asarray(i)
+        if i.size == 0 and i.dtype == np.float64:
+            i = i.astype(np.int64)  # x[[]] indexes with an empty long tensor, as PyTorch
+    if isinstance(i, np.ndarray) and i.dtype != np.bool_ and not np.issubdtype(i.dtype,
+                                                                               np.integer):
+        raise IndexError(f"{op}: tensors used as indices must be long, int or bool tensors, "
+                         f"got {i.dtype}")
+    return i
+
+
+def positions(shape, index, op="index"):
+    """Flat positions of x[index] for x of `shape`, with the indexed result's shape.
+
+    PyTorch's rule, which differs from NumPy's when ints and tensors mix: ints, slices and
+    None apply first (as views), then the tensor indices, by NumPy's rules on what is left
+    (x[0, :, idx] has shape [5, len(idx)] for x of shape [4, 5, 6], not [len(idx), 5])."""
+    index = [_index_array(i, op) for i in (index if isinstance(index, tuple) else (index,))]
+    used = sum(i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else
+               (0 if i is None or i is Ellipsis else 1) for i in index)
+    ell = [j for j, i in enumerate(index) if i is Ellipsis]
+    if len(ell) > 1:
+        raise IndexError(f"{op}: an index can only have a single ellipsis ('...')")
+    if used > len(shape):
+        raise IndexError(f"{op}: too many indices for tensor of dimension {len(shape)} (got "
+                         f"{used} for a tensor of shape {list(shape)})")
+    if ell:
+        index[ell[0]:ell[0] + 1] = [slice(None)] * (len(shape) - used)
+    basic, adv, d = [], [], 0
+    for i in index:
+        if isinstance(i, np.ndarray):
+            k = i.ndim if i.dtype == np.bool_ else 1
+            if i.dtype == np.bool_ and tuple(i.shape) != tuple(shape[d:d + k]):
+                raise IndexError(f"{op}: the shape of the mask {list(i.shape)} at index {d} "
+                                 f"does not match the shape of the indexed tensor "
+                                 f"{list(shape)}")
+            basic += [slice(None)] * k
+            adv.append(i)
+            d += k
+        elif isinstance(i, (int, np.integer)) and not isinstance(i, bool):
+            if not -shape[d] <= i < shape[d]:
+                raise IndexError(f"{op}: index {i} is out of bounds for dimension {d} with "
+                                 f"size {shape[d]}")
+            basic.append(i)
+            d += 1
+        else:
+            basic.append(i)
+            adv.append(slice(None))
+            d += i is not None
+    view = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)[tuple(basic)]
+    try:
+        return view[tuple(adv)]
+    except IndexError as e:  # NumPy's words for an out-of-range tensor index or a shape
+        msg = str(e).replace("axis", "dimension").replace("arrays", "tensors")
+        raise IndexError(f"{op}: {msg} (indexing a tensor of shape {list(shape)})") from None
+
+
 def getitem_advanced(x, index):
-    """x[..., idx, ...] with one integer tensor or bool mask; the other parts full slices."""
+    """x[index] with integer tensors or bool masks among ints, slices, None and `...`."""
+    _check_tensor(x, "index")
     k = [j for j, i in enumerate(index) if _advanced(i)]
-    if len(k) > 1 or any(not (isinstance(i, slice) and i == slice(None))
-                         for j, i in enumerate(index) if j != k[0]):
-        raise NotImplementedError(f"indexing a tensor of shape {list(x._shape)} with {index}: "
-                                  "one integer tensor or bool mask among full slices is "
-                                  "supported, other mixes are not yet")
-    d, i = k[0], index[k[0]]
-    v = i._value() if isinstance(i, Tensor) else np.asarray(i)
+    if len(k) == 1 and all(isinstance(i, slice) and i == slice(None)
+                           for j, i in enumerate(index) if j != k[0]):
+        return _getitem_one(x, k[0], index[k[0]])
+    pos = positions(x._shape, index)
+    return _index_record("index", x, pos, (2,), pos.shape,
+                         lambda a: a.reshape(-1)[pos.reshape(-1)].reshape(pos.shape))
+
+
+def _getitem_one(x, d, i):
+    """x[:, ..., idx] with one index tensor at dim d: index_select's layout (the index is
+    stored once, not once per element read)."""
+    v = _index_array(i, "index")
     sh = x._shape
     if v.dtype == np.bool_:
         if tuple(v.shape) != sh[d:d + v.ndim]:
@@ -164,10 +301,98 @@ def getitem_advanced(x, index):
                          lambda a: np.take(a.reshape(flat), idx.reshape(-1), axis=d).reshape(shape))
 
 
+# ---- writes by index: x[index] = v, index_put ------------------------------------------
+def _put(name, x, pos, value, accumulate=False, op="index_put"):
+    """A new tensor: x with the elements at flat positions `pos` set from (or, accumulate,
+    added to by) value, a python number or a tensor broadcastable to pos's shape."""
+    if isinstance(value, Tensor):
+        try:
+            broadcast_shapes(value._shape, pos.shape, op)
+        except RuntimeError:
+            raise RuntimeError(f"{op}: shape mismatch: value tensor of shape "
+                               f"{list(value._shape)} cannot be broadcast to indexing result of "
+                               f"shape {list(pos.shape)}") from None
+        if len(value._shape) > len(pos.shape) and value.numel() != 1:
+            value = value.reshape(pos.shape)
+    else:
+        value = _from_array(np.array(value, x._dtype.np), x._dtype, False)
+    tape = current()
+    rg = (x._rg or value._rg) and tape.grad_enabled
+    if not rg or not x._dtype.is_floating_point:
+        v = np.array(x._value())
+        vals = np.broadcast_to(value._value(), pos.shape).reshape(-1)
+        if accumulate:
+            np.add.at(v.reshape(-1), pos.reshape(-1), vals.astype(v.dtype))
+        else:
+            v.reshape(-1)[pos.reshape(-1)] = vals
+        return _from_array(v, x._dtype, False)
+    value = _broadcast_to(value, pos.shape, tape)
+    if value._dtype is not x._dtype:  # written in x's dtype, as PyTorch's copy_ does
+        if value._rg:
+            value = _implicit(value.to(x._dtype), tape)
+        else:
+            value = _from_array(value._value().astype(x._dtype.np), x._dtype, False)
+    it = _from_array(np.asarray(pos, np.float64).reshape(-1), dtypes.float64, False)
+    s0, s1, si = _slots(tape, None, x, value, it)  # indices: the float64 arena, exact
+    out = tape.record_wide(_OP[name], s0, si, s1, tape.intern((3, int(accumulate)), "index"), 0.0,
+                           tape.shape(x._shape), x._dtype.code, S_RG)
+    return _on_tape(tape, out, x._shape, x._dtype, True)
+
+
+def _basic_part(index):
+    """Whether an index has parts PyTorch applies as a view first (then a write through it
+    is CopySlices, else IndexPutBackward0)."""
+    index = index if isinstance(index, tuple) else (index,)
+    return any(not (_advanced(i) or i is Ellipsis or isinstance(i, slice) and i == slice(None))
+               for i in index)
+
+
+def setitem(t, index, value):
+    """t[index] = value, in place, with PyTorch's rules: recorded (CopySlices or
+    IndexPutBackward0) when t or value requires grad; a leaf that requires grad refuses."""
+    from .functions import _inplace, _rebind
+
+    tape = current()
+    if t._rg and t.is_leaf and tape.grad_enabled:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation. (__setitem__)")
+    pos = positions(t._shape, index, "__setitem__")
+    name = "copy_slices" if _basic_part(index) else "index_put"
+    if isinstance(value, Tensor) and value._rg and not t._dtype.is_floating_point:
+        raise RuntimeError(f"__setitem__: a value that requires grad can't be written into a "
+                           f"{t._dtype} tensor")
+    r = _put(name, t, pos, value, op="__setitem__")
+    if r._rg:
+        _rebind(t, r)
+    else:
+        _inplace(t, "__setitem__", lambda src: r)
+
+
+def index_put(input, indices, values, accumulate=False):
+    """input with input[indices] = values, or += with accumulate (repeated positions then
+    add up); indices is a tuple of index tensors. Not in place."""
+    _check_tensor(input, "index_put")
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not "
+                        f"{type(indices).__name__}")
+    return _put("index_put", input, positions(input._shape, tuple(indices), "index_put"),
+                values, accumulate)
+
+
+def index_put_(input, indices, values, accumulate=False):
+    if not accumulate:
+        setitem(input, tuple(indices), values)
+        return input
+    from .functions import _inplace
+
+    return _inplace(input, "index_put_", lambda src: index_put(src, indices, values, True))
+
+
 def _bind():
     T = Tensor
-    for name in ("masked_fill", "lerp", "index_select", "gather"):
+    for name in ("masked_fill", "lerp", "index_select", "gather", "index_put", "index_put_"):
         setattr(T, name, globals()[name])
+    T.__setitem__ = setitem
     T.where = lambda self, condition, other: where(condition, self, other)
     T.masked_fill_ = _inplace_method("masked_fill_", masked_fill, "masked_fill" in _SAVE_SELF)
 

@@ -97,7 +97,7 @@ class Program:
     result: int = -1              # the value the loss projects (always the last step)
 
     def lines(self, module="tapegrad"):
-        out = ["import numpy as np", f"import {module} as torch", ""]
+        out = ["import numpy as np", f"import {module} as torch", "", SETITEM, ""]
         for k, c in enumerate(self.consts):
             out.append(f"C{k} = np.array({c.tolist()!r})")
         for k, a in enumerate(self.leaves):
@@ -133,9 +133,16 @@ def _code(src):
     return c
 
 
+SETITEM = """def setitem(x, index, value):  # x with x[index] = value, as an expression
+    x = x.clone()
+    x[index] = value
+    return x"""
+exec(SETITEM)
+
+
 def run(program, lib, leaves):
     """Run `program` with module `lib` (tapegrad or torch) on leaf tensors; all values."""
-    env = {"torch": lib, "abs": abs}
+    env = {"torch": lib, "abs": abs, "setitem": setitem}
     for k, c in enumerate(program.consts):
         env[f"C{k}"] = c
     vals = list(leaves)
@@ -729,15 +736,126 @@ class Builder:
         return self.add(f"torch.{fn}([{names}], dim={d1})", tuple(parts),
                         lambda *xs: np.concatenate(xs, d), contig=True)
 
+    # -- by index and by condition: tensor indices, writes, where/lerp/clamp with tensors
+    def _tensor_index(self, n):
+        """An index for a dim of size n: int list (maybe repeated, negative) or bool mask."""
+        if self.draw(st.booleans()):
+            mask = [self.draw(st.booleans()) for _ in range(n)]
+            return mask if any(mask) else None
+        return [self.draw(st.integers(-n, n - 1)) for _ in range(self.draw(st.integers(1, 3)))]
+
+    def _mixed_index(self, sh, basic=False):
+        """Ints and tensor indices in one contiguous block among slices (where PyTorch's
+        rule and NumPy's agree, so NumPy is the reference); None if it drew nothing."""
+        nd = len(sh)
+        a = self.draw(st.integers(0, nd - 1))
+        b = self.draw(st.integers(a, nd - 1))
+        idx, tensors = [], 0
+        for d in range(nd):
+            if a <= d <= b and not basic and (self.draw(st.booleans()) or tensors == 0):
+                t = self._tensor_index(sh[d]) if tensors < 2 or d == b else None
+                if t is None or (isinstance(t[0], bool) and tensors):
+                    idx.append(self.draw(st.integers(-sh[d], sh[d] - 1)))
+                else:
+                    idx.append(t)
+                    tensors += 1
+            elif a <= d <= b:
+                idx.append(self.draw(st.integers(-sh[d], sh[d] - 1)))
+            else:
+                idx.append(self.draw(st.sampled_from([slice(None), slice(1, None),
+                                                      slice(None, None, 2)])))
+        if not tensors and not basic:
+            return None
+        lists = [np.asarray(t) for t in idx if isinstance(t, list)]
+        try:
+            np.broadcast_shapes(*(x.shape for x in lists if x.dtype != bool))
+        except ValueError:
+            return None
+        return tuple(idx)
+
+    def select(self):
+        how = self.draw(st.sampled_from(["getitem", "getitem", "index_put", "setitem", "setitem",
+                                         "where", "lerp", "clamp"]))
+        i = self.pick()
+        x = self.vals[i]
+        if how in ("getitem", "index_put", "setitem"):
+            basic = how == "setitem" and self.draw(st.booleans())
+            idx = self._mixed_index(x.shape, basic) if x.ndim else None
+            if how == "index_put" and x.ndim:  # tensors for the first dims, one length
+                m0 = x.shape[0]
+                first = self.draw(st.lists(st.integers(-m0, m0 - 1), min_size=1,
+                                           max_size=min(3, m0), unique_by=lambda v: v % m0))
+                idx = (first,) + tuple([self.draw(st.integers(-m, m - 1)) for _ in first]
+                                       for m in x.shape[1:self.draw(st.integers(1, x.ndim))])
+                idx += (slice(None),) * (x.ndim - len(idx))
+            if idx is None:
+                raise _Reject
+            npidx = tuple(np.asarray(t) if isinstance(t, list) else t for t in idx)
+            text = ", ".join(f"torch.tensor({t!r})" if isinstance(t, list) else
+                             _fmt_index((t,)) for t in idx)
+            if how == "getitem":
+                return self.add("{0}[" + text + "]", (i,), lambda v: np.array(v[npidx]),
+                                contig=False)
+            try:
+                shape = np.empty(x.shape)[npidx].shape
+            except IndexError:  # a mask and an int list that do not broadcast
+                raise _Reject from None
+            vshape = shape[self.draw(st.integers(0, len(shape))):]
+            j = self.const(vshape) if self.draw(st.booleans()) or not vshape else None
+            if j is None:
+                same = [k for k, v in enumerate(self.vals) if v.shape == vshape]
+                j = same[-1] if same else self.const(vshape)
+            pos = np.arange(x.size).reshape(x.shape)[npidx]
+            if len(np.unique(pos)) != pos.size:
+                raise _Reject  # repeated positions: which write wins is unspecified
+
+            def put(v, w):
+                out = np.array(v)
+                out[npidx] = w
+                return out
+
+            if how == "index_put":
+                ts = ", ".join(f"torch.tensor({t!r})" for t in idx if isinstance(t, list))
+                return self.add(f"{{0}}.index_put(({ts},), {{1}})", (i, j), put, contig=True)
+            tup = ", ".join(f"torch.tensor({t!r})" if isinstance(t, list) else repr(t)
+                            for t in idx)
+            return self.add(f"setitem({{0}}, ({tup},), {{1}})", (i, j), put, contig=True)
+        j = self.pick()
+        shape = np.broadcast_shapes(x.shape, self.vals[self.broadcastable(j, x.shape)].shape)
+        j = self.broadcastable(j, x.shape)
+        if how == "where":
+            k = self.off_kink(self.broadcastable(self.pick(), shape))
+            return self.add("torch.where({2} > 0, {0}, {1})", (i, j, k),
+                            lambda a, b, c: np.where(c > 0, a, b))
+        if how == "lerp":
+            k = self.broadcastable(self.bounded(self.pick(), 2.0), shape)
+            return self.add("torch.lerp({0}, {1}, {2})", (i, j, k),
+                            lambda a, b, w: a + w * (b - a))
+        # clamp(x, lo, hi) with tensor bounds: no ties between x, lo and hi
+        k = self.broadcastable(self.pick(), shape)
+        which = self.draw(st.sampled_from(["min", "max", "both"]))
+        vals = [self.vals[t] for t in (i, j, k)]
+        if np.broadcast_shapes(*(v.shape for v in vals)) != x.shape:
+            raise _Reject  # PyTorch 2.13's backward fails when bounds enlarge x's shape
+        for u, w in ((0, 1), (0, 2), (1, 2)):
+            if np.min(np.abs(np.broadcast_to(vals[u], shape) - vals[w])) < MARGIN:
+                raise _Reject
+        src = {"min": "torch.clamp({0}, min={1})", "max": "{0}.clamp(max={2})",
+               "both": "torch.clamp({0}, {1}, {2})"}[which]
+        lo = which != "max"
+        hi = which != "min"
+        return self.add(src, (i, j, k), lambda a, b, c: np.minimum(np.maximum(a, b) if lo else a,
+                                                                  c) if hi else np.maximum(a, b))
+
 
 KINDS = ("unary", "scalar", "binary", "reduce", "matmul", "reshape", "permute", "index",
-         "unsqueeze", "expand", "reduce2", "clamp", "join")
+         "unsqueeze", "expand", "reduce2", "clamp", "join", "select")
 FLAVORS = {
     "mixed": dict.fromkeys(KINDS, 1),
     "math": {"unary": 4, "scalar": 3, "binary": 4, "reduce": 1, "matmul": 1, "reshape": 1,
-             "index": 1, "clamp": 2, "reduce2": 1},
+             "index": 1, "clamp": 2, "reduce2": 1, "select": 1},
     "shapes": {"reshape": 2, "permute": 3, "index": 4, "unsqueeze": 2, "expand": 3,
-               "binary": 2, "reduce": 2, "unary": 1, "matmul": 1, "join": 2},
+               "binary": 2, "reduce": 2, "unary": 1, "matmul": 1, "join": 2, "select": 3},
     "linalg": {"matmul": 4, "reduce": 3, "binary": 3, "permute": 2, "unary": 1, "index": 1,
                "expand": 1, "reduce2": 3, "join": 3, "clamp": 1},
 }

@@ -15,8 +15,16 @@ def inputs(spec, shapes, seed=0, dtype=torch.float64):
     return [torch.tensor(rng.uniform(lo, hi, s), dtype=dtype, requires_grad=True) for s in shapes]
 
 
+def setitem(x, index, value):
+    """x with x[index] = value, x itself untouched (an example expression can't assign)."""
+    x = x.clone()
+    x[index] = value
+    return x
+
+
 def run(spec, expr, xs):
-    """Evaluate an example expression on tensors xs (named x, y) with the row's const c."""
+    """Evaluate an example expression on tensors xs (named x, y, z) with the row's const c."""
     c = spec.const if spec.const is not None else 1.3
-    env = {"torch": torch, "c": c, "x": xs[0], "y": xs[1] if len(xs) > 1 else None}
+    env = {"torch": torch, "c": c, "setitem": setitem}
+    env.update(zip("xyz", xs))
     return eval(expr, env)

@@ -65,6 +65,10 @@ def _setitem_on_leaf():
     x[0] = 5.0
 
 
+def _setitem(t, index, value):
+    t[index] = value
+
+
 def _iadd_on_leaf():
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     x += 1
@@ -175,6 +179,35 @@ ROWS = [
      r"slice step cannot be zero.*dimension 0.*\[2, 3\]"),
     ("slice-step-negative", lambda: f23()[:, ::-1], ValueError,
      r"step must be greater than zero, got -1.*dimension 1.*\[2, 3\]"),
+    ("index-mixed-int-out-of-range", lambda: f23()[torch.tensor([0, 1]), 3], IndexError,
+     r"index 3.*dimension 1.*size 3"),
+    ("index-mixed-tensor-out-of-range", lambda: f23()[torch.tensor([0, 2]), 1:], IndexError,
+     r"index 2.*dimension 0.*size 2.*\[2, 3\]"),
+    ("index-float-tensor-mixed", lambda: f23()[torch.tensor([0.0]), 1], IndexError,
+     r"index.*long, int or bool.*float32"),
+    ("index-mask-shape", lambda: f23()[torch.tensor([True, False, True])], IndexError,
+     r"mask \[3\].*\[2, 3\]"),
+    ("index-tensors-broadcast", lambda: f23()[torch.tensor([0, 1]), torch.tensor([0, 1, 2])],
+     IndexError, r"shape mismatch.*broadcast.*\(2,\).*\(3,\).*\[2, 3\]"),
+    ("setitem-value-shape", lambda: _setitem(f23() * 2, 0, torch.ones(4)), RuntimeError,
+     r"__setitem__.*value tensor of shape \[4\].*indexing result of shape \[3\]"),
+    ("setitem-out-of-range", lambda: _setitem(f23() * 2, (slice(None), 5), 1.0), IndexError,
+     r"__setitem__.*index 5.*dimension 1.*size 3"),
+    ("setitem-mask-shape", lambda: _setitem(f23() * 2, torch.tensor([True]), 1.0), IndexError,
+     r"__setitem__.*mask \[1\].*\[2, 3\]"),
+    ("index_put-indices-type", lambda: f4().index_put(torch.tensor([0]), torch.ones(1)),
+     TypeError, r"index_put.*indices.*Tensor"),
+    # three-tensor ops
+    ("where-cond-float", lambda: torch.where(torch.ones(4), f4(), f4()), RuntimeError,
+     r"where.*bool.*float32"),
+    ("where-shape", lambda: torch.where(torch.ones(2, 3) > 0, f4(), f4()), RuntimeError,
+     r"where.*\(4\).*\(3\)"),
+    ("lerp-weight-shape", lambda: torch.lerp(f4(), f4(), torch.ones(3)), RuntimeError,
+     r"lerp.*\(4\).*\(3\)"),
+    ("clamp-tensor-shape", lambda: torch.clamp(f23(), min=torch.zeros(4)), RuntimeError,
+     rf"clamp.*{SHAPES}"),
+    ("clamp-tensor-and-number", lambda: torch.clamp(f4(), min=torch.zeros(4), max=1.0),
+     TypeError, r"clamp\(\).*(combination|tensor).*float"),
     # reshape, view, expand, repeat
     ("reshape-size", lambda: f23().reshape(4, 2), RuntimeError,
      r"reshape\(\).*\[4, 2\].*invalid.*size 6.*\[2, 3\]"),

@@ -1,7 +1,7 @@
 """The op table is consistent and the generated dispatch is fresh."""
 
 from tapegrad.ops import BY_CODE, OPS
-from tapegrad.ops.spec import BINARY, UNARY
+from tapegrad.ops.spec import BINARY, TERNARY, UNARY
 from tapegrad.tape import codegen
 
 
@@ -27,6 +27,8 @@ def test_elementwise_rows_have_their_kernels():
             assert s.fwd is not None and len(s.vjp) == 1, s.name
         elif s.family == BINARY:
             assert s.fwd is not None and len(s.vjp) == 2, s.name
+        elif s.family == TERNARY:
+            assert s.fwd is not None and len(s.vjp) == 3, s.name
         else:
             assert s.fwd is None and s.vjp == (), s.name
 

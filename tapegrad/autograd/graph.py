@@ -4,7 +4,7 @@ import weakref
 
 from ..ops import BY_CODE
 from ..ops.spec import UNARY
-from ..tape.records import R_FLAGS, R_IMPLICIT, R_IN0, R_IN1, R_OP, S_FLAGS, S_LEAF, S_REC, S_RG
+from ..tape.records import R_FLAGS, R_IMPLICIT, R_IN0, R_OP, S_FLAGS, S_LEAF, S_REC, S_RG
 
 _classes = {}
 _accumulators = weakref.WeakValueDictionary()  # id(leaf) -> its AccumulateGrad, while alive
@@ -26,15 +26,15 @@ class Node:
     def next_functions(self):
         tape, k = self._tape, self._record
         spec = BY_CODE[int(tape.R[k, R_OP])]
-        ins = [int(tape.R[k, R_IN0]), int(tape.R[k, R_IN1])]
+        ins = [int(tape.R[k, f]) for f in spec.edges]
         if spec.family == UNARY and spec.name.endswith("_scalar"):
             ins[1] = -2  # the python scalar: PyTorch lists it as (None, 0)
         out = []
         for s in ins:
             if s == -1:
                 continue
-            if s >= 0 and tape.R[tape.S[s, S_REC], R_FLAGS] & R_IMPLICIT:
-                s = int(tape.R[tape.S[s, S_REC], R_IN0])  # a promotion cast: not a node
+            while s >= 0 and tape.R[tape.S[s, S_REC], R_FLAGS] & R_IMPLICIT:
+                s = int(tape.R[tape.S[s, S_REC], R_IN0])  # a cast or broadcast: not a node
             if s < 0 or not tape.S[s, S_FLAGS] & S_RG:
                 out.append((None, 0))
             elif tape.S[s, S_FLAGS] & S_LEAF:

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from .spec import IN0, IN1, OUT, SCALAR, binary, unary
+from ..tape.records import R_IN0, R_IN1
+from .spec import IN0, IN1, IN2, OUT, SCALAR, binary, ternary, unary
 
 # ---- unary math ----------------------------------------------------------------------
 
@@ -542,3 +543,87 @@ def where_scalar_self_vjp_a(a, b, y, g, c):
 @where_scalar_self.vjp
 def where_scalar_self_vjp_b(a, b, y, g, c):
     return g * 0
+
+
+# ---- three tensor inputs (TERNARY): a, b, m; a one-element input broadcasts ---------
+
+
+@ternary(120, "where", "WhereBackward0", saves=IN2, edges=(R_IN0, R_IN1),
+         doc="where(m, a, b); the condition m is in2 and is not a next_function",
+         examples=(("torch.where(x > 0, x, y)", (2, 3), (2, 3)),
+                   ("torch.where(y > 0.5, x, y)", (3,), (2, 3)), ("x.where(x < 0, y)", (2, 1), ())))
+def where(a, b, m, c):
+    return a if m != 0 else b
+
+
+@where.vjp
+def where_vjp_a(a, b, m, y, g, c):
+    return g if m != 0 else g * 0
+
+
+@where.vjp
+def where_vjp_b(a, b, m, y, g, c):
+    return g * 0 if m != 0 else g
+
+
+@where.vjp
+def where_vjp_m(a, b, m, y, g, c):
+    return g * 0
+
+
+@ternary(121, "lerp_tensor", "LerpBackward1", saves=IN0 | IN1 | IN2, doc="lerp(a, b, weight m)",
+         examples=(("torch.lerp(x, y, z)", (3,), (3,), (3,)), ("x.lerp(y, z)", (2, 3), (3,), ())))
+def lerp_tensor(a, b, m, c):
+    return a + m * (b - a)
+
+
+@lerp_tensor.vjp
+def lerp_tensor_vjp_a(a, b, m, y, g, c):
+    return g * (1 - m)
+
+
+@lerp_tensor.vjp
+def lerp_tensor_vjp_b(a, b, m, y, g, c):
+    return g * m
+
+
+@lerp_tensor.vjp
+def lerp_tensor_vjp_m(a, b, m, y, g, c):
+    return g * (b - a)
+
+
+# clamp with tensor bounds: b = min, m = max; c says which are given (1 min, 2 max, 3 both),
+# the absent one is a dummy element. NaN in x or a given bound gives NaN, as in PyTorch.
+# Gradients follow PyTorch to the tie: x where min <= x <= max; min where x < min < max;
+# max where x > max or min > max (then the result is max).
+@ternary(122, "clamp_tensor", "ClampBackward0", saves=IN0 | IN1 | IN2,
+         doc="clamp with tensor bounds; c = 1 min, 2 max, 3 both",
+         examples=(("torch.clamp(x, y, z)", (3,), (3,), (3,)), ("x.clamp(min=y)", (2, 3), (3,)),
+                   ("torch.clamp(x, max=y)", (2, 3), (2, 1)), ("x.clip(y, z)", (2, 2), (), (2, 2))))
+def clamp_tensor(a, b, m, c):
+    if a != a:
+        return a
+    y = a
+    if c != 2.0:
+        if b != b or y < b:
+            y = b
+    if c != 1.0:
+        if m != m or m < y:
+            y = m
+    return y
+
+
+@clamp_tensor.vjp
+def clamp_tensor_vjp_a(a, b, m, y, g, c):
+    keep = (c == 2.0 or a >= b) and (c == 1.0 or a <= m)
+    return g if keep else g * 0
+
+
+@clamp_tensor.vjp
+def clamp_tensor_vjp_b(a, b, m, y, g, c):
+    return g if a < b and (c == 1.0 or b < m) else g * 0
+
+
+@clamp_tensor.vjp
+def clamp_tensor_vjp_m(a, b, m, y, g, c):
+    return g if a > m or (c == 3.0 and b > m) else g * 0

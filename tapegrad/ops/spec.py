@@ -9,7 +9,8 @@ public functions, the Tensor methods and the gradient tests are driven from the 
 
 from dataclasses import dataclass
 
-from ..tape.records import R_SAVES, R_SAVES_IN0, R_SAVES_IN1, R_SAVES_OUT
+from ..tape.records import (R_IN0, R_IN1, R_IN2, R_SAVES, R_SAVES_IN0, R_SAVES_IN1, R_SAVES_IN2,
+                            R_SAVES_OUT)
 
 # ---- families: one compiled loop body shape each ----------------------------------
 LEAF = 0      # a leaf or constant loaded into the tape; no compute
@@ -21,16 +22,21 @@ STRIDED = 5   # permute, transpose, slices, select, expand, flip, repeat: stride
 COPY = 6      # reshape/view/clone: same elements, new shape
 CAST = 7      # float32 <-> float64
 JOIN = 8      # cat/stack of two tensors along a dim (n tensors: n - 1 records)
-INDEX = 9     # gathers by an index tensor: index_select, gather, x[int tensor], x[mask]
+INDEX = 9     # by an index tensor (in1): gathers (x[idx], gather, ...) and index_put
+TERNARY = 10  # y = f(a, b, m), elementwise; each input full size or one element
 FAMILY_NAMES = ("leaf", "unary", "binary", "reduce", "matmul", "strided", "copy", "cast",
-                "join", "index")
+                "join", "index", "ternary")
 
 # what backward reads (PyTorch's saved tensors); R_SAVES alone = a saved python scalar
 NOTHING = 0
 SCALAR = R_SAVES
 IN0 = R_SAVES | R_SAVES_IN0
 IN1 = R_SAVES | R_SAVES_IN1
+IN2 = R_SAVES | R_SAVES_IN2
 OUT = R_SAVES | R_SAVES_OUT
+
+# the record fields a grad_fn lists as next_functions, by family (PyTorch's order)
+EDGES = {INDEX: (R_IN0, R_IN2), TERNARY: (R_IN0, R_IN1, R_IN2)}
 
 
 @dataclass
@@ -47,10 +53,13 @@ class OpSpec:
     examples: tuple = ()   # (expression, input shapes...): how tests call it (x, y, c, torch)
     tol: float = 1e-6      # gradient-check tolerance (float64, central differences)
     doc: str = ""
+    edges: tuple = None    # record fields listed by next_functions (default: by family)
 
     def __post_init__(self):
         if not self.examples:
             self.examples = _default_examples(self)
+        if self.edges is None:
+            self.edges = EDGES.get(self.family, (R_IN0, R_IN1))
 
     def __repr__(self):
         return f"<op {self.opcode} {self.name} ({FAMILY_NAMES[self.family]})>"
@@ -83,8 +92,9 @@ class _Elementwise:
     family = None
 
     def __init__(self, opcode, name, grad_fn, saves=NOTHING, domain=(-2.0, 2.0), const=None,
-                 examples=(), doc=""):
-        self.kw = dict(saves=saves, domain=domain, const=const, examples=examples, doc=doc)
+                 examples=(), doc="", edges=None):
+        self.kw = dict(saves=saves, domain=domain, const=const, examples=examples, doc=doc,
+                       edges=edges)
         self.head = (opcode, name, grad_fn)
         self.spec = None
 
@@ -108,3 +118,10 @@ class binary(_Elementwise):
     """y = f(a, b, c); VJP kernels (a, b, y, g, c) -> da, then -> db."""
 
     family = BINARY
+
+
+class ternary(_Elementwise):
+    """y = f(a, b, m, c) over three inputs of one shape (a single element broadcasts);
+    VJP kernels (a, b, m, y, g, c) -> da, -> db, -> dm. `c` is the record's const."""
+
+    family = TERNARY

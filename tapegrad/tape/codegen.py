@@ -78,11 +78,28 @@ def _binary_vjp(s):
             f"        G[pb + i * sb] += {s.name}_vjp1({args})"]
 
 
+_T_ARGS = "A[pa + i * sa], A[pb + i * sb], A[pm + i * sm]"
+
+
+def _ternary_fwd(s):
+    return ["for i in range(n):", f"    A[po + i] = {s.name}_fwd({_T_ARGS}, c)"]
+
+
+def _ternary_vjp(s):
+    args = f"{_T_ARGS}, A[po + i], G[po + i], c"
+    lines = ["for i in range(n):"]
+    for j, (need, p) in enumerate((("need_a", "pa + i * sa"), ("need_b", "pb + i * sb"),
+                                   ("need_m", "pm + i * sm"))):
+        lines += [f"    if {need}:", f"        G[{p}] += {s.name}_vjp{j}({args})"]
+    return lines
+
+
 def generate(ops):
-    from ..ops.spec import BINARY, UNARY
+    from ..ops.spec import BINARY, TERNARY, UNARY
 
     unary = [s for s in ops if s.family == UNARY]
     binary = [s for s in ops if s.family == BINARY]
+    ternary = [s for s in ops if s.family == TERNARY]
     top = max(s.opcode for s in ops) + 1
     family = [-1] * top
     saves = [0] * top
@@ -94,7 +111,7 @@ def generate(ops):
            f"FAMILY = np.array({family}, dtype=np.int64)",
            f"SAVES = np.array({saves}, dtype=np.int64)",
            "", "", "# ---- scalar kernels, copied from tapegrad/ops ----", ""]
-    for s in unary + binary:
+    for s in unary + binary + ternary:
         out.append(_kernel_source(s.fwd, f"{s.name}_fwd"))
         for i, v in enumerate(s.vjp):
             out.append(_kernel_source(v, f"{s.name}_vjp{i}"))
@@ -104,6 +121,10 @@ def generate(ops):
     out.append(_switch("binary_fwd", "op, A, pa, sa, pb, sb, po, n, c", binary, _binary_fwd))
     out.append(_switch("binary_vjp", "op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b",
                        binary, _binary_vjp))
+    t_ptrs = "pa, sa, pb, sb, pm, sm, po, n, c"
+    out.append(_switch("ternary_fwd", f"op, A, {t_ptrs}", ternary, _ternary_fwd))
+    out.append(_switch("ternary_vjp", f"op, A, G, {t_ptrs}, need_a, need_b, need_m", ternary,
+                       _ternary_vjp))
     return "\n\n".join(out).replace("\n\n\n\n", "\n\n\n")
 
 

@@ -11,9 +11,9 @@ from numba import njit
 
 # opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)
 
-FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, 2, 2, 2, 2, 2, 2, 2, -1, -1, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, -1, -1, -1, 9, 9, 9], dtype=np.int64)
+FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, 2, 2, 2, 2, 2, 2, 2, -1, -1, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, -1, -1, -1, 9, 9, 9, 9, 9, -1, -1, -1, -1, -1, 10, 10, 10], dtype=np.int64)
 
-SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
+SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 0, 0, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 65, 71, 71], dtype=np.int64)
 
 
 
@@ -523,6 +523,76 @@ def where_scalar_self_vjp1(a, b, y, g, c):
     return g * 0
 
 
+@njit(inline="always", error_model="numpy")
+def where_fwd(a, b, m, c):
+    return a if m != 0 else b
+
+
+@njit(inline="always", error_model="numpy")
+def where_vjp0(a, b, m, y, g, c):
+    return g if m != 0 else g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def where_vjp1(a, b, m, y, g, c):
+    return g * 0 if m != 0 else g
+
+
+@njit(inline="always", error_model="numpy")
+def where_vjp2(a, b, m, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def lerp_tensor_fwd(a, b, m, c):
+    return a + m * (b - a)
+
+
+@njit(inline="always", error_model="numpy")
+def lerp_tensor_vjp0(a, b, m, y, g, c):
+    return g * (1 - m)
+
+
+@njit(inline="always", error_model="numpy")
+def lerp_tensor_vjp1(a, b, m, y, g, c):
+    return g * m
+
+
+@njit(inline="always", error_model="numpy")
+def lerp_tensor_vjp2(a, b, m, y, g, c):
+    return g * (b - a)
+
+
+@njit(inline="always", error_model="numpy")
+def clamp_tensor_fwd(a, b, m, c):
+    if a != a:
+        return a
+    y = a
+    if c != 2.0:
+        if b != b or y < b:
+            y = b
+    if c != 1.0:
+        if m != m or m < y:
+            y = m
+    return y
+
+
+@njit(inline="always", error_model="numpy")
+def clamp_tensor_vjp0(a, b, m, y, g, c):
+    keep = (c == 2.0 or a >= b) and (c == 1.0 or a <= m)
+    return g if keep else g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def clamp_tensor_vjp1(a, b, m, y, g, c):
+    return g if a < b and (c == 1.0 or b < m) else g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def clamp_tensor_vjp2(a, b, m, y, g, c):
+    return g if a > m or (c == 3.0 and b > m) else g * 0
+
+
 
 
 # ---- switches: one loop body per op ----
@@ -842,3 +912,44 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 G[pa + i * sa] += where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
             if need_b:
                 G[pb + i * sb] += where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+
+
+@njit(cache=True, error_model="numpy")
+def ternary_fwd(op, A, pa, sa, pb, sb, pm, sm, po, n, c):
+    if op == 120:  # where
+        for i in range(n):
+            A[po + i] = where_fwd(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], c)
+    elif op == 121:  # lerp_tensor
+        for i in range(n):
+            A[po + i] = lerp_tensor_fwd(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], c)
+    elif op == 122:  # clamp_tensor
+        for i in range(n):
+            A[po + i] = clamp_tensor_fwd(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], c)
+
+
+@njit(cache=True, error_model="numpy")
+def ternary_vjp(op, A, G, pa, sa, pb, sb, pm, sm, po, n, c, need_a, need_b, need_m):
+    if op == 120:  # where
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += where_vjp0(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += where_vjp1(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
+            if need_m:
+                G[pm + i * sm] += where_vjp2(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
+    elif op == 121:  # lerp_tensor
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += lerp_tensor_vjp0(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += lerp_tensor_vjp1(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
+            if need_m:
+                G[pm + i * sm] += lerp_tensor_vjp2(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
+    elif op == 122:  # clamp_tensor
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += clamp_tensor_vjp0(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += clamp_tensor_vjp1(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
+            if need_m:
+                G[pm + i * sm] += clamp_tensor_vjp2(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)

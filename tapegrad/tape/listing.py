@@ -26,7 +26,7 @@ def listing(tape, start=0, stop=None):
             rhs = "leaf" if flags & S_LEAF else "const"
             note = "requires_grad" if flags & S_RG else ""
         else:
-            args = [f"v{int(r[f])}" for f in ("in0", "in1") if r[f] >= 0]
+            args = [f"v{int(r[f])}" for f in ("in0", "in1", "in2") if r[f] >= 0]
             if spec.family == UNARY and spec.name.endswith("_scalar") or spec.name in ("add",
                                                                                         "sub"):
                 if spec.family == UNARY or r["const"] != 1:

@@ -30,16 +30,19 @@ RECORD_FIELDS = (
     "aux",    # offset into the int64 aux pool (shapes, strides, dims), -1 if unused
     "const",  # a float parameter (python scalar operand, alpha, exponent), index into the const pool
     "seq",    # global sequence number: total order of records across tapes
+    "in2",    # third input slot, -1 if absent (where's condition, a clamp bound, the
+              # values of an index_put)
 )
 RECORD = np.dtype([(f, np.float64 if f == "const" else _I8) for f in RECORD_FIELDS])
-R_OP, R_FLAGS, R_OUT, R_IN0, R_IN1, R_AUX, R_CONST, R_SEQ = range(len(RECORD_FIELDS))
+R_OP, R_FLAGS, R_OUT, R_IN0, R_IN1, R_AUX, R_CONST, R_SEQ, R_IN2 = range(len(RECORD_FIELDS))
 
 R_SAVES = 1       # backward reads saved values (PyTorch's saved tensors, scalars included)
 R_SAVES_IN0 = 2   # backward reads in0's primal: version-checked
 R_SAVES_IN1 = 4   # backward reads in1's primal: version-checked
 R_SAVES_OUT = 8   # backward reads the output's primal: version-checked
 R_FREED = 16      # a backward without retain_graph ran this record
-R_IMPLICIT = 32   # a dtype promotion cast inside an op: not a grad_fn node of its own
+R_IMPLICIT = 32   # a cast or broadcast inside an op: not a grad_fn node of its own
+R_SAVES_IN2 = 64  # backward reads in2's primal: version-checked
 
 # ---- slot table: one row per tensor value -----------------------------------------
 SLOT_FIELDS = (

@@ -1,6 +1,6 @@
 """The compiled code that walks the tape: record, forward sweep, reverse sweep, compaction.
 
-Every function here takes the tape's tables as plain arrays: R (records, int64 (n, 8)),
+Every function here takes the tape's tables as plain arrays: R (records, int64 (n, 9)),
 S (slots, int64 (n, 8)), AUX (int64 pool: header counters, interned shapes and op
 parameters), the value arenas A32/A64 and the adjoint arenas G32/G64. Errors leave as
 status codes; Python formats the messages. Family kernels are the only loop bodies
@@ -10,23 +10,25 @@ besides the generated elementwise switches in dispatch.py.
 import numpy as np
 from numba import njit
 
-from ..ops.spec import BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, REDUCE, STRIDED, UNARY
-from .dispatch import FAMILY, SAVES, binary_fwd, binary_vjp, unary_fwd, unary_vjp
+from ..ops.spec import (BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, REDUCE, STRIDED, TERNARY,
+                        UNARY)
+from .dispatch import (FAMILY, SAVES, binary_fwd, binary_vjp, ternary_fwd, ternary_vjp, unary_fwd,
+                       unary_vjp)
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAGS, R_FREED,
-                      R_IN0, R_IN1, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
-                      R_SAVES_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NDIM, S_NUMEL, S_OFF,
+                      R_IN0, R_IN1, R_IN2, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
+                      R_SAVES_IN2, R_SAVES_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NDIM, S_NUMEL, S_OFF,
                       S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "b8900a4a39af6538"
+DISPATCH_STAMP = "fd91672b3ed7ba08"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
 AUX_HEADER = 8
-BLAS_MIN = 1 << 14
-KEEP_ROW, KEEP_VALUE = 1, 2  # compaction marks: keep the slot row / also its value   # m*k*n from which a matmul goes to BLAS instead of the loops
+BLAS_MIN = 1 << 14  # m*k*n from which a matmul goes to BLAS instead of the loops
+KEEP_ROW, KEEP_VALUE = 1, 2  # compaction marks: keep the slot row / also its value
 
 
 # ---- strided iteration (broadcasting, reductions, permutes) ---------------------------
@@ -405,7 +407,7 @@ def _cast(R, S, Ain, Aout, Gin, Gout, k, backward):
 
 
 @njit(inline="always", error_model="numpy")
-def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b):
+def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b, need_m):
     """One record in either arena (casts read one arena and write the other)."""
     fam = FAMILY[R[k, R_OP]]
     if fam == LEAF:
@@ -418,9 +420,14 @@ def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b):
             _cast(R, S, A32, A64, G32, G64, k, backward)
     elif fam == INDEX:  # indices (in1) live in the float64 arena
         if out_f32:
-            _index(R, S, AUX, A32, G32, A64, k, backward)
+            _index(R, S, AUX, A32, G32, A64, k, backward, need_a, need_m)
         else:
-            _index(R, S, AUX, A64, G64, A64, k, backward)
+            _index(R, S, AUX, A64, G64, A64, k, backward, need_a, need_m)
+    elif fam == TERNARY:
+        if out_f32:
+            _ternary(R, S, A32, G32, k, backward, need_a, need_b, need_m)
+        else:
+            _ternary(R, S, A64, G64, k, backward, need_a, need_b, need_m)
     elif out_f32:
         _step(R, S, AUX, A32, G32, k, backward, need_a, need_b)
     else:
@@ -428,14 +435,68 @@ def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b):
 
 
 @njit(error_model="numpy")
-def _index(R, S, AUX, A, G, AI, k, backward):
-    """Gathers by an index tensor (exact integers in the float64 arena AI), two layouts:
-    aux = [0, outer, n, inner, m]: out[o, j, i] = x[o, idx[j], i] (index_select, x[idx]);
-    aux = [1, nd, dim, out shape, x strides]: out[p] = x[p with dim replaced by idx[p]]
-    (gather). The VJP adds each output's adjoint to the element it read."""
+def _ternary(R, S, A, G, k, backward, need_a, need_b, need_m):
+    """y = f(a, b, m): each input has the output's size or one element (stride 0)."""
+    o = R[k, R_OUT]
+    n = S[o, S_NUMEL]
+    a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
+    sa = 1 if S[a, S_NUMEL] == n else 0
+    sb = 1 if S[b, S_NUMEL] == n else 0
+    sm = 1 if S[m, S_NUMEL] == n else 0
+    c = R.view(np.float64)[k, R_CONST]
+    if backward:
+        ternary_vjp(R[k, R_OP], A, G, S[a, S_OFF], sa, S[b, S_OFF], sb, S[m, S_OFF], sm,
+                    S[o, S_OFF], n, c, need_a, need_b, need_m)
+    else:
+        ternary_fwd(R[k, R_OP], A, S[a, S_OFF], sa, S[b, S_OFF], sb, S[m, S_OFF], sm,
+                    S[o, S_OFF], n, c)
+
+
+@njit(error_model="numpy")
+def _index(R, S, AUX, A, G, AI, k, backward, need_x, need_v):
+    """By an index tensor in1 (exact integers in the float64 arena AI); aux[0] the layout:
+    0 [0, outer, n, inner, m]: out[o, j, i] = x[o, idx[j], i] (index_select, x[idx]);
+    1 [1, nd, dim, out shape, x strides]: out[p] = x[p with dim replaced by idx[p]] (gather);
+    2 [2]: out[p] = x[idx[p]], idx flat positions (any mix of indices);
+    3 [3, accumulate]: out = x, then out[idx[j]] = v[j], or += with accumulate (v = in2:
+       one element, or one per position; the last write wins, as a sequential loop does).
+    The VJP of a gather adds each output's adjoint to the element it read; of a put, v
+    gets the adjoint at the positions and x the adjoint (outside them unless accumulate)."""
     x = R[k, R_AUX]
     px, pi, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
     n_out = S[R[k, R_OUT], S_NUMEL]
+    if AUX[x] == 2:
+        for p in range(n_out):
+            if backward:
+                G[px + np.int64(AI[pi + p])] += G[po + p]
+            else:
+                A[po + p] = A[px + np.int64(AI[pi + p])]
+        return
+    if AUX[x] == 3:
+        v = R[k, R_IN2]
+        pv, m = S[v, S_OFF], S[R[k, R_IN1], S_NUMEL]
+        sv = 1 if S[v, S_NUMEL] == m else 0
+        acc = AUX[x + 1] != 0
+        if not backward:
+            for i in range(n_out):
+                A[po + i] = A[px + i]
+            for j in range(m):
+                if acc:
+                    A[po + np.int64(AI[pi + j])] += A[pv + j * sv]
+                else:
+                    A[po + np.int64(AI[pi + j])] = A[pv + j * sv]
+            return
+        if need_v:
+            for j in range(m):
+                G[pv + j * sv] += G[po + np.int64(AI[pi + j])]
+        if need_x:
+            hit = np.zeros(n_out, np.bool_)
+            for j in range(m):
+                hit[np.int64(AI[pi + j])] = not acc
+            for i in range(n_out):
+                if not hit[i]:
+                    G[px + i] += G[po + i]
+        return
     if AUX[x] == 0:
         outer, n, inner, m = AUX[x + 1], AUX[x + 2], AUX[x + 3], AUX[x + 4]
         for o in range(outer):
@@ -496,6 +557,7 @@ def _append(R, S, AUX, cap, op, in0, in1, aux, c, shape, dtype, sflags):
     R[nrec, R_AUX] = aux
     R.view(np.float64)[nrec, R_CONST] = c
     R[nrec, R_SEQ] = AUX[H_SEQ]
+    R[nrec, R_IN2] = -1
     AUX[H_NREC] = nrec + 1
     AUX[H_NSLOT] = nslot + 1
     AUX[H_TOP32 + dtype] = top + numel
@@ -518,13 +580,15 @@ def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
 
 
 @njit(cache=True, error_model="numpy")
-def record_index(R, S, AUX, A32, A64, op, in0, in1, aux, shape, dtype, sflags):
-    """`record` for an INDEX op: data in the arena of `dtype`, indices (in1) in A64."""
+def record_wide(R, S, AUX, A32, A64, op, in0, in1, in2, aux, c, shape, dtype, sflags):
+    """`record` for the INDEX and TERNARY families: a third input in2, and both arenas
+    (an index lives in the float64 arena whatever the data's dtype)."""
     cap = A32.shape[0] if dtype == DT_F32 else A64.shape[0]
-    k = _append(R, S, AUX, cap, op, in0, in1, aux, 0.0, shape, dtype, sflags)
+    k = _append(R, S, AUX, cap, op, in0, in1, aux, c, shape, dtype, sflags)
     if k < 0:
         return -1
-    _sweep_one(R, S, AUX, A32, A64, A32, A64, k, False, False, False)
+    R[k, R_IN2] = in2
+    _sweep_one(R, S, AUX, A32, A64, A32, A64, k, False, False, False, False)
     return R[k, R_OUT]
 
 
@@ -552,11 +616,12 @@ def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
     R[nrec, R_AUX] = -1
     R[nrec, R_CONST] = 0
     R[nrec, R_SEQ] = AUX[H_SEQ]
+    R[nrec, R_IN2] = -1
     AUX[H_NREC] = nrec + 1
     AUX[H_NSLOT] = nslot + 1
     AUX[H_TOP32 + dtype] = top + numel
     AUX[H_SEQ] += 1
-    _sweep_one(R, S, AUX, A32, A64, A32, A64, nrec, False, False, False)
+    _sweep_one(R, S, AUX, A32, A64, A32, A64, nrec, False, False, False, False)
     return nslot
 
 
@@ -585,6 +650,7 @@ def load(R, S, AUX, A, src, shape, dtype, sflags):
     R[nrec, R_AUX] = -1
     R[nrec, R_CONST] = 0
     R[nrec, R_SEQ] = AUX[H_SEQ]
+    R[nrec, R_IN2] = -1
     AUX[H_NREC] = nrec + 1
     AUX[H_NSLOT] = nslot + 1
     AUX[H_TOP32 + dtype] = top + numel
@@ -596,7 +662,7 @@ def load(R, S, AUX, A, src, shape, dtype, sflags):
 def forward(R, S, AUX, A32, A64, k0, k1):
     """Forward sweep over records k0..k1-1: recomputes every output from its inputs."""
     for k in range(k0, k1):
-        _sweep_one(R, S, AUX, A32, A64, A32, A64, k, False, False, False)
+        _sweep_one(R, S, AUX, A32, A64, A32, A64, k, False, False, False, False)
 
 
 @njit(cache=True, error_model="numpy")
@@ -632,18 +698,20 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
         if fl & R_FREED and fl & R_SAVES:
             _unmark(MARK, AUX, lo, nslot)
             return ERR_FREED, k, o
-        a, b = R[k, R_IN0], R[k, R_IN1]
+        a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
         bad = -1
         if fl & R_SAVES_IN0 and S[a, S_VER] != 0:
             bad = a
         elif fl & R_SAVES_IN1 and S[b, S_VER] != 0:
             bad = b
+        elif fl & R_SAVES_IN2 and S[m, S_VER] != 0:
+            bad = m
         elif fl & R_SAVES_OUT and S[o, S_VER] != 0:
             bad = o
         if bad >= 0:
             _unmark(MARK, AUX, lo, nslot)
             return ERR_VERSION, k, bad
-        for i in (a, b):
+        for i in (a, b, m):
             if i >= 0 and S[i, S_FLAGS] & S_RG and MARK[i] == 0:
                 MARK[i] = 1
                 pending += 1
@@ -670,9 +738,9 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
     # pass 2: the reverse sweep proper
     for k in range(top, bottom - 1, -1):
         if MARK[R[k, R_OUT]]:
-            a, b = R[k, R_IN0], R[k, R_IN1]
-            _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True,
-                       a >= 0 and MARK[a] == 1, b >= 0 and MARK[b] == 1)
+            a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
+            _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True, a >= 0 and MARK[a] == 1,
+                       b >= 0 and MARK[b] == 1, m >= 0 and MARK[m] == 1)
     count = 0
     for s in range(lo, nslot):
         if MARK[s] and S[s, S_FLAGS] & (S_LEAF | S_RETAIN):
@@ -716,8 +784,8 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
             # neither its inputs nor its output's value (unless still read elsewhere) stay
             continue
         MARK[o] |= KEEP_VALUE  # a sweep may pass through: its adjoint needs the region
-        a, b = R[k, R_IN0], R[k, R_IN1]
-        for i, bit in ((a, R_SAVES_IN0), (b, R_SAVES_IN1)):
+        a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
+        for i, bit in ((a, R_SAVES_IN0), (b, R_SAVES_IN1), (m, R_SAVES_IN2)):
             if i >= 0:
                 MARK[i] |= KEEP_ROW
                 if fl & bit and not fl & R_FREED:
@@ -750,7 +818,7 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
         for f in range(R.shape[1]):
             R[nr, f] = R[k, f]
         R[nr, R_OUT] = NEW[o]
-        for f in (R_IN0, R_IN1):
+        for f in (R_IN0, R_IN1, R_IN2):
             R[nr, f] = NEW[R[k, f]] if R[k, f] >= 0 else -1
         S[NEW[o], S_REC] = nr
         nr += 1

@@ -16,7 +16,7 @@ from . import sweep
 from .records import (DT_F32, DT_F64, R_IMPLICIT, RECORD, S_LEAF, S_NUMEL, S_OFF, S_RG, S_SHAPE, S_VER,
                       SLOT)
 
-_K = len(RECORD.names)
+_KR, _KS = len(RECORD.names), len(SLOT.names)
 
 
 def _fast(dispatcher, *args):
@@ -38,8 +38,8 @@ class Tape:
     """A flat Wengert tape (see tapegrad/tape/records.py for the glossary)."""
 
     def __init__(self, records=1024, elements=1 << 15, aux=4096):
-        self.R = np.zeros((records, _K), np.int64)
-        self.S = np.zeros((records, _K), np.int64)
+        self.R = np.zeros((records, _KR), np.int64)
+        self.S = np.zeros((records, _KS), np.int64)
         self.AUX = np.zeros(aux, np.int64)
         self.AUX[sweep.H_NAUX] = sweep.AUX_HEADER
         self.A = [np.zeros(elements, np.float32), np.zeros(elements, np.float64)]
@@ -106,15 +106,16 @@ class Tape:
                    sflags)
         return s
 
-    def record_index(self, op, in0, in1, aux, shape, code, sflags):
-        """`record` for an INDEX op (its indices, in1, are in the float64 arena)."""
-        args = (self.R, self.S, self.AUX, self.A[0], self.A[1], op, in0, in1, aux, shape, code,
-                sflags)
-        s = sweep.record_index(*args)
+    def record_wide(self, op, in0, in1, in2, aux, c, shape, code, sflags):
+        """`record` for the INDEX and TERNARY families (a third input in2; an index, in1,
+        lives in the float64 arena); `shape` is an aux offset."""
+        s = sweep.record_wide(self.R, self.S, self.AUX, self.A[0], self.A[1], op, in0, in1, in2, aux,
+                              c, shape, code, sflags)
         if s < 0:
-            in0, in1 = self.make_room(int(np.prod(self._dims(shape))), code, (in0, in1))
-            s = sweep.record_index(self.R, self.S, self.AUX, self.A[0], self.A[1], op, in0, in1,
-                                   aux, shape, code, sflags)
+            in0, in1, in2 = self.make_room(int(np.prod(self._dims(shape))), code,
+                                           (in0, in1, in2))
+            s = sweep.record_wide(self.R, self.S, self.AUX, self.A[0], self.A[1], op, in0, in1,
+                                  in2, aux, c, shape, code, sflags)
         return s
 
     def record_cast(self, in0, code, sflags, implicit=False):
