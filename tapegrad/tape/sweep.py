@@ -22,7 +22,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "fd91672b3ed7ba08"
+DISPATCH_STAMP = "d2805820e983c801"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -588,7 +588,15 @@ def record_wide(R, S, AUX, A32, A64, op, in0, in1, in2, aux, c, shape, dtype, sf
     if k < 0:
         return -1
     R[k, R_IN2] = in2
-    _sweep_one(R, S, AUX, A32, A64, A32, A64, k, False, False, False, False)
+    if FAMILY[op] == INDEX:  # not _sweep_one: compiling every family again costs seconds
+        if dtype == DT_F32:
+            _index(R, S, AUX, A32, A32, A64, k, False, False, False)
+        else:
+            _index(R, S, AUX, A64, A64, A64, k, False, False, False)
+    elif dtype == DT_F32:
+        _ternary(R, S, A32, A32, k, False, False, False, False)
+    else:
+        _ternary(R, S, A64, A64, k, False, False, False, False)
     return R[k, R_OUT]
 
 
@@ -621,7 +629,10 @@ def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
     AUX[H_NSLOT] = nslot + 1
     AUX[H_TOP32 + dtype] = top + numel
     AUX[H_SEQ] += 1
-    _sweep_one(R, S, AUX, A32, A64, A32, A64, nrec, False, False, False, False)
+    if dtype == DT_F32:
+        _cast(R, S, A64, A32, A64, A32, nrec, False)
+    else:
+        _cast(R, S, A32, A64, A32, A64, nrec, False)
     return nslot
 
 
