@@ -19,7 +19,8 @@ from .dtypes import (bool_ as bool, double, float, float32, float64, get_default
                      int32, int64, long, set_default_dtype)
 from .dtypes import dtype
 from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, clamp, clip,
-                        detach, div, mul, neg, pow, reciprocal, square, sub)
+                        div, mul, neg, pow, reciprocal, square, sub)
+from .inplace import detach
 from .linalg import bmm, dot, ger, matmul, mm, mv, outer
 from .reductions import (amax, amin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum,
                          var)

@@ -1,5 +1,5 @@
 """Tensor operations: apply an op of the table to tensors and record it (elementwise ops,
-clamp, dtype conversion, in-place ops; reductions.py and linalg.py build on this).
+clamp, dtype conversion; reductions.py, linalg.py and the rest build on this).
 
 Each public function checks its arguments (PyTorch's exception classes, messages that
 name the op and the shapes or dtypes), picks the result dtype, computes the output
@@ -16,9 +16,9 @@ import numpy as np
 from . import dtypes
 from .ops import BY_NAME
 from .ops.spec import BINARY, UNARY
-from .tape.records import S_RG, S_VER
+from .tape.records import S_RG
 from .tape.tape import _local, current
-from .tensor import _UNTRACKED, Tensor, _DataVersion, _from_array, _on_tape
+from .tensor import Tensor, _from_array, _on_tape
 
 _OP = {name: spec.opcode for name, spec in BY_NAME.items()}
 _INT_UFUNC = {"neg": np.negative, "abs": np.abs, "add": np.add, "sub": np.subtract,
@@ -328,127 +328,6 @@ def to(input, dtype=None, *args, **kwargs):
     return _from_array(np.array(input._value(), dtype.np), dtype, False)
 
 
-# ---- in place ---------------------------------------------------------------------------
-def _inplace(t, op, compute, saves_self=False):
-    """Apply an in-place op: check PyTorch's rules, compute, then write or rebind.
-
-    `compute(src)` returns the result with `src` standing for t; when the op saves its
-    input (mul_, div_ by a tensor), src is a clone, PyTorch's `original_self`."""
-    tape = current()
-    if t._rg and t.is_leaf and tape.grad_enabled:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           f"operation. ({op})")
-    src = t
-    if saves_self and t._rg and t._tape is tape and tape.grad_enabled:
-        src = _clone(t)
-    r = compute(src)
-    if r._shape != t._shape:
-        raise RuntimeError(f"{op}: output with shape {list(t._shape)} doesn't match the broadcast "
-                           f"shape {list(r._shape)}")
-    if r._dtype is not t._dtype:
-        if t._dtype.is_floating_point and r._rg:
-            r = to(r, t._dtype)
-        elif not t._dtype.is_floating_point and r._dtype.is_floating_point:
-            raise RuntimeError(f"{op}: result type {r._dtype.name.capitalize()} can't be cast to "
-                               f"the desired output type {t._dtype.name.capitalize()}")
-    if r._rg and r._tape is tape and (t._tape is None or t._tape is tape):
-        _rebind(t, r)
-    elif t._tape is None:
-        np.copyto(t._arr, r._value(), casting="unsafe")
-        t._vc[0] += 1
-        if type(t._vc) is _DataVersion:  # shared with a leaf that did not see it: reload
-            tape.epoch += 1
-    else:
-        t._value()[...] = r._value()
-        if t._vc is not _UNTRACKED:
-            t._tape.S[t._slot, S_VER] += 1
-    return t
-
-
-def _rebind(t, r):
-    """t now names the recorded result r (PyTorch rebases its history onto the in-place op);
-    recorded uses of t's old value raise at backward, as a version counter does."""
-    from .tape.records import S_FLAGS, S_RETAIN
-
-    version = t._version + 1
-    tape = r._tape
-    if t._tape is None:
-        np.copyto(t._arr, r._value(), casting="unsafe")  # views of the array see the value
-        t._vc[0] += 1
-        if type(t._vc) is _DataVersion:
-            tape.epoch += 1
-        t._arr = None
-        tape.handles.append(t)
-    else:
-        tape.S[t._slot, S_VER] += 1
-        if t._retains:
-            tape.S[t._slot, S_FLAGS] &= ~S_RETAIN
-            tape.retained.pop(t._slot, None)
-            tape.S[r._slot, S_FLAGS] |= S_RETAIN
-            tape.retained[r._slot] = t
-    t._tape, t._slot, t._rg, t._gfn = tape, r._slot, True, None
-    t._vc = [version - int(tape.S[r._slot, S_VER])]
-
-
-def _inplace_method(name, fn, saves_self=False):
-    def method(self, *args, **kwargs):
-        saves = saves_self and builtins.any(isinstance(a, Tensor) for a in args)
-        return _inplace(self, name, lambda src: fn(src, *args, **kwargs), saves)
-
-    method.__name__ = name
-    return method
-
-
-def zero_(t):
-    return fill_(t, 0)
-
-
-def fill_(t, value):
-    return _inplace(t, "fill_", lambda src: _from_array(np.full(t._shape, value, t._dtype.np),
-                                                       t._dtype, False))
-
-
-def normal_(t, mean=0.0, std=1.0):
-    """Fill with samples of N(mean, std^2) from tapegrad's generator (manual_seed)."""
-    from .creation import _rng
-
-    return _inplace(t, "normal_", lambda src: _from_array(
-        (mean + std * _rng[0].standard_normal(t._shape)).astype(t._dtype.np), t._dtype, False))
-
-
-def uniform_(t, a=0.0, b=1.0):
-    """Fill with samples of U(a, b) from tapegrad's generator (manual_seed)."""
-    from .creation import _rng
-
-    return _inplace(t, "uniform_", lambda src: _from_array(
-        _rng[0].uniform(a, b, t._shape).astype(t._dtype.np), t._dtype, False))
-
-
-def copy_(t, src):
-    def compute(_):
-        v = np.broadcast_to(np.asarray(src._value(), t._dtype.np), t._shape)
-        return _from_array(np.array(v), t._dtype, False)
-
-    return _inplace(t, "copy_", compute)
-
-
-# ---- detach, clone ---------------------------------------------------------------------
-def detach(input):
-    """Same value, no history: shares storage (a tape slot or the tensor's own array)."""
-    if input._tape is None:
-        t = _from_array(input._arr, input._dtype, False)
-        t._vc = input._vc
-        return t
-    return _on_tape(input._tape, input._slot, input._shape, input._dtype, False)
-
-
-def detach_(input):
-    if input._tape is not None and input._rg:
-        input._arr, input._tape, input._vc = np.array(input._value()), None, [0]
-    input._rg, input._gfn = False, None
-    return input
-
-
 # ---- binding: Tensor methods and operators --------------------------------------------
 def _dunder(name):
     """`tensor (op) other`, going straight to the scalar op for a python float or int."""
@@ -463,22 +342,15 @@ def _dunder(name):
     return op
 
 
-_SAVE_SELF = ("mul", "div")  # in-place forms whose backward reads self: they get a clone
-
-
 def _bind():
     T = Tensor
     for name, fn in {**UNARY_FUNCTIONS, **BINARY_FUNCTIONS}.items():
         setattr(T, name, fn)
     for name in ("add", "sub", "mul", "div", "pow", "neg", "reciprocal", "square", "clamp",
-                 "clip", "to", "detach", "detach_", "zero_", "fill_", "copy_", "normal_",
-                 "uniform_"):
+                 "clip", "to"):
         setattr(T, name, globals()[name])
     T.true_divide = T.divide = T.div
     T.multiply, T.subtract, T.negative, T.absolute = T.mul, T.sub, T.neg, T.abs
-    for name in ("add", "sub", "mul", "div", "clamp"):
-        setattr(T, name + "_", _inplace_method(name + "_", globals()[name], name in _SAVE_SELF))
-    T.clip_ = T.clamp_
     T.__add__ = T.__radd__ = _dunder("add")
     T.__sub__ = _dunder("sub")
     T.__rsub__ = lambda a, b: _rsub(a, b) if isinstance(b, _scalar_types) else NotImplemented
@@ -490,9 +362,6 @@ def _bind():
     T.__neg__ = neg
     T.__pos__ = lambda a: a
     T.__abs__ = UNARY_FUNCTIONS["abs"]
-    for op in ("add", "sub", "mul"):
-        setattr(T, f"__i{op}__", _inplace_method(f"__i{op}__", globals()[op], op in _SAVE_SELF))
-    T.__itruediv__ = _inplace_method("__itruediv__", div, True)
     T.float = lambda a: to(a, dtypes.float32)
     T.double = lambda a: to(a, dtypes.float64)
     T.long = lambda a: to(a, dtypes.int64)
@@ -503,9 +372,3 @@ def _bind():
 
 
 _bind()
-
-
-def _clone(t):
-    from .movement import clone  # movement builds on this module
-
-    return clone(t)

@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 from . import dtypes
-from .functions import (_OP, _SAVE_SELF, _binary, _check_tensor, _inplace_method, _slots,
-                        broadcast_shapes)
+from .functions import _OP, _binary, _check_tensor, _slots, broadcast_shapes
+from .inplace import _SAVE_SELF, _inplace, _inplace_method, _rebind
 from .movement import _contiguous_strides, _advanced
 from .tape.records import R_FLAGS, R_IMPLICIT, S_REC, S_RG
 from .tape.tape import current
@@ -350,8 +350,6 @@ def _basic_part(index):
 def setitem(t, index, value):
     """t[index] = value, in place, with PyTorch's rules: recorded (CopySlices or
     IndexPutBackward0) when t or value requires grad; a leaf that requires grad refuses."""
-    from .functions import _inplace, _rebind
-
     tape = current()
     if t._rg and t.is_leaf and tape.grad_enabled:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
@@ -383,8 +381,6 @@ def index_put_(input, indices, values, accumulate=False):
     if not accumulate:
         setitem(input, tuple(indices), values)
         return input
-    from .functions import _inplace
-
     return _inplace(input, "index_put_", lambda src: index_put(src, indices, values, True))
 
 

@@ -15,6 +15,7 @@ reference that the generator uses to know the values it builds on:
 - the program ends in `loss = (result * P).sum()` with a fixed random projection P.
 """
 
+import inspect
 import math
 from dataclasses import dataclass, field
 
@@ -133,11 +134,13 @@ def _code(src):
     return c
 
 
-SETITEM = """def setitem(x, index, value):  # x with x[index] = value, as an expression
+def setitem(x, index, value):  # x with x[index] = value, as an expression
     x = x.clone()
     x[index] = value
-    return x"""
-exec(SETITEM)
+    return x
+
+
+SETITEM = inspect.getsource(setitem)  # printed with a failing program
 
 
 def run(program, lib, leaves):

@@ -1,0 +1,156 @@
+"""In-place ops (add_, mul_, clamp_, fill_, normal_, x += y, ...), detach, and PyTorch's
+rules for them: a leaf that requires grad refuses under grad mode; on a recorded tensor
+the op records a new value and rebinds the tensor to it, so that backward through a use of
+the old value raises, as PyTorch's version counter does."""
+
+import builtins
+
+import numpy as np
+
+from . import functions as F
+from .tape.records import S_VER
+from .tape.tape import current
+from .tensor import _UNTRACKED, Tensor, _DataVersion, _from_array, _on_tape
+
+_SAVE_SELF = ("mul", "div")  # in-place forms whose backward reads self: they get a clone
+
+
+def _inplace(t, op, compute, saves_self=False):
+    """Apply an in-place op: check PyTorch's rules, compute, then write or rebind.
+
+    `compute(src)` returns the result with `src` standing for t; when the op saves its
+    input (mul_, div_ by a tensor), src is a clone, PyTorch's `original_self`."""
+    tape = current()
+    if t._rg and t.is_leaf and tape.grad_enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           f"operation. ({op})")
+    src = t
+    if saves_self and t._rg and t._tape is tape and tape.grad_enabled:
+        src = _clone(t)
+    r = compute(src)
+    if r._shape != t._shape:
+        raise RuntimeError(f"{op}: output with shape {list(t._shape)} doesn't match the broadcast "
+                           f"shape {list(r._shape)}")
+    if r._dtype is not t._dtype:
+        if t._dtype.is_floating_point and r._rg:
+            r = F.to(r, t._dtype)
+        elif not t._dtype.is_floating_point and r._dtype.is_floating_point:
+            raise RuntimeError(f"{op}: result type {r._dtype.name.capitalize()} can't be cast to "
+                               f"the desired output type {t._dtype.name.capitalize()}")
+    if r._rg and r._tape is tape and (t._tape is None or t._tape is tape):
+        _rebind(t, r)
+    elif t._tape is None:
+        np.copyto(t._arr, r._value(), casting="unsafe")
+        t._vc[0] += 1
+        if type(t._vc) is _DataVersion:  # shared with a leaf that did not see it: reload
+            tape.epoch += 1
+    else:
+        t._value()[...] = r._value()
+        if t._vc is not _UNTRACKED:
+            t._tape.S[t._slot, S_VER] += 1
+    return t
+
+
+def _rebind(t, r):
+    """t now names the recorded result r (PyTorch rebases its history onto the in-place op);
+    recorded uses of t's old value raise at backward, as a version counter does."""
+    from .tape.records import S_FLAGS, S_RETAIN
+
+    version = t._version + 1
+    tape = r._tape
+    if t._tape is None:
+        np.copyto(t._arr, r._value(), casting="unsafe")  # views of the array see the value
+        t._vc[0] += 1
+        if type(t._vc) is _DataVersion:
+            tape.epoch += 1
+        t._arr = None
+        tape.handles.append(t)
+    else:
+        tape.S[t._slot, S_VER] += 1
+        if t._retains:
+            tape.S[t._slot, S_FLAGS] &= ~S_RETAIN
+            tape.retained.pop(t._slot, None)
+            tape.S[r._slot, S_FLAGS] |= S_RETAIN
+            tape.retained[r._slot] = t
+    t._tape, t._slot, t._rg, t._gfn = tape, r._slot, True, None
+    t._vc = [version - int(tape.S[r._slot, S_VER])]
+
+
+def _inplace_method(name, fn, saves_self=False):
+    def method(self, *args, **kwargs):
+        saves = saves_self and builtins.any(isinstance(a, Tensor) for a in args)
+        return _inplace(self, name, lambda src: fn(src, *args, **kwargs), saves)
+
+    method.__name__ = name
+    return method
+
+
+def zero_(t):
+    return fill_(t, 0)
+
+
+def fill_(t, value):
+    return _inplace(t, "fill_", lambda src: _from_array(np.full(t._shape, value, t._dtype.np),
+                                                       t._dtype, False))
+
+
+def normal_(t, mean=0.0, std=1.0):
+    """Fill with samples of N(mean, std^2) from tapegrad's generator (manual_seed)."""
+    from .creation import _rng
+
+    return _inplace(t, "normal_", lambda src: _from_array(
+        (mean + std * _rng[0].standard_normal(t._shape)).astype(t._dtype.np), t._dtype, False))
+
+
+def uniform_(t, a=0.0, b=1.0):
+    """Fill with samples of U(a, b) from tapegrad's generator (manual_seed)."""
+    from .creation import _rng
+
+    return _inplace(t, "uniform_", lambda src: _from_array(
+        _rng[0].uniform(a, b, t._shape).astype(t._dtype.np), t._dtype, False))
+
+
+def copy_(t, src):
+    def compute(_):
+        v = np.broadcast_to(np.asarray(src._value(), t._dtype.np), t._shape)
+        return _from_array(np.array(v), t._dtype, False)
+
+    return _inplace(t, "copy_", compute)
+
+
+# ---- detach, clone ---------------------------------------------------------------------
+def detach(input):
+    """Same value, no history: shares storage (a tape slot or the tensor's own array)."""
+    if input._tape is None:
+        t = _from_array(input._arr, input._dtype, False)
+        t._vc = input._vc
+        return t
+    return _on_tape(input._tape, input._slot, input._shape, input._dtype, False)
+
+
+def detach_(input):
+    if input._tape is not None and input._rg:
+        input._arr, input._tape, input._vc = np.array(input._value()), None, [0]
+    input._rg, input._gfn = False, None
+    return input
+
+
+def _clone(t):
+    from .movement import clone  # movement builds on functions
+
+    return clone(t)
+
+
+def _bind():
+    T = Tensor
+    for name in ("detach", "detach_", "zero_", "fill_", "copy_", "normal_", "uniform_"):
+        setattr(T, name, globals()[name])
+    for name in ("add", "sub", "mul", "div", "clamp"):
+        setattr(T, name + "_", _inplace_method(name + "_", getattr(F, name), name in _SAVE_SELF))
+    T.clip_ = T.clamp_
+    for op in ("add", "sub", "mul"):
+        setattr(T, f"__i{op}__", _inplace_method(f"__i{op}__", getattr(F, op), op in _SAVE_SELF))
+    T.__itruediv__ = _inplace_method("__itruediv__", F.div, True)
+
+
+_bind()
