@@ -207,8 +207,10 @@ def _getitem(x, index):
             shape.append(len(range(start, stop, step)))
             strides.append(st[d] * step)
             base += start * st[d]
-            if (start, stop, step) != (0, size, 1) or single_slice:
-                name = "slice"  # full-range slices in a tuple index are skipped (PyTorch)
+            if (start, stop, step) != (0, size, 1) or single_slice or i.start not in (None, 0):
+                # a full-range slice in a tuple index is skipped, as PyTorch skips it when
+                # its start is not negative (x[0, -4:] of 4 columns is a SliceBackward0)
+                name = "slice"
         else:
             if not -size <= i < size:
                 raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size} "

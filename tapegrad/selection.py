@@ -8,7 +8,7 @@ import numpy as np
 
 from . import dtypes
 from .functions import _OP, _binary, _check_tensor, _slots, broadcast_shapes
-from .inplace import _SAVE_SELF, _inplace, _inplace_method, _rebind
+from .inplace import _SAVE_SELF, _inplace, _inplace_method
 from .movement import _contiguous_strides, _advanced
 from .tape.records import R_FLAGS, R_IMPLICIT, S_REC, S_RG
 from .tape.tape import current
@@ -335,8 +335,8 @@ def _put(name, x, pos, value, accumulate=False, op="index_put"):
     it = _from_array(np.asarray(pos, np.float64).reshape(-1), dtypes.float64, False)
     s0, s1, si = _slots(tape, None, x, value, it)  # indices: the float64 arena, exact
     out = tape.record_wide(_OP[name], s0, si, s1, tape.intern((3, int(accumulate)), "index"), 0.0,
-                           tape.shape(x._shape), x._dtype.code, S_RG)
-    return _on_tape(tape, out, x._shape, x._dtype, True)
+                           tape.shape(x._shape), x._dtype.code, S_RG if rg else 0)
+    return _on_tape(tape, out, x._shape, x._dtype, rg)
 
 
 def _basic_part(index):
@@ -360,10 +360,7 @@ def setitem(t, index, value):
         raise RuntimeError(f"__setitem__: a value that requires grad can't be written into a "
                            f"{t._dtype} tensor")
     r = _put(name, t, pos, value, op="__setitem__")
-    if r._rg:
-        _rebind(t, r)
-    else:
-        _inplace(t, "__setitem__", lambda src: r)
+    _inplace(t, "__setitem__", lambda src: r)
 
 
 def index_put(input, indices, values, accumulate=False):

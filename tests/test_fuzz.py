@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import tapegrad as tg
 from tapegrad.tape import sweep
+from tapegrad.tape.records import S_VER
 from tapegrad.tape.tape import current
 from tests.fuzz_programs import FLAVORS, programs, run, run_numpy
 
@@ -99,6 +100,9 @@ def check_replay(program):
     else:
         pytest.fail("the tape compacted during each of 3 runs of the program")
     recs = tape.records()[k0:k1]
+    if any(tape.S[r["out"], S_VER] for r in recs):
+        return  # a value written in place without grad (x[i] = c): a replay recomputes the
+        # value as recorded, not as written; the version counter marks such slots
     saved = []
     for r in recs:
         if r["op"] != 0:
@@ -211,6 +215,9 @@ def test_known_full_range_slice_grad_fn():
     v = tg.tensor([0.5, 1.0], dtype=tg.float64, requires_grad=True)
     assert [_name(x[...]), _name(x[:, 0:2]), _name(x[0:1, :]), _name(v[None, 0:2])] == \
         ["AliasBackward0", "AliasBackward0", "AliasBackward0", "UnsqueezeBackward0"]
+    # a negative start is not skipped, even when it covers the whole dim (PyTorch 2.13)
+    assert [_name(x[0, -2:]), _name(v[None, -2:]), _name(x[0, :10])] == \
+        ["SliceBackward0", "SliceBackward0", "SelectBackward0"]
 
 
 @pytest.mark.xfail(strict=True, reason="tapegrad bug: 2-D @ batched (3-D) matmul is named "

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import tapegrad as torch
+from tapegrad.ops.spec import BINARY, UNARY
 from tests.opcases import CASES, IDS, inputs, run
 
 
@@ -58,3 +59,22 @@ def test_forward_sweep_replays_eager_values(spec, expr, shapes):
                 tape.A[s[4]][s[0]:s[0] + s[1]] = np.nan
         sweep.forward(tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], k0, k1)
         np.testing.assert_array_equal(out.detach().numpy(), eager)
+
+
+ELEMENTWISE = [(spec, expr, shapes) for spec, expr, shapes in CASES
+               if spec.family in (UNARY, BINARY) and len({tuple(s) for s in shapes}) == 1
+               and len(shapes[0]) == 1]
+
+
+@pytest.mark.parametrize("spec,expr,shapes", ELEMENTWISE,
+                         ids=[f"{s.name}-{e}" for s, e, _ in ELEMENTWISE])
+def test_one_element_sweep_path_is_bitwise_the_array_path(spec, expr, shapes):
+    """The reverse sweep passes 1-element records as scalars (a faster path): its
+    gradients must be bit for bit those of the array loop, in both dtypes."""
+    for dtype in (torch.float32, torch.float64):
+        xs = inputs(spec, [(3,)] * len(shapes), dtype=dtype)
+        firsts = [x.detach()[:1].clone().requires_grad_() for x in xs]
+        run(spec, expr, xs)[0:1].sum().backward()      # 3 elements: the array loop
+        run(spec, expr, firsts).sum().backward()        # 1 element: the scalar path
+        for x, f in zip(xs, firsts):
+            assert x.grad.numpy()[:1].tobytes() == f.grad.numpy().tobytes(), spec.name

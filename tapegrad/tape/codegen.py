@@ -50,6 +50,16 @@ def _switch(name, params, specs, body):
     return "\n".join(lines) + "\n"
 
 
+def _scalar_switch(name, params, specs, body, default):
+    """A switch over scalars (no arrays): the reverse sweep's path for 1-element records."""
+    lines = ['@njit(cache=True, error_model="numpy")', f"def {name}({params}):"]
+    for i, spec in enumerate(specs):
+        lines.append(f"    {'if' if i == 0 else 'elif'} op == {spec.opcode}:  # {spec.name}")
+        lines.append(f"        return {body(spec)}")
+    lines.append(f"    return {default}")
+    return "\n".join(lines) + "\n"
+
+
 def _params(s):
     """A unary kernel that declares a third parameter also gets c2 (two float params)."""
     return "c, c2" if len(inspect.signature(s.fwd).parameters) == 3 else "c"
@@ -121,6 +131,11 @@ def generate(ops):
     out.append(_switch("binary_fwd", "op, A, pa, sa, pb, sb, po, n, c", binary, _binary_fwd))
     out.append(_switch("binary_vjp", "op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b",
                        binary, _binary_vjp))
+    out.append(_scalar_switch("unary_vjp1", "op, x, y, g, c, c2", unary,
+                              lambda s: f"{s.name}_vjp0(x, y, g, {_params(s)})", "g * 0"))
+    out.append(_scalar_switch("binary_vjp1", "op, a, b, y, g, c", binary,
+                              lambda s: f"{s.name}_vjp0(a, b, y, g, c), {s.name}_vjp1(a, b, y, g, c)",
+                              "g * 0, g * 0"))
     t_ptrs = "pa, sa, pb, sb, pm, sm, po, n, c"
     out.append(_switch("ternary_fwd", f"op, A, {t_ptrs}", ternary, _ternary_fwd))
     out.append(_switch("ternary_vjp", f"op, A, G, {t_ptrs}, need_a, need_b, need_m", ternary,

@@ -915,6 +915,104 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
 
 
 @njit(cache=True, error_model="numpy")
+def unary_vjp1(op, x, y, g, c, c2):
+    if op == 1:  # neg
+        return neg_vjp0(x, y, g, c)
+    elif op == 2:  # exp
+        return exp_vjp0(x, y, g, c)
+    elif op == 3:  # log
+        return log_vjp0(x, y, g, c)
+    elif op == 4:  # sqrt
+        return sqrt_vjp0(x, y, g, c)
+    elif op == 5:  # sin
+        return sin_vjp0(x, y, g, c)
+    elif op == 6:  # cos
+        return cos_vjp0(x, y, g, c)
+    elif op == 7:  # tanh
+        return tanh_vjp0(x, y, g, c)
+    elif op == 8:  # sigmoid
+        return sigmoid_vjp0(x, y, g, c)
+    elif op == 9:  # relu
+        return relu_vjp0(x, y, g, c)
+    elif op == 10:  # abs
+        return abs_vjp0(x, y, g, c)
+    elif op == 11:  # add_scalar
+        return add_scalar_vjp0(x, y, g, c)
+    elif op == 12:  # sub_scalar
+        return sub_scalar_vjp0(x, y, g, c)
+    elif op == 13:  # rsub_scalar
+        return rsub_scalar_vjp0(x, y, g, c)
+    elif op == 14:  # mul_scalar
+        return mul_scalar_vjp0(x, y, g, c)
+    elif op == 15:  # div_scalar
+        return div_scalar_vjp0(x, y, g, c)
+    elif op == 16:  # pow_scalar
+        return pow_scalar_vjp0(x, y, g, c)
+    elif op == 17:  # rpow_scalar
+        return rpow_scalar_vjp0(x, y, g, c)
+    elif op == 18:  # reciprocal
+        return reciprocal_vjp0(x, y, g, c)
+    elif op == 60:  # log1p
+        return log1p_vjp0(x, y, g, c)
+    elif op == 61:  # expm1
+        return expm1_vjp0(x, y, g, c)
+    elif op == 62:  # log2
+        return log2_vjp0(x, y, g, c)
+    elif op == 63:  # log10
+        return log10_vjp0(x, y, g, c)
+    elif op == 64:  # tan
+        return tan_vjp0(x, y, g, c)
+    elif op == 65:  # sinh
+        return sinh_vjp0(x, y, g, c)
+    elif op == 66:  # cosh
+        return cosh_vjp0(x, y, g, c)
+    elif op == 67:  # asin
+        return asin_vjp0(x, y, g, c)
+    elif op == 68:  # acos
+        return acos_vjp0(x, y, g, c)
+    elif op == 69:  # atan
+        return atan_vjp0(x, y, g, c)
+    elif op == 70:  # erf
+        return erf_vjp0(x, y, g, c)
+    elif op == 71:  # rsqrt
+        return rsqrt_vjp0(x, y, g, c)
+    elif op == 72:  # sign
+        return sign_vjp0(x, y, g, c)
+    elif op == 73:  # clamp
+        return clamp_vjp0(x, y, g, c, c2)
+    return g * 0
+
+
+@njit(cache=True, error_model="numpy")
+def binary_vjp1(op, a, b, y, g, c):
+    if op == 20:  # add
+        return add_vjp0(a, b, y, g, c), add_vjp1(a, b, y, g, c)
+    elif op == 21:  # sub
+        return sub_vjp0(a, b, y, g, c), sub_vjp1(a, b, y, g, c)
+    elif op == 22:  # mul
+        return mul_vjp0(a, b, y, g, c), mul_vjp1(a, b, y, g, c)
+    elif op == 23:  # div
+        return div_vjp0(a, b, y, g, c), div_vjp1(a, b, y, g, c)
+    elif op == 24:  # pow
+        return pow_vjp0(a, b, y, g, c), pow_vjp1(a, b, y, g, c)
+    elif op == 80:  # atan2
+        return atan2_vjp0(a, b, y, g, c), atan2_vjp1(a, b, y, g, c)
+    elif op == 81:  # maximum
+        return maximum_vjp0(a, b, y, g, c), maximum_vjp1(a, b, y, g, c)
+    elif op == 82:  # minimum
+        return minimum_vjp0(a, b, y, g, c), minimum_vjp1(a, b, y, g, c)
+    elif op == 83:  # masked_fill
+        return masked_fill_vjp0(a, b, y, g, c), masked_fill_vjp1(a, b, y, g, c)
+    elif op == 84:  # lerp
+        return lerp_vjp0(a, b, y, g, c), lerp_vjp1(a, b, y, g, c)
+    elif op == 85:  # where_scalar_other
+        return where_scalar_other_vjp0(a, b, y, g, c), where_scalar_other_vjp1(a, b, y, g, c)
+    elif op == 86:  # where_scalar_self
+        return where_scalar_self_vjp0(a, b, y, g, c), where_scalar_self_vjp1(a, b, y, g, c)
+    return g * 0, g * 0
+
+
+@njit(cache=True, error_model="numpy")
 def ternary_fwd(op, A, pa, sa, pb, sb, pm, sm, po, n, c):
     if op == 120:  # where
         for i in range(n):

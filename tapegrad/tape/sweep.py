@@ -12,8 +12,8 @@ from numba import njit
 
 from ..ops.spec import (BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, REDUCE, STRIDED, TERNARY,
                         UNARY)
-from .dispatch import (FAMILY, SAVES, binary_fwd, binary_vjp, ternary_fwd, ternary_vjp, unary_fwd,
-                       unary_vjp)
+from .dispatch import (FAMILY, SAVES, binary_fwd, binary_vjp, binary_vjp1, ternary_fwd,
+                       ternary_vjp, unary_fwd, unary_vjp, unary_vjp1)
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAGS, R_FREED,
                       R_IN0, R_IN1, R_IN2, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
                       R_SAVES_IN2, R_SAVES_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NDIM, S_NUMEL, S_OFF,
@@ -22,7 +22,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "d2805820e983c801"
+DISPATCH_STAMP = "d5b187748cde7ce5"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -746,12 +746,18 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
             else:
                 G64[p + i] += v
         j += n
-    # pass 2: the reverse sweep proper
+    # pass 2: the reverse sweep proper; 1-element elementwise records take a path that
+    # passes scalars, not arrays (half the cost per record of a scalar program)
+    RF = R.view(np.float64)
     for k in range(top, bottom - 1, -1):
-        if MARK[R[k, R_OUT]]:
-            a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
-            _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True, a >= 0 and MARK[a] == 1,
-                       b >= 0 and MARK[b] == 1, m >= 0 and MARK[m] == 1)
+        o = R[k, R_OUT]
+        if MARK[o] == 0:
+            continue
+        a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
+        if S[o, S_NUMEL] == 1 and _scalar_vjp(R, RF, S, A32, A64, G32, G64, k, o, a, b):
+            continue
+        _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True, a >= 0 and MARK[a] == 1,
+                   b >= 0 and MARK[b] == 1, m >= 0 and MARK[m] == 1)
     count = 0
     for s in range(lo, nslot):
         if MARK[s] and S[s, S_FLAGS] & (S_LEAF | S_RETAIN):
@@ -762,6 +768,35 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
             if MARK[R[k, R_OUT]]:
                 R[k, R_FLAGS] |= R_FREED
     return OK, count, 0
+
+
+@njit(inline="always", error_model="numpy")
+def _scalar_vjp(R, RF, S, A32, A64, G32, G64, k, o, a, b):
+    """The VJP of a 1-element UNARY or BINARY record; False for any other record. RF is
+    R viewed as float64 (made once per sweep: a view per record costs as much as a VJP)."""
+    op = R[k, R_OP]
+    fam = FAMILY[op]
+    if fam != UNARY and fam != BINARY:
+        return False
+    c = RF[k, R_CONST]
+    po, pa = S[o, S_OFF], S[a, S_OFF]
+    f32 = S[o, S_DTYPE] == DT_F32
+    if fam == UNARY:
+        if f32:
+            G32[pa] += unary_vjp1(op, A32[pa], A32[po], G32[po], c, RF[k, R_AUX])
+        else:
+            G64[pa] += unary_vjp1(op, A64[pa], A64[po], G64[po], c, RF[k, R_AUX])
+        return True
+    pb = S[b, S_OFF]
+    if f32:
+        ga, gb = binary_vjp1(op, A32[pa], A32[pb], A32[po], G32[po], c)
+        G32[pa] += ga
+        G32[pb] += gb
+    else:
+        ga, gb = binary_vjp1(op, A64[pa], A64[pb], A64[po], G64[po], c)
+        G64[pa] += ga
+        G64[pb] += gb
+    return True
 
 
 @njit(error_model="numpy")
