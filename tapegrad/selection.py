@@ -138,8 +138,6 @@ def _broadcast_to(t, shape, tape):
 
 def _index_record(name, x, idx, aux, shape, numpy_fn):
     """One INDEX record reading x at integer positions `idx` (a NumPy int array)."""
-    from . import dtypes
-
     tape = current()
     rg = x._rg and tape.grad_enabled
     if (x._tape is None and not rg) or not x._dtype.is_floating_point:
@@ -306,14 +304,19 @@ def _put(name, x, pos, value, accumulate=False, op="index_put"):
     """A new tensor: x with the elements at flat positions `pos` set from (or, accumulate,
     added to by) value, a python number or a tensor broadcastable to pos's shape."""
     if isinstance(value, Tensor):
+        vs = value._shape
+        while len(vs) > len(pos.shape) and vs[0] == 1:  # leading 1s go, as in PyTorch
+            vs = vs[1:]
         try:
-            broadcast_shapes(value._shape, pos.shape, op)
+            fits = broadcast_shapes(vs, pos.shape, op) == pos.shape
         except RuntimeError:
+            fits = False
+        if not fits:
             raise RuntimeError(f"{op}: shape mismatch: value tensor of shape "
                                f"{list(value._shape)} cannot be broadcast to indexing result of "
-                               f"shape {list(pos.shape)}") from None
-        if len(value._shape) > len(pos.shape) and value.numel() != 1:
-            value = value.reshape(pos.shape)
+                               f"shape {list(pos.shape)}")
+        if vs != value._shape:
+            value = value.reshape(vs)
     else:
         value = _from_array(np.array(value, x._dtype.np), x._dtype, False)
     tape = current()

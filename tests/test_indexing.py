@@ -76,7 +76,7 @@ SETS = [  # (index, value shape or None for a python number) on a [3, 4] tensor
     (1, (4,)), (1, None), ((slice(1, None), 0), (2,)), ((slice(None), slice(1, 3)), (1, 2)),
     (([0, 2],), (2, 4)), (([0, 2],), None), ((B,), (4,)), ((0, [3, 1]), (2,)),
     (([0, 2], [1, 3]), ()), ((Ellipsis, [0]), (3, 1)), (([1, 1], [2, 2]), (2,)),
-    ((slice(None), [True, False, True, False]), (3, 2)),
+    ((slice(None), [True, False, True, False]), (3, 2)), ((0,), (1, 1, 4)), ((1,), (1, 1)),
 ]
 
 
@@ -97,9 +97,11 @@ def test_setitem_is_recorded(index, vshape):
     expect = np.arange(12.0).reshape(3, 4) * 2
     idx = _index(tg, index if isinstance(index, tuple) else (index,))
     pos = positions((3, 4), idx).reshape(-1)
+    pshape = positions((3, 4), idx).shape
+    vs = vshape if vshape is None or len(vshape) <= len(pshape) else vshape[-len(pshape):]
     vals = np.broadcast_to(7.5 if vshape is None else
-                           np.arange(1.0, 1.0 + np.prod(vshape)).reshape(vshape) * 10,
-                           positions((3, 4), idx).shape).reshape(-1)
+                           np.arange(1.0, 1.0 + np.prod(vshape)).reshape(vs) * 10,
+                           pshape).reshape(-1)
     expect.reshape(-1)[pos] = vals
     np.testing.assert_array_equal(y.detach().numpy(), expect)
     hit = np.zeros(12, bool)
@@ -107,8 +109,8 @@ def test_setitem_is_recorded(index, vshape):
     np.testing.assert_array_equal(gx.numpy().reshape(-1), np.where(hit, 0.0, 2 * np.arange(1, 13)))
     if vshape is not None:  # each position reads its value's weight (arange + 1)
         want = (pos + 1.0).reshape(positions((3, 4), idx).shape)
-        want = want.sum(tuple(range(want.ndim - len(vshape))))
-        want = want.sum(tuple(d for d, n in enumerate(vshape) if n == 1), keepdims=True)
+        want = want.sum(tuple(range(want.ndim - len(vs))))
+        want = want.sum(tuple(d for d, n in enumerate(vs) if n == 1), keepdims=True)
         np.testing.assert_array_equal(gv.numpy(), want.reshape(vshape))
 
 
@@ -148,6 +150,16 @@ def test_setitem_rules():
     with tg.no_grad():
         x[0] = 10.0
     assert x.tolist() == [10.0, 2.0, 3.0] and x.is_leaf
+
+
+def test_setitem_value_shapes():
+    y = tg.zeros(2, 4, requires_grad=True) * 1
+    with pytest.raises(RuntimeError, match=r"value tensor of shape \[3, 2, 4\].*\[2, 4\]"):
+        y[:] = tg.ones(3, 2, 4)
+    with pytest.raises(RuntimeError, match=r"value tensor of shape \[2, 3\].*\[2, 4\]"):
+        y[:, :] = tg.ones(2, 3)
+    y[:] = tg.ones(1, 1, 4)
+    assert y.tolist() == [[1.0] * 4] * 2
 
 
 def test_setitem_without_grad_follows_pytorch_index_rules():
