@@ -87,7 +87,8 @@ def _ternary(name, a, b, m, c=0.0):
     shape = broadcast_shapes(broadcast_shapes(a._shape, b._shape, op), m._shape, op)
     if not dt.is_floating_point:
         fn = {"where": lambda x, y, w: np.where(w, x, y), "lerp_tensor": None,
-              "clamp_tensor": lambda x, lo, hi: _clamp_ints(x, lo, hi, c)}[name]
+              "clamp_tensor": lambda x, lo, hi: np.clip(x, None if c == 2.0 else lo,
+                                                        None if c == 1.0 else hi)}[name]
         if fn is None:
             raise RuntimeError(f"lerp: expected a floating point tensor, got {a._dtype}")
         v = fn(a._value(), b._value(), m._value())
@@ -109,12 +110,6 @@ def _result_type(ts):
         dt = dtypes.promote_tensors(dt, sh, t._dtype, t._shape)
         sh = sh if len(sh) else t._shape
     return dt
-
-
-def _clamp_ints(x, lo, hi, c):
-    if c != 2.0:
-        x = np.maximum(x, lo)
-    return x if c == 1.0 else np.minimum(x, hi)
 
 
 def _implicit(r, tape):
@@ -151,12 +146,10 @@ def _index_record(name, x, idx, aux, shape, numpy_fn):
 
 def _int_index(index, size, op, dim):
     """A tensor/list/array of ints as a NumPy int64 array in [0, size), checked."""
-    v = index._value() if isinstance(index, Tensor) else np.asarray(index)
-    if v.dtype == np.bool_ or not np.issubdtype(v.dtype, np.integer):
-        if v.size or v.dtype == np.bool_:
-            raise IndexError(f"{op}: tensors used as indices must be long, int or bool tensors, "
-                             f"got {v.dtype}")
-        v = v.astype(np.int64)
+    v = np.asarray(_index_array(index, op))
+    if v.dtype == np.bool_:
+        raise IndexError(f"{op}: tensors used as indices must be long, int or bool tensors, "
+                         f"got {v.dtype}")
     bad = (v < -size) | (v >= size)
     if bad.any():
         raise IndexError(f"{op}: index {int(v[bad].flat[0])} is out of bounds for dimension "
@@ -219,6 +212,23 @@ def _index_array(i, op):
     return i
 
 
+_IOTA = np.arange(0, dtype=np.int64)
+_IOTA_MAX = 1 << 22  # elements kept between calls (32 MB at most)
+
+
+def _iota(shape):
+    """np.arange(numel).reshape(shape), a read-only view of one shared array: indexing a
+    big tensor would otherwise allocate and fill numel positions to read a few of them."""
+    global _IOTA
+    n = math.prod(shape)
+    if n > _IOTA.size:
+        if n > _IOTA_MAX:
+            return np.arange(n, dtype=np.int64).reshape(shape)
+        _IOTA = np.arange(min(max(n, 2 * _IOTA.size), _IOTA_MAX), dtype=np.int64)
+        _IOTA.flags.writeable = False
+    return _IOTA[:n].reshape(shape)
+
+
 def positions(shape, index, op="index"):
     """Flat positions of x[index] for x of `shape`, with the indexed result's shape.
 
@@ -257,7 +267,7 @@ def positions(shape, index, op="index"):
             basic.append(i)
             adv.append(slice(None))
             d += i is not None
-    view = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)[tuple(basic)]
+    view = _iota(shape)[tuple(basic)]
     try:
         return view[tuple(adv)]
     except IndexError as e:  # NumPy's words for an out-of-range tensor index or a shape
