@@ -111,7 +111,8 @@ declare(111, "gather", "GatherBackward0", INDEX, saves=IN1,
 declare(112, "index", "IndexBackward0", INDEX, saves=IN1,
         examples=(("x[torch.tensor([2, 0, -1])]", (4, 2)), ("x[:, torch.tensor([[1], [0]])]", (2, 3)),
                   ("x[x > 0.5]", (3, 4)), ("x[torch.tensor([True, False, True])]", (3, 2)),
-                  ("x[torch.tensor([0, 2]), 1:]", (3, 4)), ("x[1, :, torch.tensor([0, 0, 2])]", (2, 3, 3)),
+                  ("x[torch.tensor([0, 2]), 1:]", (3, 4)),
+                  ("x[1, :, torch.tensor([0, 0, 2])]", (2, 3, 3)),
                   ("x[torch.tensor([[0], [2]]), torch.tensor([1, 0, 1])]", (3, 2))))
 # out = in0 with out[positions] = in2 (in1 = flat positions, in2 one value or one per position)
 declare(113, "index_put", "IndexPutBackward0", INDEX, saves=IN1,
@@ -122,7 +123,8 @@ declare(113, "index_put", "IndexPutBackward0", INDEX, saves=IN1,
 declare(114, "copy_slices", "CopySlices", INDEX, saves=IN1,
         doc="x[basic index] = v (ints, slices, None, ...), also mixed with tensors",
         examples=(("setitem(x, (slice(1, None), 0), y)", (3, 2), (2,)),
-                  ("setitem(x, 1, y)", (3, 2), (1,)), ("setitem(x, (0, torch.tensor([2, 0])), y)", (2, 3), (2,))))
+                  ("setitem(x, 1, y)", (3, 2), (1,)),
+                  ("setitem(x, (0, torch.tensor([2, 0])), y)", (2, 3), (2,))))
 declare(55, "to_copy", "ToCopyBackward0", CAST, doc="float32 <-> float64",
         examples=(("x.float()", (2, 3)),), tol=1e-2)
 

@@ -133,8 +133,9 @@ def generate(ops):
                        binary, _binary_vjp))
     out.append(_scalar_switch("unary_vjp1", "op, x, y, g, c, c2", unary,
                               lambda s: f"{s.name}_vjp0(x, y, g, {_params(s)})", "g * 0"))
-    out.append(_scalar_switch("binary_vjp1", "op, a, b, y, g, c", binary,
-                              lambda s: f"{s.name}_vjp0(a, b, y, g, c), {s.name}_vjp1(a, b, y, g, c)",
+    args = "a, b, y, g, c"
+    out.append(_scalar_switch("binary_vjp1", f"op, {args}", binary,
+                              lambda s: f"{s.name}_vjp0({args}), {s.name}_vjp1({args})",
                               "g * 0, g * 0"))
     t_ptrs = "pa, sa, pb, sb, pm, sm, po, n, c"
     out.append(_switch("ternary_fwd", f"op, A, {t_ptrs}", ternary, _ternary_fwd))

@@ -109,8 +109,8 @@ class Tape:
     def record_wide(self, op, in0, in1, in2, aux, c, shape, code, sflags):
         """`record` for the INDEX and TERNARY families (a third input in2; an index, in1,
         lives in the float64 arena); `shape` is an aux offset."""
-        s = sweep.record_wide(self.R, self.S, self.AUX, self.A[0], self.A[1], op, in0, in1, in2, aux,
-                              c, shape, code, sflags)
+        s = sweep.record_wide(self.R, self.S, self.AUX, self.A[0], self.A[1], op, in0, in1, in2,
+                              aux, c, shape, code, sflags)
         if s < 0:
             in0, in1, in2 = self.make_room(int(np.prod(self._dims(shape))), code,
                                            (in0, in1, in2))
