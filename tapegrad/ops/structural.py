@@ -1,6 +1,6 @@
 """Ops whose kernels are whole-array loops (reductions, matmul, movement, casts).
 
-Their kernels live in tapegrad/tape/sweep.py, one per family, driven by the int
+Their kernels live in tapegrad/tape/kernels.py, one per family, driven by the int
 parameters that the recorder interns in the aux pool; the rows here name them.
 """
 

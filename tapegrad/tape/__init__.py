@@ -1,4 +1,5 @@
-"""The tape: tables (records.py), compiled sweeps (sweep.py), upkeep (tape.py), listing.
+"""The tape: tables (records.py), compiled sweeps (sweep.py, kernels.py), upkeep (tape.py),
+listing.
 
 `tapegrad.tape.current()` is this thread's Tape; `print(current())` lists its records.
 """

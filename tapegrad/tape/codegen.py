@@ -148,7 +148,8 @@ def stamp(dispatch_text):
     """Hash of the generated dispatch and of the hand-written code the sweep compiles."""
     h = hashlib.sha256(dispatch_text.encode())
     h.update(STAMP.sub("", SWEEP.read_text()).encode())
-    h.update((HERE / "records.py").read_bytes())
+    for name in ("records.py", "kernels.py"):
+        h.update((HERE / name).read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -12,8 +12,8 @@ Glossary (used everywhere in tapegrad):
   replay   a forward sweep with new inputs followed by a reverse or tangent sweep.
 
 Every field is 8 bytes (int64, and the float64 `const`) so that the public structured
-array and the (n, K) int64 view that Numba receives are the same memory (a structured argument costs ~1 us to
-dispatch, a plain int64 one ~0.15 us).
+array and the (n, K) int64 view that Numba receives are the same memory (a structured
+argument costs ~1 us to dispatch, a plain int64 one ~0.15 us).
 """
 
 import numpy as np
@@ -28,7 +28,7 @@ RECORD_FIELDS = (
     "in0",    # first input slot, -1 if absent
     "in1",    # second input slot, -1 if absent
     "aux",    # offset into the int64 aux pool (shapes, strides, dims), -1 if unused
-    "const",  # a float parameter (python scalar operand, alpha, exponent), index into the const pool
+    "const",  # a float parameter (python scalar operand, alpha, exponent)
     "seq",    # global sequence number: total order of records across tapes
     "in2",    # third input slot, -1 if absent (where's condition, a clamp bound, the
               # values of an index_put)

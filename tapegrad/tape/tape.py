@@ -13,8 +13,8 @@ import numpy as np
 from numba import typeof
 
 from . import sweep
-from .records import (DT_F32, DT_F64, R_IMPLICIT, RECORD, S_LEAF, S_NUMEL, S_OFF, S_RG, S_SHAPE, S_VER,
-                      SLOT)
+from .records import (DT_F32, DT_F64, R_IMPLICIT, RECORD, S_LEAF, S_NUMEL, S_OFF, S_RG,
+                      S_SHAPE, S_VER, SLOT)
 
 _KR, _KS = len(RECORD.names), len(SLOT.names)
 

@@ -1,0 +1,447 @@
+"""The family kernels: one loop body per family (broadcast binary, reductions, matmul,
+strided gathers, joins, casts, three-input ops, gathers and writes by index).
+
+Each takes the tape's tables as plain arrays (see sweep.py) and runs one record forward,
+or its VJP when `backward`. They are compiled into the entry points of sweep.py, whose
+DISPATCH_STAMP hashes this file too: an edit here renews sweep.py's Numba cache.
+"""
+
+import numpy as np
+from numba import njit
+
+from .dispatch import binary_fwd, binary_vjp, ternary_fwd, ternary_vjp
+from .records import R_AUX, R_CONST, R_IN0, R_IN1, R_IN2, R_OP, R_OUT, S_NUMEL, S_OFF
+
+BLAS_MIN = 1 << 14  # m*k*n from which a matmul goes to BLAS instead of the loops
+
+
+# ---- strided iteration (broadcasting, reductions, permutes) ---------------------------
+@njit(inline="always", error_model="numpy")
+def _advance(idx, shape, st1, st2, nd, p1, p2):
+    """Step an N-d index over all dims but the last; returns the two moved offsets."""
+    d = nd - 2
+    while d >= 0:
+        idx[d] += 1
+        p1 += st1[d]
+        p2 += st2[d]
+        if idx[d] < shape[d]:
+            return p1, p2
+        p1 -= st1[d] * shape[d]
+        p2 -= st2[d] * shape[d]
+        idx[d] = 0
+        d -= 1
+    return p1, p2
+
+
+@njit(error_model="numpy")
+def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
+    op = R[k, R_OP]
+    a, b, o = R[k, R_IN0], R[k, R_IN1], R[k, R_OUT]
+    c = R.view(np.float64)[k, R_CONST]
+    n = S[o, S_NUMEL]
+    pa, pb, po = S[a, S_OFF], S[b, S_OFF], S[o, S_OFF]
+    x = R[k, R_AUX]
+    if x < 0:  # same shapes, or one side a single element
+        sa = 1 if S[a, S_NUMEL] == n else 0
+        sb = 1 if S[b, S_NUMEL] == n else 0
+        if backward:
+            binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b)
+        else:
+            binary_fwd(op, A, pa, sa, pb, sb, po, n, c)
+        return
+    nd = AUX[x]  # aux = [nd, out shape, a strides, b strides]
+    shape = AUX[x + 1:x + 1 + nd]
+    st_a = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
+    inner = shape[nd - 1]
+    idx = np.zeros(nd, np.int64)
+    qa, qb = pa, pb
+    for run in range(n // inner if inner > 0 else 0):
+        if backward:
+            binary_vjp(op, A, G, qa, st_a[nd - 1], qb, st_b[nd - 1], po + run * inner, inner, c,
+                       need_a, need_b)
+        else:
+            binary_fwd(op, A, qa, st_a[nd - 1], qb, st_b[nd - 1], po + run * inner, inner, c)
+        qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
+
+
+# reduce opcodes (tapegrad/ops/structural.py): the kernel's sub-switch
+OP_SUM, OP_SUM_DIM, OP_MEAN, OP_MEAN_DIM, OP_PROD, OP_PROD_DIM = 30, 31, 32, 33, 34, 35
+OP_AMAX, OP_AMIN, OP_MAX, OP_MIN, OP_MAX_DIM, OP_MIN_DIM = 36, 37, 38, 39, 100, 101
+OP_VAR, OP_STD, OP_NORM, OP_LOGSUMEXP, OP_CUMSUM = 102, 103, 104, 105, 106
+
+
+@njit(error_model="numpy")
+def _outmap(AUX, x, n):
+    """Output index of each input element; aux = [nd, in shape, out strides (0 on reduced
+    dims)]. For x < 0, a reduction over everything, every element maps to 0: no map."""
+    om = np.zeros(n if x >= 0 else 0, np.int64)
+    if x < 0:
+        return om
+    nd = AUX[x]
+    shape = AUX[x + 1:x + 1 + nd]
+    st = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    idx = np.zeros(nd, np.int64)
+    j = 0
+    for i in range(n):
+        om[i] = j
+        d = nd - 1
+        while d >= 0:  # next C-order index; j moves by the output strides
+            idx[d] += 1
+            j += st[d]
+            if idx[d] < shape[d]:
+                break
+            j -= st[d] * shape[d]
+            idx[d] = 0
+            d -= 1
+    return om
+
+
+@njit(inline="always", error_model="numpy")
+def _oi(om, i, dimred):
+    return om[i] if dimred else 0
+
+
+@njit(error_model="numpy")
+def _reduce(R, S, AUX, A, G, k, backward):
+    """Reductions over dims: sum, mean, prod, amax/amin, max/min, var, std, norm,
+    logsumexp (and cumsum, a scan). Accumulates in float64 scratch per output."""
+    op = R[k, R_OP]
+    if op == OP_CUMSUM:
+        _cumsum(R, S, AUX, A, G, k, backward)
+        return
+    a, o = R[k, R_IN0], R[k, R_OUT]
+    pa, po = S[a, S_OFF], S[o, S_OFF]
+    n, m = S[a, S_NUMEL], S[o, S_NUMEL]
+    c = R.view(np.float64)[k, R_CONST]
+    om = _outmap(AUX, R[k, R_AUX], n)
+    dimred = R[k, R_AUX] >= 0
+    per = n // m if m > 0 else 0  # input elements per output
+    acc = np.zeros(0 if backward else m)  # scratch arrays are sized only where used
+    if op == OP_PROD or op == OP_PROD_DIM:
+        acc[:] = 1.0
+    elif op in (OP_AMAX, OP_MAX, OP_MAX_DIM, OP_LOGSUMEXP) or (op == OP_NORM and c == np.inf):
+        acc[:] = -np.inf
+    elif op in (OP_AMIN, OP_MIN, OP_MIN_DIM):
+        acc[:] = np.inf
+    mean = np.zeros(m if op == OP_VAR or op == OP_STD else 0)
+    if op == OP_VAR or op == OP_STD:
+        for i in range(n):
+            mean[_oi(om, i, dimred)] += A[pa + i]
+        for j in range(m):
+            mean[j] /= per
+    if not backward:
+        for i in range(n):
+            v = np.float64(A[pa + i])
+            j = _oi(om, i, dimred)
+            if op <= OP_MEAN_DIM:
+                acc[j] += v
+            elif op == OP_PROD or op == OP_PROD_DIM:
+                acc[j] *= v
+            elif op in (OP_AMAX, OP_MAX, OP_MAX_DIM, OP_LOGSUMEXP):
+                if v > acc[j] or v != v:
+                    acc[j] = v if acc[j] == acc[j] else acc[j]
+            elif op in (OP_AMIN, OP_MIN, OP_MIN_DIM):
+                if v < acc[j] or v != v:
+                    acc[j] = v if acc[j] == acc[j] else acc[j]
+            elif op == OP_VAR or op == OP_STD:
+                acc[j] += (v - mean[j]) ** 2
+            elif op == OP_NORM:
+                if c == np.inf:
+                    acc[j] = max(acc[j], abs(v)) if v == v else v
+                elif c == 2:
+                    acc[j] += v * v
+                else:
+                    acc[j] += abs(v) ** c
+        if op == OP_LOGSUMEXP:  # m + log(sum exp(x - m)), m the max (0 when not finite)
+            s = np.zeros(m)
+            for i in range(n):
+                j = _oi(om, i, dimred)
+                mj = acc[j] if np.isfinite(acc[j]) else 0.0
+                s[j] += np.exp(A[pa + i] - mj)
+            for j in range(m):
+                mj = acc[j] if np.isfinite(acc[j]) else 0.0
+                acc[j] = mj + np.log(s[j])
+        for j in range(m):
+            v = acc[j]
+            if op == OP_MEAN or op == OP_MEAN_DIM:
+                v = v / per if per > 0 else np.nan
+            elif op == OP_VAR:
+                v = v / (per - c)
+            elif op == OP_STD:
+                v = np.sqrt(v / (per - c))
+            elif op == OP_NORM and c != np.inf:
+                v = np.sqrt(v) if c == 2 else v ** (1.0 / c)
+            A[po + j] = v
+        return
+    # ---- reverse: each input element gets its share of its output's adjoint ----
+    ties = op in (OP_AMAX, OP_AMIN, OP_MAX, OP_MIN) or (op == OP_NORM and c == np.inf)
+    prod = op == OP_PROD or op == OP_PROD_DIM
+    cnt = np.zeros(m if ties or prod else 0)  # ties (amax, max(), norm inf) or zeros (prod)
+    if ties:
+        for i in range(n):
+            v = abs(A[pa + i]) if op == OP_NORM else A[pa + i]
+            if v == A[po + _oi(om, i, dimred)]:
+                cnt[_oi(om, i, dimred)] += 1
+    nz = np.ones(m if prod else 0)  # prod: product of the nonzero elements; cnt: zeros
+    if prod:
+        for i in range(n):
+            v = A[pa + i]
+            if v == 0:
+                cnt[_oi(om, i, dimred)] += 1
+            else:
+                nz[_oi(om, i, dimred)] *= v
+    taken = np.zeros(m if op == OP_MAX_DIM or op == OP_MIN_DIM else 0, np.bool_)
+    for i in range(n):
+        j = _oi(om, i, dimred)
+        g = G[po + j]
+        x = A[pa + i]
+        y = A[po + j]
+        if op <= OP_SUM_DIM:
+            d = g
+        elif op <= OP_MEAN_DIM:
+            d = g / per
+        elif op <= OP_PROD_DIM:  # zeros: only a lone zero gets the product of the rest
+            if cnt[j] == 0:
+                d = g * nz[j] / x
+            elif cnt[j] == 1 and x == 0:
+                d = g * nz[j]
+            else:
+                d = 0.0
+        elif op <= OP_MIN:  # amax, amin, max(), min(): ties share evenly (PyTorch)
+            d = g / cnt[j] if x == y else 0.0
+        elif op == OP_MAX_DIM or op == OP_MIN_DIM:
+            d = 0.0
+            if x == y and not taken[j]:
+                d = g
+                taken[j] = True
+        elif op == OP_VAR:
+            d = g * 2 * (x - mean[j]) / (per - c)
+        elif op == OP_STD:  # zero where the std is 0 (PyTorch masks it)
+            d = g * (x - mean[j]) / ((per - c) * y) if y != 0 else 0.0
+        elif op == OP_NORM:
+            if c == np.inf:
+                d = g * np.sign(x) / cnt[j] if abs(x) == y else 0.0
+            elif c == 2:
+                d = g * x / y if y != 0 else 0.0
+            elif c == 1:
+                d = g * np.sign(x)
+            else:
+                d = g * np.sign(x) * abs(x) ** (c - 1) / y ** (c - 1) if y != 0 else 0.0
+        else:  # logsumexp
+            d = g * np.exp(x - y)
+        G[pa + i] += d
+
+
+@njit(error_model="numpy")
+def _cumsum(R, S, AUX, A, G, k, backward):
+    """Running sum along one dim; aux = [stride of the dim, its size]."""
+    x = R[k, R_AUX]
+    st, size = AUX[x], AUX[x + 1]
+    pa, po, n = S[R[k, R_IN0], S_OFF], S[R[k, R_OUT], S_OFF], S[R[k, R_OUT], S_NUMEL]
+    if not backward:
+        for i in range(n):  # C order: the predecessor along the dim is already done
+            A[po + i] = A[pa + i] + (A[po + i - st] if (i // st) % size > 0 else 0)
+        return
+    run = np.zeros(n)  # reverse cumsum of the adjoint
+    for i in range(n - 1, -1, -1):
+        run[i] = G[po + i] + (run[i + st] if (i // st) % size < size - 1 else 0.0)
+        G[pa + i] += run[i]
+
+
+@njit(error_model="numpy")
+def _matmul(R, S, AUX, A, G, k, backward, need_a, need_b):
+    """out (m, n) = in0 (m, k) @ in1 (k, n), `batch` times; aux = [m, k, n, batch, batch
+    stride of in0, of in1] (a stride 0 shares that operand across the batch): mm, mv, dot,
+    vector @ matrix, bmm and batched matmul alike."""
+    x = R[k, R_AUX]
+    m, kk, n, batch, sa, sb = AUX[x], AUX[x + 1], AUX[x + 2], AUX[x + 3], AUX[x + 4], AUX[x + 5]
+    pa, pb, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
+    for i in range(batch):
+        _mm(A, G, pa + i * sa, pb + i * sb, po + i * m * n, m, kk, n, backward, need_a, need_b)
+
+
+@njit(error_model="numpy")
+def _mm(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
+    a = A[pa:pa + m * kk].reshape((m, kk))
+    b = A[pb:pb + kk * n].reshape((kk, n))
+    if not backward:
+        out = A[po:po + m * n].reshape((m, n))
+        if m * kk * n >= BLAS_MIN:
+            np.dot(a, b, out)
+        else:
+            out[:, :] = 0
+            for i in range(m):
+                for p in range(kk):
+                    aip = a[i, p]
+                    for j in range(n):
+                        out[i, j] += aip * b[p, j]
+        return
+    g = G[po:po + m * n].reshape((m, n))
+    ga = G[pa:pa + m * kk].reshape((m, kk))
+    gb = G[pb:pb + kk * n].reshape((kk, n))
+    if m * kk * n >= BLAS_MIN:
+        if need_a:
+            ga += np.dot(g, b.T)
+        if need_b:
+            gb += np.dot(a.T, g)
+        return
+    for i in range(m):
+        for p in range(kk):
+            aip = a[i, p]
+            acc = ga[i, p] * 0
+            for j in range(n):
+                acc += g[i, j] * b[p, j]
+                if need_b:
+                    gb[p, j] += aip * g[i, j]
+            if need_a:
+                ga[i, p] += acc
+
+
+@njit(error_model="numpy")
+def _strided(R, S, AUX, A, G, k, backward):
+    """out[j] = in[base + sum_d j_d * stride_d]; aux = [nd, shape, in strides, base], the
+    shape the output is iterated in (C order) and the input's strides along it: permutes,
+    slices, select, expand (stride 0: the VJP's += sums the copies), flip (negative)."""
+    x = R[k, R_AUX]
+    po = S[R[k, R_OUT], S_OFF]
+    n = S[R[k, R_OUT], S_NUMEL]
+    nd = AUX[x]
+    shape = AUX[x + 1:x + 1 + nd]
+    st = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    pa = S[R[k, R_IN0], S_OFF] + AUX[x + 1 + 2 * nd]
+    inner = shape[nd - 1]
+    si = st[nd - 1]
+    idx = np.zeros(nd, np.int64)
+    qi = pa
+    for run in range(n // inner if inner > 0 else 0):
+        qo = po + run * inner  # the output is contiguous
+        if backward:
+            for i in range(inner):
+                G[qi + i * si] += G[qo + i]
+        else:
+            for i in range(inner):
+                A[qo + i] = A[qi + i * si]
+        qi, _ = _advance(idx, shape, st, st, nd, qi, qi)
+
+
+@njit(error_model="numpy")
+def _join(R, S, AUX, A, G, k, backward, need_a, need_b):
+    """out = [a, b] along a dim: `outer` blocks, each an a-block then a b-block."""
+    x = R[k, R_AUX]
+    outer, na, nb = AUX[x], AUX[x + 1], AUX[x + 2]
+    pa, pb, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
+    for r in range(outer):
+        q = po + r * (na + nb)
+        for i in range(na):
+            if backward:
+                if need_a:
+                    G[pa + r * na + i] += G[q + i]
+            else:
+                A[q + i] = A[pa + r * na + i]
+        for i in range(nb):
+            if backward:
+                if need_b:
+                    G[pb + r * nb + i] += G[q + na + i]
+            else:
+                A[q + na + i] = A[pb + r * nb + i]
+
+
+@njit(error_model="numpy")
+def _cast(R, S, Ain, Aout, Gin, Gout, k, backward):
+    pa, po, n = S[R[k, R_IN0], S_OFF], S[R[k, R_OUT], S_OFF], S[R[k, R_OUT], S_NUMEL]
+    for i in range(n):
+        if backward:
+            Gin[pa + i] += Gout[po + i]
+        else:
+            Aout[po + i] = Ain[pa + i]
+
+
+@njit(error_model="numpy")
+def _ternary(R, S, A, G, k, backward, need_a, need_b, need_m):
+    """y = f(a, b, m): each input has the output's size or one element (stride 0)."""
+    o = R[k, R_OUT]
+    n = S[o, S_NUMEL]
+    a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
+    sa = 1 if S[a, S_NUMEL] == n else 0
+    sb = 1 if S[b, S_NUMEL] == n else 0
+    sm = 1 if S[m, S_NUMEL] == n else 0
+    c = R.view(np.float64)[k, R_CONST]
+    if backward:
+        ternary_vjp(R[k, R_OP], A, G, S[a, S_OFF], sa, S[b, S_OFF], sb, S[m, S_OFF], sm,
+                    S[o, S_OFF], n, c, need_a, need_b, need_m)
+    else:
+        ternary_fwd(R[k, R_OP], A, S[a, S_OFF], sa, S[b, S_OFF], sb, S[m, S_OFF], sm,
+                    S[o, S_OFF], n, c)
+
+
+@njit(error_model="numpy")
+def _index(R, S, AUX, A, G, AI, k, backward, need_x, need_v):
+    """By an index tensor in1 (exact integers in the float64 arena AI); aux[0] the layout:
+    0 [0, outer, n, inner, m]: out[o, j, i] = x[o, idx[j], i] (index_select, x[idx]);
+    1 [1, nd, dim, out shape, x strides]: out[p] = x[p with dim replaced by idx[p]] (gather);
+    2 [2]: out[p] = x[idx[p]], idx flat positions (any mix of indices);
+    3 [3, accumulate]: out = x, then out[idx[j]] = v[j], or += with accumulate (v = in2:
+       one element, or one per position; the last write wins, as a sequential loop does).
+    The VJP of a gather adds each output's adjoint to the element it read; of a put, v
+    gets the adjoint at the positions and x the adjoint (outside them unless accumulate)."""
+    x = R[k, R_AUX]
+    px, pi, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
+    n_out = S[R[k, R_OUT], S_NUMEL]
+    if AUX[x] == 2:
+        for p in range(n_out):
+            if backward:
+                G[px + np.int64(AI[pi + p])] += G[po + p]
+            else:
+                A[po + p] = A[px + np.int64(AI[pi + p])]
+        return
+    if AUX[x] == 3:
+        v = R[k, R_IN2]
+        pv, m = S[v, S_OFF], S[R[k, R_IN1], S_NUMEL]
+        sv = 1 if S[v, S_NUMEL] == m else 0
+        acc = AUX[x + 1] != 0
+        if not backward:
+            for i in range(n_out):
+                A[po + i] = A[px + i]
+            for j in range(m):
+                if acc:
+                    A[po + np.int64(AI[pi + j])] += A[pv + j * sv]
+                else:
+                    A[po + np.int64(AI[pi + j])] = A[pv + j * sv]
+            return
+        if need_v:
+            for j in range(m):
+                G[pv + j * sv] += G[po + np.int64(AI[pi + j])]
+        if need_x:
+            hit = np.zeros(n_out, np.bool_)
+            for j in range(m):
+                hit[np.int64(AI[pi + j])] = not acc
+            for i in range(n_out):
+                if not hit[i]:
+                    G[px + i] += G[po + i]
+        return
+    if AUX[x] == 0:
+        outer, n, inner, m = AUX[x + 1], AUX[x + 2], AUX[x + 3], AUX[x + 4]
+        for o in range(outer):
+            for j in range(m):
+                src = px + (o * n + np.int64(AI[pi + j])) * inner
+                dst = po + (o * m + j) * inner
+                for i in range(inner):
+                    if backward:
+                        G[src + i] += G[dst + i]
+                    else:
+                        A[dst + i] = A[src + i]
+        return
+    nd, dim = AUX[x + 1], AUX[x + 2]
+    shape = AUX[x + 3:x + 3 + nd]
+    st = AUX[x + 3 + nd:x + 3 + 2 * nd]
+    for p in range(n_out):
+        rest, src = p, px
+        for d in range(nd - 1, -1, -1):
+            c = rest % shape[d]
+            rest //= shape[d]
+            src += (np.int64(AI[pi + p]) if d == dim else c) * st[d]
+        if backward:
+            G[src] += G[po + p]
+        else:
+            A[po + p] = A[src]
