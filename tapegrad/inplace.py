@@ -8,7 +8,6 @@ import builtins
 import numpy as np
 
 from . import functions as F
-from .tape.records import S_VER
 from .tape.tape import current
 from .tensor import _UNTRACKED, Tensor, _DataVersion, _from_array, _on_tape
 
@@ -47,7 +46,7 @@ def _inplace(t, op, compute, saves_self=False):
     else:
         t._value()[...] = r._value()
         if t._vc is not _UNTRACKED:
-            t._tape.S[t._slot, S_VER] += 1
+            t._tape.bump(t._slot)
     return t
 
 
@@ -66,14 +65,14 @@ def _rebind(t, r):
         t._arr = None
         tape.handles.append(t)
     else:
-        tape.S[t._slot, S_VER] += 1
+        tape.bump(t._slot)
         if t._retains:
             tape.S[t._slot, S_FLAGS] &= ~S_RETAIN
             tape.retained.pop(t._slot, None)
             tape.S[r._slot, S_FLAGS] |= S_RETAIN
             tape.retained[r._slot] = t
     t._tape, t._slot, t._rg, t._gfn = tape, r._slot, True, None
-    t._vc = [version - int(tape.S[r._slot, S_VER])]
+    t._vc = [version - tape.version(r._slot)]
 
 
 def _inplace_method(name, fn, saves_self=False):
@@ -125,7 +124,10 @@ def detach(input):
         t = _from_array(input._arr, input._dtype, False)
         t._vc = input._vc
         return t
-    return _on_tape(input._tape, input._slot, input._shape, input._dtype, False)
+    tape = input._tape
+    t = _on_tape(tape, tape.alias(input._slot), input._shape, input._dtype, False)
+    t._vc = (input._version - tape.version(t._slot),)  # so that t._version == input._version
+    return t
 
 
 def detach_(input):

@@ -148,7 +148,7 @@ def select(input, dim, index):
 
 
 def _advanced(i):
-    return isinstance(i, (Tensor, list, np.ndarray)) and not isinstance(i, bool)
+    return isinstance(i, (Tensor, list, range, np.ndarray)) and not isinstance(i, bool)
 
 
 def _getitem(x, index):

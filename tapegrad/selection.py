@@ -201,7 +201,7 @@ def _index_array(i, op):
     """An index part as PyTorch reads it: int/bool tensors, lists and arrays become arrays."""
     if isinstance(i, Tensor):
         i = i._value()
-    elif isinstance(i, (list, np.ndarray)):
+    elif isinstance(i, (list, range, np.ndarray)):  # a range is a sequence index, as a list
         i = np.asarray(i)
         if i.size == 0 and i.dtype == np.float64:
             i = i.astype(np.int64)  # x[[]] indexes with an empty long tensor, as PyTorch

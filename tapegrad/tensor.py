@@ -151,9 +151,7 @@ class Tensor:
     def _version(self):
         if self._tape is None:
             return self._vc[0]
-        from .tape.records import S_VER
-
-        return self._vc[0] + int(self._tape.S[self._slot, S_VER])
+        return self._vc[0] + self._tape.version(self._slot)
 
     @property
     def data(self):
@@ -162,7 +160,7 @@ class Tensor:
             t = _from_array(self._arr, self._dtype, False)
             t._vc = _DataVersion((0,))
             return t
-        t = _on_tape(self._tape, self._slot, self._shape, self._dtype, False)
+        t = _on_tape(self._tape, self._tape.alias(self._slot), self._shape, self._dtype, False)
         t._vc = _UNTRACKED
         return t
 

@@ -8,6 +8,9 @@ from .spec import (CAST, COPY, IN0, IN1, INDEX, JOIN, LEAF, MATMUL, NOTHING, OUT
                    declare)
 
 declare(0, "leaf", "AccumulateGrad", LEAF, doc="a leaf or constant entering the tape")
+declare(130, "detach", "None", LEAF,
+        doc="detach() or .data of a value that requires grad: a slot aliasing in0's value "
+            "(same arena offset), without its history; no grad_fn, the sweeps skip it")
 
 # ---- reductions: aux = [ndim, in shape..., out strides (0 on reduced dims)...] ---------
 declare(30, "sum", "SumBackward0", REDUCE, doc="sum of all elements",

@@ -105,7 +105,7 @@ def _ternary_vjp(s):
 
 
 def generate(ops):
-    from ..ops.spec import BINARY, TERNARY, UNARY
+    from ..ops.spec import BINARY, CAST, LEAF, TERNARY, UNARY
 
     unary = [s for s in ops if s.family == UNARY]
     binary = [s for s in ops if s.family == BINARY]
@@ -116,10 +116,13 @@ def generate(ops):
     for s in ops:
         family[s.opcode] = s.family
         saves[s.opcode] = s.saves
+    named = [f"OP_{s.name.upper()} = {s.opcode}" for s in ops if s.family in (LEAF, CAST)]
     out = [HEADER,
            "# opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)",
            f"FAMILY = np.array({family}, dtype=np.int64)",
            f"SAVES = np.array({saves}, dtype=np.int64)",
+           "# the opcodes the sweeps name (rows without kernels of their own)",
+           "\n".join(named),
            "", "", "# ---- scalar kernels, copied from tapegrad/ops ----", ""]
     for s in unary + binary + ternary:
         out.append(_kernel_source(s.fwd, f"{s.name}_fwd"))

@@ -13,7 +13,8 @@ from numba import njit
 
 from ..ops.spec import (BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, REDUCE, STRIDED, TERNARY,
                         UNARY)
-from .dispatch import FAMILY, SAVES, binary_vjp1, unary_fwd, unary_vjp, unary_vjp1
+from .dispatch import (FAMILY, OP_DETACH, OP_TO_COPY, SAVES, binary_vjp1, unary_fwd,
+                       unary_vjp, unary_vjp1)
 from .kernels import _binary, _cast, _index, _join, _matmul, _reduce, _strided, _ternary
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAGS, R_FREED,
                       R_IN0, R_IN1, R_IN2, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
@@ -23,7 +24,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "998614f3d46391b7"
+DISPATCH_STAMP = "9f1134dc2b382ab9"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -184,7 +185,7 @@ def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
     S[nslot, S_REC] = nrec
     S[nslot, S_FLAGS] = sflags
     S[nslot, S_VER] = 0
-    R[nrec, R_OP] = 55
+    R[nrec, R_OP] = OP_TO_COPY
     R[nrec, R_FLAGS] = rflags
     R[nrec, R_OUT] = nslot
     R[nrec, R_IN0] = in0
@@ -238,6 +239,44 @@ def load(R, S, AUX, A, src, shape, dtype, sflags):
 
 
 @njit(cache=True, error_model="numpy")
+def alias(R, S, AUX, src):
+    """Append a DETACH record whose slot aliases slot `src`'s value (same arena offset) with
+    no history and no grad; -1 if a table is full. The alias shares src's version counter:
+    its own `ver` starts at minus src's, and in-place writes through it bump src's."""
+    nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
+    if nrec >= R.shape[0] or nslot >= S.shape[0]:
+        return -1
+    for f in range(S.shape[1]):
+        S[nslot, f] = S[src, f]
+    S[nslot, S_REC] = nrec
+    S[nslot, S_FLAGS] = 0
+    S[nslot, S_VER] = -S[src, S_VER]
+    for f in range(R.shape[1]):
+        R[nrec, f] = -1
+    R[nrec, R_OP] = OP_DETACH
+    R[nrec, R_FLAGS] = 0
+    R[nrec, R_OUT] = nslot
+    R[nrec, R_IN0] = src
+    R[nrec, R_CONST] = 0
+    R[nrec, R_SEQ] = AUX[H_SEQ]
+    AUX[H_NREC] = nrec + 1
+    AUX[H_NSLOT] = nslot + 1
+    AUX[H_SEQ] += 1
+    return nslot
+
+
+@njit(inline="always")
+def _changed(R, S, s):
+    """Was slot s's value modified in place since it was recorded? An alias (detach) counts
+    the changes of the value it aliases, made through it or through the original."""
+    v = S[s, S_VER]
+    k = S[s, S_REC]
+    if R[k, R_OP] == OP_DETACH:
+        v += S[R[k, R_IN0], S_VER]
+    return v != 0
+
+
+@njit(cache=True, error_model="numpy")
 def forward(R, S, AUX, A32, A64, k0, k1):
     """Forward sweep over records k0..k1-1: recomputes every output from its inputs."""
     for k in range(k0, k1):
@@ -279,13 +318,13 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
             return ERR_FREED, k, o
         a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
         bad = -1
-        if fl & R_SAVES_IN0 and S[a, S_VER] != 0:
+        if fl & R_SAVES_IN0 and _changed(R, S, a):
             bad = a
-        elif fl & R_SAVES_IN1 and S[b, S_VER] != 0:
+        elif fl & R_SAVES_IN1 and _changed(R, S, b):
             bad = b
-        elif fl & R_SAVES_IN2 and S[m, S_VER] != 0:
+        elif fl & R_SAVES_IN2 and _changed(R, S, m):
             bad = m
-        elif fl & R_SAVES_OUT and S[o, S_VER] != 0:
+        elif fl & R_SAVES_OUT and _changed(R, S, o):
             bad = o
         if bad >= 0:
             _unmark(MARK, AUX, lo, nslot)
@@ -397,8 +436,11 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
             # any sweep reaching this record stops with an error before writing anything:
             # neither its inputs nor its output's value (unless still read elsewhere) stay
             continue
-        MARK[o] |= KEEP_VALUE  # a sweep may pass through: its adjoint needs the region
         a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
+        if R[k, R_OP] == OP_DETACH:  # an alias keeps the value it aliases
+            MARK[a] |= KEEP_ROW | (MARK[o] & KEEP_VALUE)
+            continue
+        MARK[o] |= KEEP_VALUE  # a sweep may pass through: its adjoint needs the region
         for i, bit in ((a, R_SAVES_IN0), (b, R_SAVES_IN1), (m, R_SAVES_IN2)):
             if i >= 0:
                 MARK[i] |= KEEP_ROW
@@ -411,7 +453,10 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
             continue
         NEW[s] = ns
         p, n = S[s, S_OFF], S[s, S_NUMEL]
-        if MARK[s] & KEEP_VALUE == 0 or p < 0:
+        k = S[s, S_REC]
+        if R[k, R_OP] == OP_DETACH:  # its source (an earlier slot) has moved already
+            S[s, S_OFF] = S[NEW[R[k, R_IN0]], S_OFF] if MARK[s] & KEEP_VALUE else -1
+        elif MARK[s] & KEEP_VALUE == 0 or p < 0:
             S[s, S_OFF] = -1  # the row stays for the graph's structure, the value is dropped
         elif S[s, S_DTYPE] == DT_F32:
             N32[top32:top32 + n] = A32[p:p + n]

@@ -13,8 +13,9 @@ import numpy as np
 from numba import typeof
 
 from . import sweep
-from .records import (DT_F32, DT_F64, R_IMPLICIT, RECORD, S_LEAF, S_NUMEL, S_OFF, S_RG,
-                      S_SHAPE, S_VER, SLOT)
+from .dispatch import OP_DETACH
+from .records import (DT_F32, DT_F64, R_IMPLICIT, R_IN0, R_OP, RECORD, S_FLAGS, S_LEAF, S_NUMEL,
+                      S_OFF, S_REC, S_RG, S_SHAPE, S_VER, SLOT)
 
 _KR, _KS = len(RECORD.names), len(SLOT.names)
 
@@ -129,6 +130,33 @@ class Tape:
                                   sflags, rflags)
         return s
 
+    def alias(self, slot):
+        """A slot aliasing `slot`'s value without its history (detach(), .data), or the slot
+        itself when it needs no grad (nothing to cut). Shares its version counter."""
+        if not self.S[slot, S_FLAGS] & S_RG:
+            return slot
+        src = slot
+        s = sweep.alias(self.R, self.S, self.AUX, src)
+        if s < 0:
+            (src,) = self.make_room(0, DT_F32, (src,))
+            s = sweep.alias(self.R, self.S, self.AUX, src)
+        return s
+
+    def bump(self, slot):
+        """Count an in-place change of slot's value (of the value it aliases, for an alias)."""
+        k = self.S[slot, S_REC]
+        if self.R[k, R_OP] == OP_DETACH:
+            slot = self.R[k, R_IN0]
+        self.S[slot, S_VER] += 1
+
+    def version(self, slot):
+        """In-place changes of slot's value since it was recorded (see `bump`)."""
+        v = int(self.S[slot, S_VER])
+        k = self.S[slot, S_REC]
+        if self.R[k, R_OP] == OP_DETACH:
+            v += int(self.S[self.R[k, R_IN0], S_VER])
+        return v
+
     def load(self, t, dt):
         """Slot holding tensor t's value as dtype dt (a float dtype): a leaf record.
 
@@ -137,6 +165,12 @@ class Tape:
         if t._ltape is self and t._lkey == key and len(t._vc) == 1:
             return t._lslot  # loaded before, unchanged since (and not exposed to NumPy)
         if t._tape is not None:  # a tensor of another thread's tape: its value only
+            if t._rg:
+                raise RuntimeError(
+                    "a tensor that requires grad and was computed in another thread is used "
+                    f"here (shape {list(t._shape)}, {t._dtype}): each thread records its own "
+                    "graph, so gradients cannot flow back across threads. Build the graph "
+                    "and call backward() in one thread, or pass .detach() to cut it.")
             src = t._tape.value(t._slot, t._shape, t._dtype)
         else:
             src = t._arr
