@@ -9,7 +9,7 @@ import numpy as np
 
 from . import functions as F
 from .tape.tape import current
-from .tensor import _UNTRACKED, Tensor, _DataVersion, _from_array, _on_tape
+from .tensor import _UNTRACKED, Tensor, _DataVersion, _from_array, _on_tape, _Version, bump
 
 _SAVE_SELF = ("mul", "div")  # in-place forms whose backward reads self: they get a clone
 
@@ -26,6 +26,10 @@ def _inplace(t, op, compute, saves_self=False):
     src = t
     if saves_self and t._rg and t._tape is tape and tape.grad_enabled:
         src = _clone(t)
+    elif t._tape is None and tape.grad_enabled:
+        # PyTorch's original_self: a recorded op reads t's value under a version cell of its
+        # own, so the write below counts against earlier uses of t only, not this op's own
+        src = _from_array(t._arr, t._dtype, False)
     r = compute(src)
     if r._shape != t._shape:
         raise RuntimeError(f"{op}: output with shape {list(t._shape)} doesn't match the broadcast "
@@ -40,7 +44,7 @@ def _inplace(t, op, compute, saves_self=False):
         _rebind(t, r)
     elif t._tape is None:
         np.copyto(t._arr, r._value(), casting="unsafe")
-        t._vc[0] += 1
+        bump(t._vc)
         if type(t._vc) is _DataVersion:  # shared with a leaf that did not see it: reload
             tape.epoch += 1
     else:
@@ -59,7 +63,7 @@ def _rebind(t, r):
     tape = r._tape
     if t._tape is None:
         np.copyto(t._arr, r._value(), casting="unsafe")  # views of the array see the value
-        t._vc[0] += 1
+        bump(t._vc)
         if type(t._vc) is _DataVersion:
             tape.epoch += 1
         t._arr = None
@@ -132,7 +136,7 @@ def detach(input):
 
 def detach_(input):
     if input._tape is not None and input._rg:
-        input._arr, input._tape, input._vc = np.array(input._value()), None, [0]
+        input._arr, input._tape, input._vc = np.array(input._value()), None, _Version()
     input._rg, input._gfn = False, None
     return input
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import dtypes
 from .tape import tape as _tapes
+from .tape.records import S_VER
 
 
 class Tensor:
@@ -89,7 +90,7 @@ class Tensor:
                                f"(got {self._dtype})")
         if requires_grad and self._tape is not None:
             # a value computed without grad becomes a leaf: it owns its value from now on
-            self._arr, self._tape, self._vc = np.array(self._value()), None, [0]
+            self._arr, self._tape, self._vc = np.array(self._value()), None, _Version()
         self._rg = bool(requires_grad)
         self._lkey = None  # a cached leaf slot has the wrong flags now
         return self
@@ -158,7 +159,7 @@ class Tensor:
         """The value, untracked: shares storage, has its own version counter."""
         if self._tape is None:
             t = _from_array(self._arr, self._dtype, False)
-            t._vc = _DataVersion((0,))
+            t._vc = _DataVersion()
             return t
         t = _on_tape(self._tape, self._tape.alias(self._slot), self._shape, self._dtype, False)
         t._vc = _UNTRACKED
@@ -168,8 +169,10 @@ class Tensor:
     def data(self, other):
         if other._shape != self._shape or other._dtype is not self._dtype:
             self._shape, self._dtype = other._shape, other._dtype
+        if not isinstance(self._vc, _Version):  # it held a tape slot: it owns an array now
+            self._vc = _Version(self._version)
         self._tape, self._arr = None, np.array(other._value())
-        self._vc[0] += 1
+        bump(self._vc)
 
     # ---- conversion -------------------------------------------------------------------
     def numpy(self, force=False):
@@ -178,7 +181,7 @@ class Tensor:
                                "tensor.detach().numpy() instead.")
         if self._tape is not None:
             # hand out a NumPy array that shares memory with this tensor from now on
-            self._arr, self._tape, self._vc = np.array(self._value()), None, [0]
+            self._arr, self._tape, self._vc = np.array(self._value()), None, _Version()
         _expose(self)
         return self._arr
 
@@ -284,7 +287,7 @@ def _from_array(arr, dt, rg):
     t._dtype = dt
     t._rg = rg
     t._grad = None
-    t._vc = [0]
+    t._vc = _Version()
     t._gfn = None
     t._ltape = None
     t._retains = False
@@ -336,7 +339,32 @@ class _Untracked(tuple):
 _UNTRACKED = _Untracked((0,))
 
 
-class _DataVersion(list):
+class _Version(list):
+    """Version counter of a tensor that owns its array, shared with its views and detach():
+    [count], or [count, True] once NumPy holds the array (see _expose). `loads` lists the
+    tape slots that hold a copy of this version, as (tape, entry) with entry = [slot, ...]
+    (tape.loaded renumbers it when the tape compacts): `bump` counts an in-place change
+    into their `ver`, so a recorded op that saved the copy raises at backward."""
+
+    __slots__ = ("loads",)
+
+    def __init__(self, n=0):
+        super().__init__((n,))
+        self.loads = None
+
+
+def bump(vc):
+    """An in-place change of the value behind version cell vc (a _Version)."""
+    vc[0] += 1
+    loads = vc.loads
+    if loads:
+        for tape, entry in loads:
+            if entry[0] >= 0:
+                tape.S[entry[0], S_VER] += 1
+        vc.loads = None  # those copies are stale now; a new use loads the new version
+
+
+class _DataVersion(_Version):
     """Version cell of `.data` of a leaf: its writes must also invalidate cached loads."""
 
     __slots__ = ()

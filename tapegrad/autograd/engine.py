@@ -11,7 +11,7 @@ from ..tape import sweep
 from ..tape.records import (ERR_FREED, ERR_VERSION, R_OP, S_DTYPE, S_FLAGS, S_LEAF, S_NUMEL,
                             S_OFF, S_REC, S_SHAPE, S_VER)
 from ..tape.tape import _fast, current
-from ..tensor import Tensor, _from_array
+from ..tensor import Tensor, _from_array, bump
 
 _entry = {}
 
@@ -45,9 +45,10 @@ def _version_message(tape, k, s):
     t_shape = [int(d) for d in tape._dims(int(tape.S[s, S_SHAPE]))]
     producer = BY_CODE[int(tape.R[int(tape.S[s, S_REC]), R_OP])]
     dt = "FloatTensor" if tape.S[s, S_DTYPE] == 0 else "DoubleTensor"
-    if s in tape.leaf_of:
-        t, v0 = tape.leaf_of[s]
-        what, now, then = "", t._vc[0], v0
+    loaded = [v0 for slot, v0 in tape.loaded if slot == s]  # a tensor's array, copied
+    if loaded:
+        what, then = "", loaded[0]
+        now = then + int(tape.S[s, S_VER])
     else:
         what, now, then = f", which is output 0 of {producer.grad_fn},", \
             int(tape.S[s, S_VER]), 0
@@ -104,7 +105,7 @@ def _accumulate(t, g):
         t._grad = _from_array(np.array(g), t._dtype, False)
     elif t._grad._tape is None and t._grad._shape == g.shape:
         t._grad._arr += g
-        t._grad._vc[0] += 1
+        bump(t._grad._vc)
     else:
         t._grad = _from_array(t._grad._value() + g, t._dtype, False)
 
@@ -139,7 +140,6 @@ _SCALAR_SHAPES = {(), (1,), (1, 1), (1, 1, 1)}
 
 
 def _run(tape, roots, seed, retain):
-    tape.sync_leaf_versions()
     n = _sweep(tape, roots, seed, retain)
     if n:
         _deliver(tape, tape.BUF[:n].tolist())
@@ -177,13 +177,8 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
         if not t._rg:
             raise RuntimeError(f"One of the differentiated Tensors does not require grad (grad() "
                                f"input {i}, a {t._dtype} tensor of shape {list(t._shape)})")
-    wanted = []
-    for t in inputs:
-        if t._tape is tape:
-            wanted.append([t._slot])
-        else:
-            wanted.append([s for s, (leaf, _) in tape.leaf_of.items() if leaf is t])
-    tape.sync_leaf_versions()
+    wanted = [[t._slot] if t._tape is tape else tape.leaf_slots.get(id(t), ())
+              for t in inputs]
     _sweep(tape, roots, seed, retain)
     out = []
     for i, (t, slots) in enumerate(zip(inputs, wanted)):

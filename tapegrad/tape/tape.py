@@ -50,6 +50,8 @@ class Tape:
         self.NEW = np.zeros(records, np.int64)
         self.handles = []     # objects holding a slot of this tape: the compaction roots
         self.leaf_of = {}     # leaf slot -> [tensor, its version when loaded]
+        self.leaf_slots = {}  # id(leaf tensor) -> its slots (the tensor is in leaf_of)
+        self.loaded = []      # [slot, version] of every value loaded from a tensor's array
         self.retained = {}    # slot -> tensor that called retain_grad()
         self.interned = {}    # tuple of ints -> aux offset
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
@@ -187,8 +189,24 @@ class Tape:
             s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, sflags)
         if rg:
             self.leaf_of[s] = [t, t._vc[0]]
+            self.leaf_slots.setdefault(id(t), []).append(s)
+        if t._tape is None:
+            self._register(t._vc, s)
         t._ltape, t._lkey, t._lslot = self, key, s
         return s
+
+    def _register(self, vc, s):
+        """Note on version cell vc that slot s holds a copy of its value, so that an
+        in-place change of the tensor bumps the slot's `ver` (tapegrad.tensor.bump)."""
+        entry = [s, vc[0]]  # the slot (renumbered by compact) and the version loaded
+        self.loaded.append(entry)
+        loads = vc.loads
+        if loads is None:
+            vc.loads = [(self, entry)]
+        else:
+            if len(loads) >= 8:  # a tensor used across many compactions: drop dead entries
+                loads[:] = [le for le in loads if le[1][0] >= 0]
+            loads.append((self, entry))
 
     # ---- reading values -----------------------------------------------------------------
     def value(self, slot, shape, dt):
@@ -237,6 +255,12 @@ class Tape:
             h._slot = new[h._slot]
         self.handles = live
         self.leaf_of = {new[s]: v for s, v in self.leaf_of.items() if new[s] >= 0}
+        self.leaf_slots = {}
+        for s, (t, _) in self.leaf_of.items():
+            self.leaf_slots.setdefault(id(t), []).append(s)
+        for e in self.loaded:
+            e[0] = new[e[0]]
+        self.loaded = [e for e in self.loaded if e[0] >= 0]
         self.retained = {new[s]: v for s, v in self.retained.items() if new[s] >= 0}
         self.nodes = weakref.WeakValueDictionary(
             {new[s]: n for s, n in self.nodes.items() if new[s] >= 0})
@@ -249,12 +273,6 @@ class Tape:
             if self.G[c].shape[0] != self.A[c].shape[0]:
                 self.G[c] = np.zeros_like(self.A[c])
         return self.G
-
-    def sync_leaf_versions(self):
-        """Write into the slot table how often each loaded leaf was modified since."""
-        S = self.S
-        for s, (t, v0) in self.leaf_of.items():
-            S[s, S_VER] = t._vc[0] - v0
 
     # ---- inspection ---------------------------------------------------------------------
     @property
