@@ -35,11 +35,11 @@ def _slot(tape, t, dt):
         if t._dtype is dt:
             return t._slot
         if t._dtype.is_floating_point:  # float32 <-> float64: recorded, gradients flow back
-            rg = t._rg and tape.grad_enabled
+            rg = t._rg and _local.grad_enabled
             return tape.record_cast(t._slot, dt.code, S_RG if rg else 0, implicit=True)
     elif t._rg and t._dtype is not dt:
         return tape.record_cast(tape.load(t, t._dtype), dt.code,
-                                S_RG if tape.grad_enabled else 0, implicit=True)
+                                S_RG if _local.grad_enabled else 0, implicit=True)
     return tape.load(t, dt)
 
 
@@ -99,7 +99,7 @@ def _record_unary(op, x, c):
         s = x._lslot  # a leaf already loaded
     else:
         s = _slots(tape, dt, x)[0]
-    rg = x._rg and tape.grad_enabled
+    rg = x._rg and _local.grad_enabled
     out = tape.record(op, s, -1, -1, c, -1, dt.code, S_RG if rg else 0)
     return _on_tape(tape, out, x._shape, dt, rg)
 
@@ -168,7 +168,7 @@ def _binary(name, a, b, alpha=1.0):
         s0, s1 = a._slot, b._slot
     else:
         s0, s1 = _slots(tape, dt, a, b)
-    rg = (a._rg or b._rg) and tape.grad_enabled
+    rg = (a._rg or b._rg) and _local.grad_enabled
     out = tape.record(_OP[name], s0, s1, aux, alpha, out_shape, dt.code, S_RG if rg else 0)
     return _on_tape(tape, out, shape, dt, rg)
 
@@ -287,7 +287,7 @@ def clamp(input, min=None, max=None):
         return _from_array(np.clip(input._value(), min, max), input._dtype, False)
     tape = current()
     (s,) = _slots(tape, input._dtype, input)
-    rg = input._rg and tape.grad_enabled
+    rg = input._rg and _local.grad_enabled
     hi_bits = int(np.float64(hi).view(np.int64))  # unary records keep c2 in `aux`
     out = tape.record(_OP["clamp"], s, -1, hi_bits, lo, -1, input._dtype.code,
                       S_RG if rg else 0)
@@ -318,7 +318,7 @@ def to(input, dtype=None, *args, **kwargs):
     tape = current()
     if input._dtype.is_floating_point and dtype.is_floating_point and (input._rg or
                                                                         input._tape is not None):
-        rg = input._rg and tape.grad_enabled
+        rg = input._rg and _local.grad_enabled
         if input._tape is tape:
             s = tape.record_cast(input._slot, dtype.code, S_RG if rg else 0)
         else:

@@ -8,7 +8,7 @@ import builtins
 import numpy as np
 
 from . import functions as F
-from .tape.tape import current
+from .tape.tape import _local, current
 from .tensor import _UNTRACKED, Tensor, _DataVersion, _from_array, _on_tape, _Version, bump
 
 _SAVE_SELF = ("mul", "div")  # in-place forms whose backward reads self: they get a clone
@@ -20,13 +20,13 @@ def _inplace(t, op, compute, saves_self=False):
     `compute(src)` returns the result with `src` standing for t; when the op saves its
     input (mul_, div_ by a tensor), src is a clone, PyTorch's `original_self`."""
     tape = current()
-    if t._rg and t.is_leaf and tape.grad_enabled:
+    if t._rg and t.is_leaf and _local.grad_enabled:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            f"operation. ({op})")
     src = t
-    if saves_self and t._rg and t._tape is tape and tape.grad_enabled:
+    if saves_self and t._rg and t._tape is tape and _local.grad_enabled:
         src = _clone(t)
-    elif t._tape is None and tape.grad_enabled:
+    elif t._tape is None and _local.grad_enabled:
         # PyTorch's original_self: a recorded op reads t's value under a version cell of its
         # own, so the write below counts against earlier uses of t only, not this op's own
         src = _from_array(t._arr, t._dtype, False)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .functions import _OP, _binary, _check_tensor, _slots, broadcast_shapes
 from .tape.records import S_RG
-from .tape.tape import current
+from .tape.tape import _local, current
 from .tensor import Tensor, _from_array, _on_tape
 
 
@@ -52,7 +52,7 @@ def _matmul(name, x, y, m, k, n, shape):
     tape = current()
     aux = tape.intern((m, k, n, 1, 0, 0), "matmul")
     s0, s1 = _slots(tape, dt, x, y)
-    rg = (x._rg or y._rg) and tape.grad_enabled
+    rg = (x._rg or y._rg) and _local.grad_enabled
     out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), dt.code, S_RG if rg else 0)
     return _on_tape(tape, out, shape, dt, rg)
 
@@ -83,7 +83,7 @@ def _batched(name, x, y):
     tape = current()
     aux = tape.intern((m, k, n, nb, sa, sb), "matmul")
     s0, s1 = _slots(tape, x._dtype, x, y)
-    rg = (x._rg or y._rg) and tape.grad_enabled
+    rg = (x._rg or y._rg) and _local.grad_enabled
     out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), x._dtype.code,
                       S_RG if rg else 0)
     return _on_tape(tape, out, shape, x._dtype, rg)

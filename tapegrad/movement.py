@@ -12,7 +12,7 @@ import numpy as np
 
 from .functions import _OP, _check_tensor, _slots
 from .tape.records import S_RG
-from .tape.tape import current
+from .tape.tape import _local, current
 from .tensor import Tensor, _dim, _from_array, _on_tape
 
 
@@ -23,7 +23,7 @@ def _contiguous_strides(shape):
 def _record(name, x, shape, aux, numpy_fn):
     """Record op `name` (COPY or STRIDED) with output `shape`, or give a NumPy view."""
     tape = current()
-    rg = x._rg and tape.grad_enabled
+    rg = x._rg and _local.grad_enabled
     if x._tape is None and not rg:  # share storage as PyTorch's views do
         t = _from_array(numpy_fn(x._arr), x._dtype, False)
         t._vc = x._vc
@@ -410,7 +410,7 @@ def _join(name, tensors, dim, check=None):
         shape = a._shape[:d] + (a._shape[d] + b._shape[d],) + a._shape[d + 1:]
         aux = tape.intern((outer, a._shape[d] * inner, b._shape[d] * inner), "join")
         s0, s1 = _slots(tape, dt, a, b)
-        rg = (a._rg or b._rg) and tape.grad_enabled
+        rg = (a._rg or b._rg) and _local.grad_enabled
         slot = tape.record(_OP[name_i], s0, s1, aux, 0.0, tape.shape(shape), dt.code,
                            S_RG if rg else 0)
         out = _on_tape(tape, slot, shape, dt, rg)

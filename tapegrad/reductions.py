@@ -9,7 +9,7 @@ import numpy as np
 from . import dtypes
 from .functions import _OP, _binary, _check_tensor, _slots, _strides, to
 from .tape.records import S_RG
-from .tape.tape import current
+from .tape.tape import _local, current
 from .tensor import Tensor, _dim, _from_array, _on_tape
 
 
@@ -66,7 +66,7 @@ def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
         aux = tape.intern((nd,) + x._shape + tuple(_strides(keep, keep)[i] if i not in dims else 0
                                                    for i in range(nd)), "reduce")
     (s,) = _slots(tape, dt, x)
-    rg = x._rg and tape.grad_enabled
+    rg = x._rg and _local.grad_enabled
     out = tape.record(op, s, -1, aux, float(c), tape.shape(shape), dt.code, S_RG if rg else 0)
     return _on_tape(tape, out, shape, dt, rg)
 
@@ -167,7 +167,7 @@ def cumsum(input, dim, *, dtype=None):
     sh = input._shape
     aux = tape.intern((math.prod(sh[d + 1:]), sh[d] if nd else 1), "cumsum")
     (s,) = _slots(tape, input._dtype, input)
-    rg = input._rg and tape.grad_enabled
+    rg = input._rg and _local.grad_enabled
     out = tape.record(_OP["cumsum"], s, -1, aux, 0.0, -1, input._dtype.code, S_RG if rg else 0)
     return _on_tape(tape, out, sh, input._dtype, rg)
 

@@ -11,7 +11,7 @@ from .functions import _OP, _binary, _check_tensor, _slots, broadcast_shapes
 from .inplace import _SAVE_SELF, _inplace, _inplace_method
 from .movement import _contiguous_strides, _advanced
 from .tape.records import R_FLAGS, R_IMPLICIT, S_REC, S_RG
-from .tape.tape import current
+from .tape.tape import _local, current
 from .tensor import Tensor, _dim, _from_array, _on_tape
 
 
@@ -97,7 +97,7 @@ def _ternary(name, a, b, m, c=0.0):
     tape = current()
     a, b, m = (_broadcast_to(t, shape, tape) for t in (a, b, m))
     s0, s1, s2 = _slots(tape, dt, a, b, m)
-    rg = (a._rg or b._rg or m._rg) and tape.grad_enabled
+    rg = (a._rg or b._rg or m._rg) and _local.grad_enabled
     out = tape.record_wide(_OP[name], s0, s1, s2, -1, c, tape.shape(shape), dt.code,
                            S_RG if rg else 0)
     return _on_tape(tape, out, shape, dt, rg)
@@ -123,7 +123,7 @@ def _broadcast_to(t, shape, tape):
     it is recorded, a constant otherwise)."""
     if t._shape == shape or t.numel() == 1:
         return t
-    if t._rg and tape.grad_enabled:
+    if t._rg and _local.grad_enabled:
         from .movement import expand
 
         return _implicit(expand(t, shape), tape)
@@ -134,7 +134,7 @@ def _broadcast_to(t, shape, tape):
 def _index_record(name, x, idx, aux, shape, numpy_fn):
     """One INDEX record reading x at integer positions `idx` (a NumPy int array)."""
     tape = current()
-    rg = x._rg and tape.grad_enabled
+    rg = x._rg and _local.grad_enabled
     if (x._tape is None and not rg) or not x._dtype.is_floating_point:
         return _from_array(np.ascontiguousarray(numpy_fn(x._value())), x._dtype, False)
     it = _from_array(np.asarray(idx, np.float64).reshape(-1), dtypes.float64, False)
@@ -330,7 +330,7 @@ def _put(name, x, pos, value, accumulate=False, op="index_put"):
     else:
         value = _from_array(np.array(value, x._dtype.np), x._dtype, False)
     tape = current()
-    rg = (x._rg or value._rg) and tape.grad_enabled
+    rg = (x._rg or value._rg) and _local.grad_enabled
     if not rg or not x._dtype.is_floating_point:
         v = np.array(x._value())
         vals = np.broadcast_to(value._value(), pos.shape).reshape(-1)
@@ -364,7 +364,7 @@ def setitem(t, index, value):
     """t[index] = value, in place, with PyTorch's rules: recorded (CopySlices or
     IndexPutBackward0) when t or value requires grad; a leaf that requires grad refuses."""
     tape = current()
-    if t._rg and t.is_leaf and tape.grad_enabled:
+    if t._rg and t.is_leaf and _local.grad_enabled:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation. (__setitem__)")
     pos = positions(t._shape, index, "__setitem__")

@@ -15,10 +15,8 @@ from tapegrad.tape import tape as tapes
 @pytest.fixture
 def tiny_tape():
     """A fresh tape small enough that compaction runs every few operations."""
-    old = tapes._local.tape
-    tapes._local.tape = Tape(records=16, elements=64, aux=64)
-    yield tapes._local.tape
-    tapes._local.tape = old
+    with tapes.recording(Tape(records=16, elements=64, aux=64)) as tape:
+        yield tape
 
 
 def _chain(n):
@@ -216,15 +214,10 @@ def test_two_threads_train_like_one_after_the_other():
 
 
 def test_listing_shows_one_line_per_record():
-    tape = Tape()
-    old = tapes._local.tape
-    tapes._local.tape = tape
-    try:
+    with tapes.recording() as tape:
         x = torch.tensor([2.0], requires_grad=True)
         x ** 2 + 3 * x + 1
         text = str(tape)
-    finally:
-        tapes._local.tape = old
     lines = text.splitlines()
     assert lines[0].startswith("v0    = leaf")
     assert "pow_scalar(v0, 2.0)" in lines[1] and "PowBackward0" in lines[1]
@@ -232,3 +225,33 @@ def test_listing_shows_one_line_per_record():
     assert lines[-1].startswith("-- 5 records")
     recs = tape.records()
     assert recs.dtype.names[:3] == ("op", "flags", "out") and len(recs) == 5
+
+
+def test_a_tape_stack_records_a_block_on_a_tape_of_its_own():
+    outer = tapes.current()
+    x = torch.tensor([2.0], requires_grad=True)
+    with tapes.recording() as inner:
+        assert tapes.current() is inner and inner is not outer
+        y = x * 3.0
+        assert y._tape is inner and inner.nrecords == 2  # the leaf and the multiply
+        with torch.no_grad():  # grad mode is the thread's, whichever tape is on top
+            assert not (x * 2.0).requires_grad
+        y.backward()
+    assert tapes.current() is outer
+    assert x.grad.item() == 3.0
+
+
+def test_grad_mode_is_per_thread():
+    seen = {}
+
+    def work():
+        seen["enabled"] = torch.is_grad_enabled()
+        x = torch.tensor([1.0], requires_grad=True)
+        seen["rg"] = (x * 2).requires_grad
+
+    with torch.no_grad():
+        th = threading.Thread(target=work)
+        th.start()
+        th.join()
+        assert not torch.is_grad_enabled()
+    assert seen == {"enabled": True, "rg": True}  # a new thread starts with grad on

@@ -2,15 +2,17 @@
 
 import functools
 
-from ..tape.tape import current
+from ..tape.tape import _local
 
 
-def is_grad_enabled():
-    return current().grad_enabled
+def is_grad_enabled() -> bool:
+    """Whether operations in this thread record for autograd (PyTorch's grad mode)."""
+    return _local.grad_enabled
 
 
-def is_inference_mode_enabled():
-    return current().inference
+def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside inference_mode()."""
+    return _local.inference
 
 
 class _Mode:
@@ -22,12 +24,11 @@ class _Mode:
         self._prev = []
 
     def __enter__(self):
-        tape = current()
-        self._prev.append(tape.grad_enabled)
-        tape.grad_enabled = self.enabled
+        self._prev.append(_local.grad_enabled)
+        _local.grad_enabled = self.enabled
 
     def __exit__(self, *exc):
-        current().grad_enabled = self._prev.pop()
+        _local.grad_enabled = self._prev.pop()
         return False
 
     def __call__(self, fn):
@@ -70,9 +71,8 @@ class set_grad_enabled(_Mode):
     def __init__(self, mode):
         super().__init__()
         self.enabled = bool(mode)
-        tape = current()
-        self._prev.append(tape.grad_enabled)
-        tape.grad_enabled = self.enabled
+        self._prev.append(_local.grad_enabled)
+        _local.grad_enabled = self.enabled
         self._entered_by_call = True
 
     def __enter__(self):
@@ -85,7 +85,7 @@ class set_grad_enabled(_Mode):
         return (self.enabled,)
 
     def __call__(self, fn):
-        current().grad_enabled = self._prev.pop()  # undo the constructor's switch
+        _local.grad_enabled = self._prev.pop()  # undo the constructor's switch
         self._entered_by_call = False
         return super().__call__(fn)
 
@@ -105,13 +105,11 @@ class inference_mode(_Mode):
         self.enabled = None
 
     def __enter__(self):
-        tape = current()
-        self._prev.append((tape.grad_enabled, tape.inference))
-        tape.grad_enabled, tape.inference = not self.mode, self.mode
+        self._prev.append((_local.grad_enabled, _local.inference))
+        _local.grad_enabled, _local.inference = not self.mode, self.mode
 
     def __exit__(self, *exc):
-        tape = current()
-        tape.grad_enabled, tape.inference = self._prev.pop()
+        _local.grad_enabled, _local.inference = self._prev.pop()
         return False
 
     def _args(self):

@@ -5,6 +5,7 @@ doubling, loads leaves and constants, and keeps memory bounded: before a table d
 `compact` keeps only what live tensors (and grad_fn objects) can still reach.
 """
 
+import contextlib
 import sys
 import threading
 import weakref
@@ -56,8 +57,6 @@ class Tape:
         self.interned = {}    # tuple of ints -> aux offset
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
         self.epoch = 0        # bumped by compaction: cached leaf slots are then stale
-        self.grad_enabled = True
-        self.inference = False
         self._entries = [None, None]
 
     # ---- aux pool: shapes and op parameters, interned ---------------------------------
@@ -311,13 +310,33 @@ def _grown(a, n):
 
 
 class _Local(threading.local):
-    def __init__(self):
-        self.tape = Tape()  # runs once in each thread, on its first use
+    """This thread's autograd state: grad mode and the stack of tapes it records on."""
+
+    def __init__(self):  # runs once in each thread, on its first use
+        self.tape = Tape()          # the top of `tapes`: where operations record
+        self.tapes = [self.tape]
+        self.grad_enabled = True    # PyTorch's grad mode (no_grad, enable_grad, ...)
+        self.inference = False      # inference_mode
 
 
 _local = _Local()
 
 
 def current():
-    """This thread's tape."""
+    """The tape this thread records on now (the top of its stack)."""
     return _local.tape
+
+
+@contextlib.contextmanager
+def recording(tape=None):
+    """Record on `tape` (a fresh one by default) for the block, then return to the tape
+    below it: how a transform records a function on a tape of its own."""
+    tape = Tape() if tape is None else tape
+    state = _local
+    state.tapes.append(tape)
+    state.tape = tape
+    try:
+        yield tape
+    finally:
+        state.tapes.pop()
+        state.tape = state.tapes[-1]
