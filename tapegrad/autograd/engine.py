@@ -8,8 +8,9 @@ gradients written to `.grad`, so a failed backward leaves every `.grad` as it wa
 import numpy as np
 
 from ..tape import sweep
-from ..tape.records import (ERR_FREED, ERR_VERSION, R_OP, S_DTYPE, S_FLAGS, S_LEAF, S_NUMEL,
-                            S_OFF, S_REC, S_SHAPE, S_VER)
+from ..tape.records import (ERR_FREED, ERR_VERSION, PAUSE, R_IN0, R_IN1, R_IN2, R_OP, R_OUT,
+                            R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NUMEL, S_OFF, S_REC, S_SHAPE,
+                            S_VER)
 from ..tape.tape import _fast, current
 from ..tensor import Tensor, _from_array, bump
 
@@ -23,7 +24,10 @@ def _sweep(tape, roots, seed, retain):
     fn = _entry.get("backward")
     if fn is None:
         fn = _entry["backward"] = _fast(sweep.backward, *args)
-    status, a, b = fn(*args)
+    status, a, b, top = fn(*args)
+    while status == PAUSE:  # record a runs in Python; then the sweep goes on below it
+        _python_step(tape, a)
+        status, a, b, top = _resume(tape, a - 1, b, top, retain)
     if status == ERR_FREED:
         from ..ops import BY_CODE
 
@@ -37,6 +41,31 @@ def _sweep(tape, roots, seed, retain):
     if status == ERR_VERSION:
         raise RuntimeError(_version_message(tape, a, b))
     return a
+
+
+def _resume(tape, k0, bottom, top, retain):
+    G = tape.adjoints()
+    args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], G[0], G[1], tape.MARK, tape.BUF,
+            k0, bottom, top, retain)
+    fn = _entry.get("reverse")
+    if fn is None:
+        fn = _entry["reverse"] = _fast(sweep.reverse, *args)
+    return fn(*args)
+
+
+def _python_step(tape, k):
+    """The backward of PYTHON record k: its function maps the output's adjoint to one
+    adjoint (or None) per input, which are added to the inputs the sweep needs."""
+    R, S, G = tape.R, tape.S, tape.G
+    o = int(R[k, R_OUT])
+    g = G[int(S[o, S_DTYPE])][S[o, S_OFF]:S[o, S_OFF] + S[o, S_NUMEL]]
+    grads = tape.python_vjp[int(R[k, R_SEQ])](g.reshape(tape._dims(int(S[o, S_SHAPE]))).copy())
+    for field, gi in zip((R_IN0, R_IN1, R_IN2), grads):
+        s = int(R[k, field])
+        if s < 0 or gi is None or tape.MARK[s] != 1:
+            continue
+        code, off, n = int(S[s, S_DTYPE]), int(S[s, S_OFF]), int(S[s, S_NUMEL])
+        G[code][off:off + n] += np.asarray(gi, G[code].dtype).reshape(-1)
 
 
 def _version_message(tape, k, s):

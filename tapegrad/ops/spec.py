@@ -24,8 +24,9 @@ CAST = 7      # float32 <-> float64
 JOIN = 8      # cat/stack of two tensors along a dim (n tensors: n - 1 records)
 INDEX = 9     # by an index tensor (in1): gathers (x[idx], gather, ...) and index_put
 TERNARY = 10  # y = f(a, b, m), elementwise; each input full size or one element
+PYTHON = 11   # backward runs in Python: the reverse sweep pauses at the record and resumes
 FAMILY_NAMES = ("leaf", "unary", "binary", "reduce", "matmul", "strided", "copy", "cast",
-                "join", "index", "ternary")
+                "join", "index", "ternary", "python")
 
 # what backward reads (PyTorch's saved tensors); R_SAVES alone = a saved python scalar
 NOTHING = 0
@@ -36,7 +37,7 @@ IN2 = R_SAVES | R_SAVES_IN2
 OUT = R_SAVES | R_SAVES_OUT
 
 # the record fields a grad_fn lists as next_functions, by family (PyTorch's order)
-EDGES = {INDEX: (R_IN0, R_IN2), TERNARY: (R_IN0, R_IN1, R_IN2)}
+EDGES = {INDEX: (R_IN0, R_IN2), TERNARY: (R_IN0, R_IN1, R_IN2), PYTHON: (R_IN0, R_IN1, R_IN2)}
 
 
 @dataclass

@@ -4,8 +4,8 @@ Their kernels live in tapegrad/tape/kernels.py, one per family, driven by the in
 parameters that the recorder interns in the aux pool; the rows here name them.
 """
 
-from .spec import (CAST, COPY, IN0, IN1, INDEX, JOIN, LEAF, MATMUL, NOTHING, OUT, REDUCE, SCALAR, STRIDED,
-                   declare)
+from .spec import (CAST, COPY, IN0, IN1, INDEX, JOIN, LEAF, MATMUL, NOTHING, OUT, PYTHON, REDUCE,
+                   SCALAR, STRIDED, declare)
 
 declare(0, "leaf", "AccumulateGrad", LEAF, doc="a leaf or constant entering the tape")
 declare(130, "detach", "None", LEAF,
@@ -128,6 +128,10 @@ declare(114, "copy_slices", "CopySlices", INDEX, saves=IN1,
         examples=(("setitem(x, (slice(1, None), 0), y)", (3, 2), (2,)),
                   ("setitem(x, 1, y)", (3, 2), (1,)),
                   ("setitem(x, (0, torch.tensor([2, 0])), y)", (2, 3), (2,))))
+declare(131, "python", "PythonBackward0", PYTHON,
+        doc="a value computed in Python whose backward is a Python function (tape.python_vjp "
+            "by the record's seq): the reverse sweep pauses there, Python adds the input "
+            "adjoints, the sweep resumes")
 declare(55, "to_copy", "ToCopyBackward0", CAST, doc="float32 <-> float64",
         examples=(("x.float()", (2, 3)),), tol=1e-2)
 

@@ -105,7 +105,7 @@ def _ternary_vjp(s):
 
 
 def generate(ops):
-    from ..ops.spec import BINARY, CAST, LEAF, TERNARY, UNARY
+    from ..ops.spec import BINARY, CAST, LEAF, PYTHON, TERNARY, UNARY
 
     unary = [s for s in ops if s.family == UNARY]
     binary = [s for s in ops if s.family == BINARY]
@@ -116,7 +116,7 @@ def generate(ops):
     for s in ops:
         family[s.opcode] = s.family
         saves[s.opcode] = s.saves
-    named = [f"OP_{s.name.upper()} = {s.opcode}" for s in ops if s.family in (LEAF, CAST)]
+    named = [f"OP_{s.name.upper()} = {s.opcode}" for s in ops if s.family in (LEAF, CAST, PYTHON)]
     out = [HEADER,
            "# opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)",
            f"FAMILY = np.array({family}, dtype=np.int64)",

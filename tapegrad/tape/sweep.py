@@ -11,12 +11,12 @@ to them by family.
 import numpy as np
 from numba import njit
 
-from ..ops.spec import (BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, REDUCE, STRIDED, TERNARY,
-                        UNARY)
+from ..ops.spec import (BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, PYTHON, REDUCE, STRIDED,
+                        TERNARY, UNARY)
 from .dispatch import (FAMILY, OP_DETACH, OP_TO_COPY, SAVES, binary_vjp1, unary_fwd,
                        unary_vjp, unary_vjp1)
 from .kernels import _binary, _cast, _index, _join, _matmul, _reduce, _strided, _ternary
-from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAGS, R_FREED,
+from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST, R_FLAGS, R_FREED,
                       R_IN0, R_IN1, R_IN2, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
                       R_SAVES_IN2, R_SAVES_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NDIM,
                       S_NUMEL, S_OFF, S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
@@ -24,7 +24,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, R_AUX, R_CONST, R_FLAG
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "9f1134dc2b382ab9"
+DISPATCH_STAMP = "b1596326c1028350"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -69,7 +69,7 @@ def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
 def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b, need_m):
     """One record in either arena (casts read one arena and write the other)."""
     fam = FAMILY[R[k, R_OP]]
-    if fam == LEAF:
+    if fam == LEAF or fam == PYTHON:
         return
     out_f32 = S[R[k, R_OUT], S_DTYPE] == DT_F32
     if fam == CAST:
@@ -288,9 +288,9 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
     """Reverse sweep from `roots` (slots), seeded by `seed` (their adjoints, flat and
     concatenated) or by ones when `seed` is empty.
 
-    Returns (status, a, b): on OK, a = how many slots were written to BUF (the reached
-    slots flagged S_LEAF or S_RETAIN, whose adjoints Python hands to `.grad`); on an
-    error, a = the record and b = the slot at fault. Nothing but adjoints and, when the
+    Returns (status, a, b, top): on OK, a = how many slots were written to BUF (the
+    reached slots flagged S_LEAF or S_RETAIN, whose adjoints Python hands to `.grad`); on
+    an error, a = the record and b = the slot at fault; on PAUSE, see `reverse`. Nothing but adjoints and, when the
     sweep succeeded without `retain`, the R_FREED bits is written."""
     nslot = AUX[H_NSLOT]
     MARK[AUX[H_MARK_LO]:AUX[H_MARK_HI]] = 0  # marks of the previous sweep
@@ -315,7 +315,7 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
         fl = R[k, R_FLAGS]
         if fl & R_FREED and fl & R_SAVES:
             _unmark(MARK, AUX, lo, nslot)
-            return ERR_FREED, k, o
+            return ERR_FREED, k, o, top
         a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
         bad = -1
         if fl & R_SAVES_IN0 and _changed(R, S, a):
@@ -328,7 +328,7 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
             bad = o
         if bad >= 0:
             _unmark(MARK, AUX, lo, nslot)
-            return ERR_VERSION, k, bad
+            return ERR_VERSION, k, bad, top
         for i in (a, b, m):
             if i >= 0 and S[i, S_FLAGS] & S_RG and MARK[i] == 0:
                 MARK[i] = 1
@@ -353,18 +353,32 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
             else:
                 G64[p + i] += v
         j += n
-    # pass 2: the reverse sweep proper; 1-element elementwise records take a path that
-    # passes scalars, not arrays (half the cost per record of a scalar program)
+    return reverse(R, S, AUX, A32, A64, G32, G64, MARK, BUF, top, bottom, top, retain)
+
+
+@njit(cache=True, error_model="numpy")
+def reverse(R, S, AUX, A32, A64, G32, G64, MARK, BUF, k0, bottom, top, retain):
+    """Pass 2 of `backward`, from record k0 down to `bottom`, over the records pass 1
+    marked (records bottom..top): the reverse sweep proper.
+
+    At a PYTHON record it stops and returns (PAUSE, k, bottom, top): Python adds that
+    record's input adjoints and calls reverse(..., k - 1, bottom, top, retain) to go on.
+    At the end it returns (OK, count, 0, top) as `backward` documents."""
+    # 1-element elementwise records take a path that passes scalars, not arrays (half the
+    # cost per record of a scalar program)
     RF = R.view(np.float64)
-    for k in range(top, bottom - 1, -1):
+    for k in range(k0, bottom - 1, -1):
         o = R[k, R_OUT]
         if MARK[o] == 0:
             continue
         a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
         if S[o, S_NUMEL] == 1 and _scalar_vjp(R, RF, S, A32, A64, G32, G64, k, o, a, b):
             continue
+        if FAMILY[R[k, R_OP]] == PYTHON:
+            return PAUSE, k, bottom, top
         _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True, a >= 0 and MARK[a] == 1,
                    b >= 0 and MARK[b] == 1, m >= 0 and MARK[m] == 1)
+    lo, nslot = AUX[H_MARK_LO], AUX[H_MARK_HI]
     count = 0
     for s in range(lo, nslot):
         if MARK[s] and S[s, S_FLAGS] & (S_LEAF | S_RETAIN):
@@ -374,7 +388,7 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
         for k in range(top, bottom - 1, -1):
             if MARK[R[k, R_OUT]]:
                 R[k, R_FLAGS] |= R_FREED
-    return OK, count, 0
+    return OK, count, 0, top
 
 
 @njit(inline="always", error_model="numpy")

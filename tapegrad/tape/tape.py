@@ -14,8 +14,8 @@ import numpy as np
 from numba import typeof
 
 from . import sweep
-from .dispatch import OP_DETACH
-from .records import (DT_F32, DT_F64, R_IMPLICIT, R_IN0, R_OP, RECORD, S_FLAGS, S_LEAF, S_NUMEL,
+from .dispatch import OP_DETACH, OP_PYTHON
+from .records import (DT_F32, DT_F64, R_IMPLICIT, R_IN0, R_IN2, R_OP, R_SEQ, RECORD, S_FLAGS, S_LEAF, S_NUMEL,
                       S_OFF, S_REC, S_RG, S_SHAPE, S_VER, SLOT)
 
 _KR, _KS = len(RECORD.names), len(SLOT.names)
@@ -53,6 +53,7 @@ class Tape:
         self.leaf_of = {}     # leaf slot -> [tensor, its version when loaded]
         self.leaf_slots = {}  # id(leaf tensor) -> its slots (the tensor is in leaf_of)
         self.loaded = []      # [slot, version] of every value loaded from a tensor's array
+        self.python_vjp = {}  # seq of a PYTHON record -> its backward (a Python function)
         self.retained = {}    # slot -> tensor that called retain_grad()
         self.interned = {}    # tuple of ints -> aux offset
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
@@ -158,6 +159,24 @@ class Tape:
             v += int(self.S[self.R[k, R_IN0], S_VER])
         return v
 
+    def record_python(self, ins, value, vjp, code, rg):
+        """Append a PYTHON record over input slots `ins` (at most 3) whose output is the
+        NumPy array `value`; at backward, vjp(output adjoint) returns one adjoint (or None)
+        per input. Returns the output slot."""
+        ins = list(ins) + [-1] * (3 - len(ins))
+        top = int(self.AUX[sweep.H_TOP32 + code])
+        if max(self.nrecords, self.nslots) + 1 >= self.R.shape[0] or \
+                top + value.size > self.A[code].shape[0]:
+            ins = list(self.make_room(value.size, code, tuple(ins)))  # renumbers all three
+        shape = self.shape(tuple(value.shape))
+        s = self.record(OP_PYTHON, ins[0], ins[1], -1, 0.0, shape, code, S_RG if rg else 0)
+        k = int(self.S[s, S_REC])
+        self.R[k, R_IN2] = ins[2]
+        off = int(self.S[s, S_OFF])
+        self.A[code][off:off + value.size] = value.reshape(-1)
+        self.python_vjp[int(self.R[k, R_SEQ])] = vjp
+        return s
+
     def load(self, t, dt):
         """Slot holding tensor t's value as dtype dt (a float dtype): a leaf record.
 
@@ -261,6 +280,10 @@ class Tape:
             e[0] = new[e[0]]
         self.loaded = [e for e in self.loaded if e[0] >= 0]
         self.retained = {new[s]: v for s, v in self.retained.items() if new[s] >= 0}
+        if self.python_vjp:
+            n = self.nrecords
+            kept = set(self.R[:n, R_SEQ][self.R[:n, R_OP] == OP_PYTHON].tolist())
+            self.python_vjp = {q: f for q, f in self.python_vjp.items() if q in kept}
         self.nodes = weakref.WeakValueDictionary(
             {new[s]: n for s, n in self.nodes.items() if new[s] >= 0})
         self.epoch += 1

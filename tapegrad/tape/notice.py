@@ -1,0 +1,123 @@
+"""A one-line notice on stderr while a Numba compile runs long.
+
+The first process after an install (or after an edit of the kernels) compiles the tape's
+sweeps, which takes seconds to a minute; later processes load them from Numba's cache in
+well under a second. Wrapped around a call that may compile,
+
+    with compiling("the reverse sweep (float64)"):
+        fn = dispatcher.compile(key)
+
+prints, if the call is still running after half a second, one line saying what is being
+compiled and that it happens once, and nothing at all if it finishes sooner (a cache
+hit). Exceptions pass through unchanged. `quiet()` or the environment variable
+TAPEGRAD_QUIET=1 silence it.
+"""
+
+import contextlib
+import os
+import sys
+import threading
+from typing import Iterator, Optional
+
+DELAY = 0.5              # seconds a block may run before the notice is printed
+ENV = "TAPEGRAD_QUIET"   # "1" (or "true", "yes", "on") silences the notice
+
+_FALSE = ("", "0", "false", "no", "off")
+_depth = threading.local()  # blocks open in this thread: nested blocks print nothing
+
+
+def message(what: str) -> str:
+    """The notice's text for a compile of `what` (no trailing newline)."""
+    return (f"tapegrad: compiling {what} with Numba; this happens once per install, later "
+            f"runs load it from the cache (python -m tapegrad.warmup compiles everything "
+            f"ahead of time)")
+
+
+def is_quiet() -> bool:
+    """True when TAPEGRAD_QUIET is set to anything but "", "0", "false", "no" or "off"."""
+    return os.environ.get(ENV, "").strip().lower() not in _FALSE
+
+
+def quiet(on: bool = True) -> None:
+    """Silence the notice (on=True) or let it print again (on=False).
+
+    Sets or clears TAPEGRAD_QUIET in os.environ, so the choice also holds in child
+    processes started afterwards."""
+    if on:
+        os.environ[ENV] = "1"
+    else:
+        os.environ.pop(ENV, None)
+
+
+def _emit(what: str, printed: list) -> None:
+    """Timer callback: write the notice once (stderr as it is when the timer fires)."""
+    printed.append(True)
+    try:
+        stream = sys.stderr
+        if stream is not None:
+            stream.write(message(what) + "\n")
+            stream.flush()
+    except (OSError, ValueError):  # stderr closed or gone: a notice is not worth a crash
+        pass
+
+
+@contextlib.contextmanager
+def compiling(what: str, delay: Optional[float] = None) -> Iterator[None]:
+    """Context manager around a call that may compile `what` (e.g. "the reverse sweep
+    (float64)"): prints one line to stderr if the block is still running after `delay`
+    seconds (default DELAY, 0.5 s), nothing if it finishes sooner.
+
+    The timer thread is cancelled and joined on exit, so it never outlives the block and
+    the line is printed at most once; an exception raised in the block propagates
+    unchanged. Silent when `is_quiet()` at entry, and inside another `compiling` block of
+    the same thread (the outer block speaks for both)."""
+    depth = getattr(_depth, "n", 0)
+    if depth or is_quiet():
+        _depth.n = depth + 1
+        try:
+            yield
+        finally:
+            _depth.n = depth
+        return
+    printed: list = []
+    timer = threading.Timer(DELAY if delay is None else delay, _emit, (what, printed))
+    timer.daemon = True  # never keeps the interpreter alive (it is joined below anyway)
+    timer.name = "tapegrad-compile-notice"
+    _depth.n = depth + 1
+    timer.start()
+    try:
+        yield
+    finally:
+        _depth.n = depth
+        timer.cancel()
+        timer.join()  # a notice being written finishes before the block returns
+
+
+def describe(dispatcher, key: tuple = ()) -> str:
+    """The words for `compiling()` of a tapegrad entry point: e.g. "the reverse sweep",
+    "the recorder (float32)" for sweep.record with a float32 arena in its types `key`.
+
+    Unknown entry points are named by their function name, so a new one needs no entry
+    here (a better phrase is welcome in _NAMES)."""
+    name = getattr(getattr(dispatcher, "py_func", dispatcher), "__name__", str(dispatcher))
+    words = _NAMES.get(name, f"the compiled entry point {name}")
+    floats = set()
+    for t in key:
+        dt = getattr(t, "dtype", None)
+        if dt is not None and str(dt) in ("float32", "float64"):
+            floats.add(str(dt))
+    return f"{words} ({floats.pop()})" if len(floats) == 1 else words
+
+
+_NAMES = {
+    "record": "the recorder",
+    "record_wide": "the recorder of index and three-input ops",
+    "record_cast": "the float32/float64 cast recorder",
+    "record_python": "the recorder of Python-backward ops",
+    "load": "the leaf loader",
+    "alias": "detach",
+    "forward": "the forward replay sweep",
+    "backward": "the reverse sweep",
+    "reverse": "the reverse sweep",
+    "compact": "the tape compaction",
+}

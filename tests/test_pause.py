@@ -1,0 +1,103 @@
+"""The reverse sweep pauses at a record whose backward runs in Python and resumes below
+it: the mechanism under custom autograd Functions, tensor hooks and anomaly checks.
+
+`scaled` is a test-only op: y = x, whose backward (in Python) multiplies by a factor."""
+
+import sys
+
+import numpy as np
+import pytest
+
+import tapegrad as torch
+from tapegrad.functions import _slots
+from tapegrad.tape.tape import current
+from tapegrad.tensor import _on_tape
+
+CALLS = []
+
+
+def scaled(x, factor):
+    tape = current()
+    (s,) = _slots(tape, x._dtype, x)
+
+    def vjp(g):
+        CALLS.append(g.shape)
+        return (g * factor,)
+
+    out = tape.record_python([s], np.array(x._value()), vjp, x._dtype.code, x._rg)
+    return _on_tape(tape, out, x._shape, x._dtype, x._rg)
+
+
+def _chain(n, pauses):
+    x = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
+    y = x
+    every = n // pauses if pauses else n + 1
+    for i in range(n):
+        y = y * 1.0001
+        if (i + 1) % every == 0:
+            y = scaled(y, 2.0)
+    return x, y
+
+
+def _python_calls(fn):
+    calls = [0]
+
+    def prof(frame, event, arg):
+        if event in ("call", "c_call"):
+            calls[0] += 1
+
+    sys.setprofile(prof)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return calls[0]
+
+
+def test_pauses_give_the_chain_rule_through_python():
+    x, y = _chain(100, 4)
+    CALLS.clear()
+    y.backward()
+    assert len(CALLS) == 4
+    assert x.grad.item() == pytest.approx(1.0001 ** 100 * 2.0 ** 4, rel=1e-12)
+    assert y.grad_fn.name() == "PythonBackward0"
+
+
+def test_python_calls_grow_with_pauses_not_records():
+    _chain(10, 1)[1].backward()  # compile and warm every entry point
+    x1, y1 = _chain(10_000, 10)
+    x2, y2 = _chain(20_000, 10)
+    x3, y3 = _chain(10_000, 20)
+    _chain(10, 1)[1].backward()  # once more: the adjoint arenas grow to the tape's size
+    n1, n2, n3 = (_python_calls(y.backward) for y in (y1, y2, y3))
+    assert n1 == n2              # twice the records, the same Python work
+    per_pause = (n3 - n1) / 10
+    assert 0 < per_pause < 60    # each pause costs a few calls: its vjp and a resume
+    assert n1 < 100 + 10 * per_pause
+    assert x1.grad.item() == pytest.approx(1.0001 ** 10_000 * 2.0 ** 10, rel=1e-9)
+
+
+def test_an_error_in_python_backward_leaves_grad_untouched():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    tape = current()
+    (s,) = _slots(tape, x._dtype, x)
+
+    def vjp(g):
+        raise ValueError("custom backward failed")
+
+    y = _on_tape(tape, tape.record_python([s], np.array(x._value()), vjp, x._dtype.code, True),
+                 x._shape, x._dtype, True)
+    with pytest.raises(ValueError, match="custom backward failed"):
+        (y * x).sum().backward()
+    assert x.grad is None
+    (x * 3).sum().backward()  # the tape is usable afterwards
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_python_records_survive_compaction():
+    x, y = _chain(50, 5)
+    current().compact()
+    CALLS.clear()
+    y.backward()
+    assert len(CALLS) == 5
+    assert x.grad.item() == pytest.approx(1.0001 ** 50 * 2.0 ** 5, rel=1e-12)
