@@ -32,6 +32,8 @@ def _slot(tape, t, dt):
     if dt is None:
         dt = t._dtype
     if t._tape is tape:
+        if tape.dirty and tape.version(t._slot):
+            _refresh(tape, t)
         if t._dtype is dt:
             return t._slot
         if t._dtype.is_floating_point:  # float32 <-> float64: recorded, gradients flow back
@@ -41,6 +43,26 @@ def _slot(tape, t, dt):
         return tape.record_cast(tape.load(t, t._dtype), dt.code,
                                 S_RG if _local.grad_enabled else 0, implicit=True)
     return tape.load(t, dt)
+
+
+def _refresh(tape, t):
+    """t's value was changed in place since its slot was recorded: rebind t to a snapshot
+    of the slot (same value and adjoint, versions counted from now), so that the record
+    about to read t is not taken for a user of the old value at backward."""
+    from .tape.records import S_FLAGS, S_RETAIN
+    from .tensor import _UNTRACKED
+
+    v = t._version
+    s = tape.snapshot(t._slot)
+    old = t._slot  # renumbered if taking the snapshot compacted the tape
+    if t._retains:
+        tape.S[old, S_FLAGS] &= ~S_RETAIN
+        tape.retained.pop(old, None)
+        tape.S[s, S_FLAGS] |= S_RETAIN
+        tape.retained[s] = t
+    t._slot = s
+    if t._vc is not _UNTRACKED:
+        t._vc = (v - tape.version(s),)
 
 
 def _slots(tape, dt, *ts):
@@ -93,7 +115,7 @@ def _record_unary(op, x, c):
     if not dt.is_floating_point:
         dt = dtypes.get_default_dtype()
     tape = _local.tape
-    if x._tape is tape and x._dtype is dt:
+    if x._tape is tape and x._dtype is dt and not tape.dirty:
         s = x._slot
     elif x._ltape is tape and x._lkey == (tape.epoch, x._vc[0], dt) and len(x._vc) == 1:
         s = x._lslot  # a leaf already loaded
@@ -164,7 +186,8 @@ def _binary(name, a, b, alpha=1.0):
             aux = tape.intern((len(shape),) + shape + tuple(_strides(sa, shape))
                               + tuple(_strides(sb, shape)), "bcast")
         out_shape = tape.shape(shape)
-    if a._tape is tape and b._tape is tape and a._dtype is dt and b._dtype is dt:
+    if a._tape is tape and b._tape is tape and a._dtype is dt and b._dtype is dt and \
+            not tape.dirty:
         s0, s1 = a._slot, b._slot
     else:
         s0, s1 = _slots(tape, dt, a, b)

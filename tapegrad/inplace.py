@@ -24,8 +24,8 @@ def _inplace(t, op, compute, saves_self=False):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            f"operation. ({op})")
     src = t
-    if saves_self and t._rg and t._tape is tape and _local.grad_enabled:
-        src = _clone(t)
+    if saves_self and t._tape is tape and _local.grad_enabled:
+        src = _clone(t)  # rebinding t bumps its old slot, which this op's record must not save
     elif t._tape is None and _local.grad_enabled:
         # PyTorch's original_self: a recorded op reads t's value under a version cell of its
         # own, so the write below counts against earlier uses of t only, not this op's own
@@ -47,11 +47,18 @@ def _inplace(t, op, compute, saves_self=False):
         bump(t._vc)
         if type(t._vc) is _DataVersion:  # shared with a leaf that did not see it: reload
             tape.epoch += 1
-    else:
+    elif op in _OVERWRITES and t._rg and t._tape is tape and _local.grad_enabled:
+        # a new value that does not depend on t's: PyTorch's FillBackward2, ZeroBackward0...
+        new = tape.overwrite(t._slot, r._value(), F._OP[op])
+        _rebind(t, _on_tape(tape, new, t._shape, t._dtype, True))
+    else:  # no grad: write the value (aliases see it); its history stays, as in PyTorch
         t._value()[...] = r._value()
         if t._vc is not _UNTRACKED:
             t._tape.bump(t._slot)
     return t
+
+
+_OVERWRITES = ("fill_", "zero_", "normal_", "uniform_", "copy_")  # rows of the op table
 
 
 def _rebind(t, r):
@@ -89,12 +96,12 @@ def _inplace_method(name, fn, saves_self=False):
 
 
 def zero_(t):
-    return fill_(t, 0)
+    return fill_(t, 0, "zero_")
 
 
-def fill_(t, value):
-    return _inplace(t, "fill_", lambda src: _from_array(np.full(t._shape, value, t._dtype.np),
-                                                       t._dtype, False))
+def fill_(t, value, _op="fill_"):
+    return _inplace(t, _op, lambda src: _from_array(np.full(t._shape, value, t._dtype.np),
+                                                   t._dtype, False))
 
 
 def normal_(t, mean=0.0, std=1.0):
@@ -115,6 +122,10 @@ def uniform_(t, a=0.0, b=1.0):
 
 def copy_(t, src):
     def compute(_):
+        if isinstance(src, Tensor) and src._rg and _local.grad_enabled:
+            r = src if src._shape == t._shape else src.expand(t._shape)
+            r = _clone(r) if r is src else r  # t gets a slot of its own, not src's
+            return F.to(r, t._dtype) if t._dtype.is_floating_point else r
         v = np.broadcast_to(np.asarray(src._value(), t._dtype.np), t._shape)
         return _from_array(np.array(v), t._dtype, False)
 

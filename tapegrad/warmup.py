@@ -31,10 +31,21 @@ from dataclasses import dataclass
 DTYPES = ("float32", "float64")
 
 # rows of the op table that have no examples: what the warmup runs for them instead
-# (expressions over x, y, z and torch, as the rows' examples)
+# (expressions over x, y, z, c and torch, as the rows' examples; a row that gains examples
+# of its own runs those instead)
+_WRITE = "(lambda y: (y.{}, y + x)[1])(x * c)"  # an in-place write of a value requiring grad
 EXTRA = {
     "leaf": (("x", (3,)), ("x * y", (3,), (3,))),   # loads; "x": backward of a leaf itself
-    "detach": (("x.detach() * x", (3,)), ("x.data + x", (2, 3))),   # an alias record
+    "detach": (("(x * c).detach() * x", (3,)), ("(x + c).data + x", (2, 3))),  # alias records
+    # a read of a value changed in place since it was recorded
+    "snapshot": (("(lambda y: (y.detach().mul_(2), y * x)[1])(x * c)", (3,)),),
+    "fill_": ((_WRITE.format("fill_(0.5)"), (3,)),),
+    "zero_": ((_WRITE.format("zero_()"), (3,)),),
+    "normal_": ((_WRITE.format("normal_()"), (2, 3)),),
+    "uniform_": ((_WRITE.format("uniform_()"), (2, 3)),),
+    "copy_": ((_WRITE.format("copy_(torch.ones(3))"), (3,)),),
+    # a backward in Python: the reverse sweep pauses at the record and resumes below it
+    "python": (("python_op(x)", (3,)), ("python_op(x * c).sum() * x", (2, 3))),
 }
 
 # recording paths that the examples do not all reach, as (row, expression, shapes...)
@@ -122,23 +133,31 @@ def shares(progs, jobs):
 
 def priming(progs, jobs):
     """The first stage of a parallel warmup: at most `jobs` lists of (index into `progs`,
-    phases), each a few programs that reach the costly compiles, so that they run side by
+    phases), a few programs that reach the costly compiles, so that these run side by
     side: the backward of a leaf (no recorder; the reverse sweep, about half of all the
-    compile time) alone in one process; recording, the forward sweep and compaction in
-    each dtype in the others. Only for speed: the second stage (`shares`) runs every
-    program with every phase anyway. Empty for one job."""
+    compile time) alone in one process; in the others, per dtype, a product with the
+    forward sweep and compaction, and recordings of one example of each family of the op
+    table and of every program of EXTRA and PATHS. Only for speed: the second stage (`shares`) runs every program with
+    every phase anyway. Empty for one job."""
     if jobs < 2:
         return []
-    first = {}
+    from .ops import BY_NAME
+
+    leaf, records, seen = [], {dt: [] for dt in DTYPES}, set()
     for i, p in enumerate(progs):
-        if p.op == "leaf":
-            first.setdefault((p.dtype, p.expr), i)
-    leaf = [first[(dt, "x")] for dt in DTYPES[:1] if (dt, "x") in first]
-    records = [[(first[(dt, "x * y")], ("forward sweep", "compaction"))]
-               for dt in DTYPES if (dt, "x * y") in first]
-    tasks = [[(i, ("backward",)) for i in leaf]] if leaf else []
-    rest = max(1, jobs - len(tasks))
-    merged = [[] for _ in range(min(rest, len(records)))]
+        spec = BY_NAME.get(p.op)
+        if p.op == "leaf" and p.expr == "x":
+            if not leaf:
+                leaf.append((i, ("backward",)))
+        elif p.op == "leaf" and p.expr == "x * y":
+            records[p.dtype].insert(0, (i, ("forward sweep", "compaction")))
+        elif p.source != "example" or (spec is not None and (p.dtype, spec.family) not in seen):
+            records[p.dtype].append((i, ()))  # recording only
+            if spec is not None:
+                seen.add((p.dtype, spec.family))
+    tasks = [leaf] if leaf else []
+    records = [r for r in records.values() if r]
+    merged = [[] for _ in range(min(max(1, jobs - len(tasks)), len(records)))]
     for j, r in enumerate(records):
         merged[j % len(merged)].extend(r)
     return [t for t in tasks + merged if t]
@@ -150,6 +169,36 @@ def _setitem(x, index, value):
     x = x.clone()
     x[index] = value
     return x
+
+
+def _python_op(x, factor=2.0):
+    """y = factor * x with its backward computed in Python (a PYTHON record): through
+    torch.autograd.Function where tapegrad has it, else through Tape.record_python."""
+    import numpy as np
+
+    import tapegrad as torch
+
+    function = getattr(torch.autograd, "Function", None)
+    if function is not None:
+        class Scale(function):
+            @staticmethod
+            def forward(ctx, a):
+                return a * factor
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * factor
+
+        return Scale.apply(x)
+    from .functions import _slots
+    from .tape.tape import current
+    from .tensor import _on_tape
+
+    tape = current()
+    (s,) = _slots(tape, x._dtype, x)
+    out = tape.record_python([s], np.asarray(x._value()) * factor, lambda g: (g * factor,),
+                             x._dtype.code, x._rg)
+    return _on_tape(tape, out, x._shape, x._dtype, x._rg)
 
 
 def run(progs, phases=PHASES):
@@ -168,7 +217,7 @@ def run(progs, phases=PHASES):
     recorded = {dt: set() for dt in DTYPES}
     failed, sweeps, backwards = [], 0, 0
     before = _compiled()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for p in progs:
         spec = BY_NAME.get(p.op)
         lo, hi = spec.domain if spec is not None else (-2.0, 2.0)
@@ -178,7 +227,7 @@ def run(progs, phases=PHASES):
         try:
             xs = [torch.tensor(rng.uniform(lo, hi, s), dtype=dt, requires_grad=True)
                   for s in p.shapes]
-            env = {"torch": torch, "c": c, "setitem": _setitem}
+            env = {"torch": torch, "c": c, "setitem": _setitem, "python_op": _python_op}
             env.update(zip("xyz", xs))
             tape = current()
             k0, epoch = tape.nrecords, tape.epoch
@@ -202,7 +251,8 @@ def run(progs, phases=PHASES):
             failed.append(f"{p.op} [{p.dtype}] {p.expr}: {type(e).__name__}: {e}")
     return {"programs": len(progs), "sweeps": sweeps, "backwards": backwards,
             "recorded": {dt: sorted(ops) for dt, ops in recorded.items()}, "failed": failed,
-            "seconds": time.perf_counter() - t0, "compiled": _delta(before, _compiled())}
+            "seconds": time.perf_counter() - t0,
+            "cpu": time.process_time() - c0, "phases": list(phases), "compiled": _delta(before, _compiled())}
 
 
 def _compiled():
@@ -317,7 +367,9 @@ def warmup(jobs=1):
     parts = shares(progs, jobs)
     if len(parts) <= 1 or not _can_lock():
         notice.quiet()
-        return [run(progs)], progs, 1, time.perf_counter() - t0
+        r = run(progs)
+        r["stage"], r["pid"] = 1, os.getpid()
+        return [r], progs, 1, time.perf_counter() - t0
     import multiprocessing
 
     prime = priming(progs, jobs)
@@ -327,9 +379,11 @@ def warmup(jobs=1):
     lock = ctx.Lock()
     results = []
     with ctx.Pool(nproc, initializer=_init_worker, initargs=(lock,)) as pool:
-        for stage in (prime, tasks):  # map returns when every task of the stage is done
+        for n, stage in enumerate((prime, tasks)):  # map returns when all of a stage is done
             if stage:
                 for rs in pool.map(_work, stage, chunksize=1):
+                    for r in rs:
+                        r["stage"] = n
                     results.extend(rs)
     return results, progs, nproc, time.perf_counter() - t0
 
@@ -370,6 +424,9 @@ def main(argv=None):
                         help="processes to compile in (default 1; 2 uses two cores)")
     parser.add_argument("--list", action="store_true",
                         help="print the programs it would run, and exit")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="also print, to stderr, each process's stages: programs, "
+                             "phases, seconds and what it compiled")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -380,6 +437,12 @@ def main(argv=None):
         return 0
     results, progs, nproc, seconds = warmup(args.jobs)
     print(summary(results, progs, nproc, seconds), flush=True)
+    if args.verbose:
+        for r in results:
+            comp = ", ".join(f"{k} {len(m)}" for k, (m, _) in r["compiled"].items() if m)
+            print(f"  stage {r['stage']} pid {r['pid']}: {r['programs']} programs "
+                  f"({', '.join(r['phases'])}) {r['seconds']:.1f} s wall, {r['cpu']:.1f} s cpu; "
+                  f"compiled: {comp or 'nothing'}", file=sys.stderr)
     failed = [f for r in results for f in r["failed"]]
     missing = uncovered(progs)
     for f in failed:

@@ -169,3 +169,66 @@ def test_plain_input_changed_after_backward_graph_is_rebuilt():
         (w * b).sum().backward()
         b.mul_(2)  # changed after its use was backwarded: the next use reloads it
     np.testing.assert_allclose(w.grad.numpy(), [3 + 6 + 12, 4 + 8 + 16])
+
+
+# ---- a value changed in place, then read again: only earlier readers are stale ----------
+def test_no_grad_write_then_read_keeps_the_history():
+    x = torch.tensor([1.0, 1.0, 1.0], requires_grad=True)
+    y = x * 2
+    with torch.no_grad():
+        y.mul_(0.5)  # the value changes, the history (MulBackward0) stays
+    assert y.grad_fn.name() == "MulBackward0" and y._version == 1
+    z = (y * x).sum()  # saves y as it is now: no version error
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0, 3.0])  # y + x * 2, PyTorch's
+
+
+def test_write_through_detach_then_read():
+    x = _x()
+    y = x * x
+    d = y.detach()
+    d.mul_(2)  # grad mode: d needs no grad, so this writes y's storage
+    np.testing.assert_allclose(y.detach().numpy(), [2.0, 8.0, 18.0])
+    (d * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 8.0, 18.0])
+
+
+@pytest.mark.parametrize("call, name, value", [
+    ("fill_(0.5)", "FillBackward2", [0.5, 0.5]),
+    ("zero_()", "ZeroBackward0", [0.0, 0.0]),
+    ("copy_(torch.tensor([7.0, 8.0]))", "CopyBackwards", [7.0, 8.0]),
+    ("normal_()", "NormalBackward0", None),
+    ("uniform_()", "UniformBackward0", None),
+])
+def test_overwrite_of_a_value_that_requires_grad(call, name, value):
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x.clone()
+    y.retain_grad()
+    eval("y." + call, {"y": y, "torch": torch})
+    assert y.requires_grad and y.grad_fn.name() == name
+    assert y.grad_fn.next_functions[0][0].name() == "CloneBackward0"
+    if value is not None:
+        np.testing.assert_allclose(y.detach().numpy(), value)
+    (y * torch.tensor([3.0, 4.0])).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0])  # the old value is not used
+    np.testing.assert_allclose(y.grad.numpy(), [3.0, 4.0])
+
+
+def test_copy_from_a_value_that_requires_grad():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    a = torch.zeros(3, 2)
+    a.copy_(x * 3)
+    assert a.requires_grad
+    a.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [9.0, 9.0])
+
+
+def test_detached_reader_of_a_changed_value_survives_compaction():
+    x = _x()
+    y = x * 2
+    with torch.no_grad():
+        y.add_(1)
+    z = y * x
+    torch.tape.current().compact()
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0 + 2, 5.0 + 4, 7.0 + 6])

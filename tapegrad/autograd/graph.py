@@ -81,7 +81,9 @@ def accumulator(leaf):
 
 def node(tape, slot):
     """The grad_fn object for `slot`: one per record while anything holds it (registered
-    so that compaction renumbers it)."""
+    so that compaction renumbers it). A snapshot (R_IMPLICIT) is its source's node."""
+    while tape.R[tape.S[slot, S_REC], R_FLAGS] & R_IMPLICIT:
+        slot = int(tape.R[tape.S[slot, S_REC], R_IN0])
     n = tape.nodes.get(slot)
     if n is not None:
         return n

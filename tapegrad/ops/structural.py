@@ -128,6 +128,17 @@ declare(114, "copy_slices", "CopySlices", INDEX, saves=IN1,
         examples=(("setitem(x, (slice(1, None), 0), y)", (3, 2), (2,)),
                   ("setitem(x, 1, y)", (3, 2), (1,)),
                   ("setitem(x, (0, torch.tensor([2, 0])), y)", (2, 3), (2,))))
+declare(132, "snapshot", "None", LEAF,
+        doc="a read of a slot changed in place since it was recorded: it aliases in0's value "
+            "and adjoint (same arena offset) and counts versions from now, so the records "
+            "that read it are not taken for users of the old value; gradient passes through")
+# in-place writes that replace a value requiring grad by one that does not depend on it:
+# a new value (loaded, its own storage) whose history is in0 with a zero gradient
+for _code, _name, _grad_fn in ((133, "fill_", "FillBackward2"), (134, "zero_", "ZeroBackward0"),
+                               (135, "normal_", "NormalBackward0"),
+                               (136, "uniform_", "UniformBackward0"),
+                               (137, "copy_", "CopyBackwards")):
+    declare(_code, _name, _grad_fn, LEAF, doc=f"x.{_name} on a value that requires grad")
 declare(131, "python", "PythonBackward0", PYTHON,
         doc="a value computed in Python whose backward is a Python function (tape.python_vjp "
             "by the record's seq): the reverse sweep pauses there, Python adds the input "

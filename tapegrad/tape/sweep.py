@@ -13,7 +13,7 @@ from numba import njit
 
 from ..ops.spec import (BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, PYTHON, REDUCE, STRIDED,
                         TERNARY, UNARY)
-from .dispatch import (FAMILY, OP_DETACH, OP_TO_COPY, SAVES, binary_vjp1, unary_fwd,
+from .dispatch import (FAMILY, OP_DETACH, OP_SNAPSHOT, OP_TO_COPY, SAVES, binary_vjp1, unary_fwd,
                        unary_vjp, unary_vjp1)
 from .kernels import _binary, _cast, _index, _join, _matmul, _reduce, _strided, _ternary
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST, R_FLAGS, R_FREED,
@@ -24,7 +24,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST,
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "b1596326c1028350"
+DISPATCH_STAMP = "f5e9f72b0a03f635"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
@@ -239,22 +239,25 @@ def load(R, S, AUX, A, src, shape, dtype, sflags):
 
 
 @njit(cache=True, error_model="numpy")
-def alias(R, S, AUX, src):
-    """Append a DETACH record whose slot aliases slot `src`'s value (same arena offset) with
-    no history and no grad; -1 if a table is full. The alias shares src's version counter:
-    its own `ver` starts at minus src's, and in-place writes through it bump src's."""
+def alias(R, S, AUX, src, op, sflags, rflags):
+    """Append a record `op` (DETACH or SNAPSHOT) whose slot aliases slot `src`'s value and
+    adjoint (same arena offset); -1 if a table is full. The alias shares the version
+    counter of the value it aliases (src, or what src aliases): its own `ver` starts at
+    minus that one's, and in-place writes through it bump that one's."""
     nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
     if nrec >= R.shape[0] or nslot >= S.shape[0]:
         return -1
+    if _aliases(R, S, src):
+        src = R[S[src, S_REC], R_IN0]
     for f in range(S.shape[1]):
         S[nslot, f] = S[src, f]
     S[nslot, S_REC] = nrec
-    S[nslot, S_FLAGS] = 0
+    S[nslot, S_FLAGS] = sflags
     S[nslot, S_VER] = -S[src, S_VER]
     for f in range(R.shape[1]):
         R[nrec, f] = -1
-    R[nrec, R_OP] = OP_DETACH
-    R[nrec, R_FLAGS] = 0
+    R[nrec, R_OP] = op
+    R[nrec, R_FLAGS] = rflags
     R[nrec, R_OUT] = nslot
     R[nrec, R_IN0] = src
     R[nrec, R_CONST] = 0
@@ -266,13 +269,19 @@ def alias(R, S, AUX, src):
 
 
 @njit(inline="always")
+def _aliases(R, S, s):
+    """Does slot s alias another slot's value (a DETACH or SNAPSHOT record's output)?"""
+    op = R[S[s, S_REC], R_OP]
+    return op == OP_DETACH or op == OP_SNAPSHOT
+
+
+@njit(inline="always")
 def _changed(R, S, s):
     """Was slot s's value modified in place since it was recorded? An alias (detach) counts
     the changes of the value it aliases, made through it or through the original."""
     v = S[s, S_VER]
-    k = S[s, S_REC]
-    if R[k, R_OP] == OP_DETACH:
-        v += S[R[k, R_IN0], S_VER]
+    if _aliases(R, S, s):
+        v += S[R[S[s, S_REC], R_IN0], S_VER]
     return v != 0
 
 
@@ -372,7 +381,7 @@ def reverse(R, S, AUX, A32, A64, G32, G64, MARK, BUF, k0, bottom, top, retain):
         if MARK[o] == 0:
             continue
         a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
-        if S[o, S_NUMEL] == 1 and _scalar_vjp(R, RF, S, A32, A64, G32, G64, k, o, a, b):
+        if S[o, S_NUMEL] == 1 and _scalar_vjp(R, RF, S, A32, A64, G32, G64, MARK, k, o, a, b):
             continue
         if FAMILY[R[k, R_OP]] == PYTHON:
             return PAUSE, k, bottom, top
@@ -392,9 +401,11 @@ def reverse(R, S, AUX, A32, A64, G32, G64, MARK, BUF, k0, bottom, top, retain):
 
 
 @njit(inline="always", error_model="numpy")
-def _scalar_vjp(R, RF, S, A32, A64, G32, G64, k, o, a, b):
+def _scalar_vjp(R, RF, S, A32, A64, G32, G64, MARK, k, o, a, b):
     """The VJP of a 1-element UNARY or BINARY record; False for any other record. RF is
-    R viewed as float64 (made once per sweep: a view per record costs as much as a VJP)."""
+    R viewed as float64 (made once per sweep: a view per record costs as much as a VJP).
+    Only inputs the sweep needs (marked) get an adjoint: an unmarked one may be a detached
+    alias, whose adjoint region is its source's."""
     op = R[k, R_OP]
     fam = FAMILY[op]
     if fam != UNARY and fam != BINARY:
@@ -411,12 +422,16 @@ def _scalar_vjp(R, RF, S, A32, A64, G32, G64, k, o, a, b):
     pb = S[b, S_OFF]
     if f32:
         ga, gb = binary_vjp1(op, A32[pa], A32[pb], A32[po], G32[po], c)
-        G32[pa] += ga
-        G32[pb] += gb
+        if MARK[a] == 1:
+            G32[pa] += ga
+        if MARK[b] == 1:
+            G32[pb] += gb
     else:
         ga, gb = binary_vjp1(op, A64[pa], A64[pb], A64[po], G64[po], c)
-        G64[pa] += ga
-        G64[pb] += gb
+        if MARK[a] == 1:
+            G64[pa] += ga
+        if MARK[b] == 1:
+            G64[pb] += gb
     return True
 
 
@@ -451,7 +466,9 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
             # neither its inputs nor its output's value (unless still read elsewhere) stay
             continue
         a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
-        if R[k, R_OP] == OP_DETACH:  # an alias keeps the value it aliases
+        if R[k, R_OP] == OP_SNAPSHOT:  # a sweep may pass through: it needs the region
+            MARK[o] |= KEEP_VALUE
+        if _aliases(R, S, o):  # an alias keeps the value it aliases
             MARK[a] |= KEEP_ROW | (MARK[o] & KEEP_VALUE)
             continue
         MARK[o] |= KEEP_VALUE  # a sweep may pass through: its adjoint needs the region
@@ -467,9 +484,8 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
             continue
         NEW[s] = ns
         p, n = S[s, S_OFF], S[s, S_NUMEL]
-        k = S[s, S_REC]
-        if R[k, R_OP] == OP_DETACH:  # its source (an earlier slot) has moved already
-            S[s, S_OFF] = S[NEW[R[k, R_IN0]], S_OFF] if MARK[s] & KEEP_VALUE else -1
+        if _aliases(R, S, s):  # the value it aliases (an earlier slot) has moved already
+            S[s, S_OFF] = S[NEW[R[S[s, S_REC], R_IN0]], S_OFF] if MARK[s] & KEEP_VALUE else -1
         elif MARK[s] & KEEP_VALUE == 0 or p < 0:
             S[s, S_OFF] = -1  # the row stays for the graph's structure, the value is dropped
         elif S[s, S_DTYPE] == DT_F32:

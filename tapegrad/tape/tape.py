@@ -14,8 +14,9 @@ import numpy as np
 from numba import typeof
 
 from . import sweep
-from .dispatch import OP_DETACH, OP_PYTHON
-from .records import (DT_F32, DT_F64, R_IMPLICIT, R_IN0, R_IN2, R_OP, R_SEQ, RECORD, S_FLAGS, S_LEAF, S_NUMEL,
+from .dispatch import OP_DETACH, OP_PYTHON, OP_SNAPSHOT
+from .records import (DT_F32, DT_F64, R_IMPLICIT, R_IN0, R_IN2, R_OP, R_SEQ, RECORD, S_DTYPE,
+                      S_FLAGS, S_LEAF, S_NUMEL,
                       S_OFF, S_REC, S_RG, S_SHAPE, S_VER, SLOT)
 
 _KR, _KS = len(RECORD.names), len(SLOT.names)
@@ -54,6 +55,7 @@ class Tape:
         self.leaf_slots = {}  # id(leaf tensor) -> its slots (the tensor is in leaf_of)
         self.loaded = []      # [slot, version] of every value loaded from a tensor's array
         self.python_vjp = {}  # seq of a PYTHON record -> its backward (a Python function)
+        self.dirty = False    # a slot was changed in place: new reads check for snapshots
         self.retained = {}    # slot -> tensor that called retain_grad()
         self.interned = {}    # tuple of ints -> aux offset
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
@@ -137,27 +139,55 @@ class Tape:
         itself when it needs no grad (nothing to cut). Shares its version counter."""
         if not self.S[slot, S_FLAGS] & S_RG:
             return slot
-        src = slot
-        s = sweep.alias(self.R, self.S, self.AUX, src)
+        return self._alias(slot, OP_DETACH, 0, 0)
+
+    def snapshot(self, slot):
+        """A slot aliasing `slot`'s value and adjoint whose version counts from now: what a
+        new record reads of a value changed in place since it was recorded."""
+        return self._alias(slot, OP_SNAPSHOT, int(self.S[slot, S_FLAGS]) & S_RG, R_IMPLICIT)
+
+    def _alias(self, slot, op, sflags, rflags):
+        s = sweep.alias(self.R, self.S, self.AUX, slot, op, sflags, rflags)
         if s < 0:
-            (src,) = self.make_room(0, DT_F32, (src,))
-            s = sweep.alias(self.R, self.S, self.AUX, src)
+            (slot,) = self.make_room(0, DT_F32, (slot,))
+            s = sweep.alias(self.R, self.S, self.AUX, slot, op, sflags, rflags)
         return s
 
-    def bump(self, slot):
-        """Count an in-place change of slot's value (of the value it aliases, for an alias)."""
+    def _root(self, slot):
+        """The slot whose value `slot` aliases (itself when it aliases none)."""
         k = self.S[slot, S_REC]
-        if self.R[k, R_OP] == OP_DETACH:
-            slot = self.R[k, R_IN0]
-        self.S[slot, S_VER] += 1
+        op = self.R[k, R_OP]
+        return int(self.R[k, R_IN0]) if op == OP_DETACH or op == OP_SNAPSHOT else slot
+
+    def bump(self, slot):
+        """Count an in-place change of slot's value (of the value it aliases, for an alias);
+        from now on new records read the value through a snapshot (tapegrad.functions)."""
+        self.S[self._root(slot), S_VER] += 1
+        self.dirty = True
 
     def version(self, slot):
         """In-place changes of slot's value since it was recorded (see `bump`)."""
+        root = self._root(slot)
         v = int(self.S[slot, S_VER])
-        k = self.S[slot, S_REC]
-        if self.R[k, R_OP] == OP_DETACH:
-            v += int(self.S[self.R[k, R_IN0], S_VER])
-        return v
+        return v + int(self.S[root, S_VER]) if root != slot else v
+
+    def overwrite(self, slot, value, op):
+        """A record `op` (fill_, zero_, ... of the op table) whose output, requiring grad,
+        holds `value` (its own storage) and whose history is `slot` with a zero gradient:
+        an in-place op that replaces a value requiring grad by one that does not depend
+        on it. Returns the output slot."""
+        code = int(self.S[slot, S_DTYPE])
+        src = np.ascontiguousarray(value, self.A[code].dtype).reshape(-1)
+        shp = int(self.S[slot, S_SHAPE])
+        s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, S_RG)
+        if s < 0:
+            (slot,) = self.make_room(src.size, code, (slot,))
+            shp = int(self.S[slot, S_SHAPE])
+            s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, S_RG)
+        k = self.S[s, S_REC]
+        self.R[k, R_OP] = op
+        self.R[k, R_IN0] = slot
+        return s
 
     def record_python(self, ins, value, vjp, code, rg):
         """Append a PYTHON record over input slots `ins` (at most 3) whose output is the
