@@ -48,12 +48,15 @@ EXTRA = {
     "python": (("python_op(x)", (3,)), ("python_op(x * c).sum() * x", (2, 3))),
 }
 
-# recording paths that the examples do not all reach, as (row, expression, shapes...)
+# recording paths that the examples do not all reach, as (row, expression, shapes...);
+# found by comparing the signatures in Numba's cache after the test suite with these
 PATHS = (
     ("to_copy", "x.double()", (2, 3)),                      # float32 -> float64 (explicit)
     ("to_copy", "x.float()", (2, 3)),                       # float64 -> float32
     ("to_copy", "x + torch.ones(3, dtype=torch.float64)", (3,)),   # implicit promotion
     ("to_copy", "x * torch.ones(3, dtype=torch.float32)", (3,)),
+    # a constant whose array is read-only (np.broadcast_to's view): a load signature of its own
+    ("leaf", "x * torch.ones_like(x).expand(1, 3)", (3,)),
 )
 
 
@@ -110,9 +113,10 @@ def uncovered(progs=None, dtypes=DTYPES):
 
 
 def shares(progs, jobs):
-    """Split programs into at most `jobs` lists of indices into `progs`: first by dtype
-    (their compiled signatures differ, so they compile in parallel without repeating
-    work), then, for more jobs than dtypes, each dtype's rows into contiguous parts."""
+    """Split programs into at most `jobs` lists of indices into `progs`: by dtype first
+    (the recorders and leaf loads have one signature per dtype, which then compile side
+    by side), then, for more jobs than dtypes, each dtype's programs into contiguous
+    parts."""
     jobs = max(1, int(jobs))
     groups = {}
     for i, p in enumerate(progs):
@@ -137,8 +141,8 @@ def priming(progs, jobs):
     side: the backward of a leaf (no recorder; the reverse sweep, about half of all the
     compile time) alone in one process; in the others, per dtype, a product with the
     forward sweep and compaction, and recordings of one example of each family of the op
-    table and of every program of EXTRA and PATHS. Only for speed: the second stage (`shares`) runs every program with
-    every phase anyway. Empty for one job."""
+    table and of every program of EXTRA and PATHS. Only for speed: the second stage
+    (`shares`) runs every program with every phase anyway. Empty for one job."""
     if jobs < 2:
         return []
     from .ops import BY_NAME
@@ -204,7 +208,8 @@ def _python_op(x, factor=2.0):
 def run(progs, phases=PHASES):
     """Run programs in this process: record each, then the `phases` (default all of
     PHASES). Returns a dict: programs, sweeps and backwards run, the opcodes recorded
-    in each dtype, failures (strings), seconds, and what was compiled (`_compiled`)."""
+    in each dtype, failures (strings), wall and cpu seconds, the phases, and what was
+    compiled and loaded from the cache meanwhile (see `_delta`)."""
     import numpy as np
 
     import tapegrad as torch
@@ -251,8 +256,8 @@ def run(progs, phases=PHASES):
             failed.append(f"{p.op} [{p.dtype}] {p.expr}: {type(e).__name__}: {e}")
     return {"programs": len(progs), "sweeps": sweeps, "backwards": backwards,
             "recorded": {dt: sorted(ops) for dt, ops in recorded.items()}, "failed": failed,
-            "seconds": time.perf_counter() - t0,
-            "cpu": time.process_time() - c0, "phases": list(phases), "compiled": _delta(before, _compiled())}
+            "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+            "phases": list(phases), "compiled": _delta(before, _compiled())}
 
 
 def _compiled():
@@ -344,8 +349,8 @@ def _work(task):
     in one `run`; returns the list of their results."""
     progs = programs()
     out, group, phases = [], [], None
-    for i, ph in task + [(None, None)]:
-        if group and tuple(ph or ()) != phases:
+    for i, ph in list(task) + [(None, None)]:
+        if group and (i is None or tuple(ph) != phases):
             out.append(run([progs[j] for j in group], phases))
             group = []
         if i is not None:
@@ -441,8 +446,8 @@ def main(argv=None):
         for r in results:
             comp = ", ".join(f"{k} {len(m)}" for k, (m, _) in r["compiled"].items() if m)
             print(f"  stage {r['stage']} pid {r['pid']}: {r['programs']} programs "
-                  f"({', '.join(r['phases'])}) {r['seconds']:.1f} s wall, {r['cpu']:.1f} s cpu; "
-                  f"compiled: {comp or 'nothing'}", file=sys.stderr)
+                  f"({', '.join(r['phases']) or 'recording only'}) {r['seconds']:.1f} s wall, "
+                  f"{r['cpu']:.1f} s cpu; compiled: {comp or 'nothing'}", file=sys.stderr)
     failed = [f for r in results for f in r["failed"]]
     missing = uncovered(progs)
     for f in failed:

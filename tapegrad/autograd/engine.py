@@ -19,8 +19,8 @@ _entry = {}
 
 def _sweep(tape, roots, seed, retain):
     G = tape.adjoints()
-    args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], G[0], G[1], tape.MARK, tape.BUF,
-            roots, seed, retain)
+    args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], G[0], G[1], tape.MARK, tape.LIST,
+            tape.BUF, roots, seed, retain)
     fn = _entry.get("backward")
     if fn is None:
         fn = _entry["backward"] = _fast(sweep.backward, *args)
@@ -45,8 +45,8 @@ def _sweep(tape, roots, seed, retain):
 
 def _resume(tape, k0, bottom, top, retain):
     G = tape.adjoints()
-    args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], G[0], G[1], tape.MARK, tape.BUF,
-            k0, bottom, top, retain)
+    args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], G[0], G[1], tape.MARK, tape.LIST,
+            tape.BUF, k0, bottom, top, retain)
     fn = _entry.get("reverse")
     if fn is None:
         fn = _entry["reverse"] = _fast(sweep.reverse, *args)

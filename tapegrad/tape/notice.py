@@ -49,9 +49,8 @@ def quiet(on: bool = True) -> None:
         os.environ.pop(ENV, None)
 
 
-def _emit(what: str, printed: list) -> None:
-    """Timer callback: write the notice once (stderr as it is when the timer fires)."""
-    printed.append(True)
+def _emit(what: str) -> None:
+    """Timer callback: write the notice (to sys.stderr as it is when the timer fires)."""
     try:
         stream = sys.stderr
         if stream is not None:
@@ -79,8 +78,7 @@ def compiling(what: str, delay: Optional[float] = None) -> Iterator[None]:
         finally:
             _depth.n = depth
         return
-    printed: list = []
-    timer = threading.Timer(DELAY if delay is None else delay, _emit, (what, printed))
+    timer = threading.Timer(DELAY if delay is None else delay, _emit, (what,))
     timer.daemon = True  # never keeps the interpreter alive (it is joined below anyway)
     timer.name = "tapegrad-compile-notice"
     _depth.n = depth + 1

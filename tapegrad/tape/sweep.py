@@ -13,7 +13,7 @@ from numba import njit
 
 from ..ops.spec import (BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, PYTHON, REDUCE, STRIDED,
                         TERNARY, UNARY)
-from .dispatch import (FAMILY, OP_DETACH, OP_SNAPSHOT, OP_TO_COPY, SAVES, binary_vjp1, unary_fwd,
+from .dispatch import (FAMILY, OP_DETACH, OP_LEAF, OP_SNAPSHOT, OP_TO_COPY, SAVES, binary_vjp1, unary_fwd,
                        unary_vjp, unary_vjp1)
 from .kernels import _binary, _cast, _index, _join, _matmul, _reduce, _strided, _ternary
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST, R_FLAGS, R_FREED,
@@ -24,10 +24,10 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST,
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "f5e9f72b0a03f635"
+DISPATCH_STAMP = "af566d2c5f0afd16"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
-H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARK_LO, H_MARK_HI = range(8)
+H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_SPARE = range(8)
 AUX_HEADER = 8
 KEEP_ROW, KEEP_VALUE = 1, 2  # compaction marks: keep the slot row / also its value
 
@@ -293,23 +293,29 @@ def forward(R, S, AUX, A32, A64, k0, k1):
 
 
 @njit(cache=True, error_model="numpy")
-def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
+def backward(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, roots, seed, retain):
     """Reverse sweep from `roots` (slots), seeded by `seed` (their adjoints, flat and
     concatenated) or by ones when `seed` is empty.
 
     Returns (status, a, b, top): on OK, a = how many slots were written to BUF (the
     reached slots flagged S_LEAF or S_RETAIN, whose adjoints Python hands to `.grad`); on
-    an error, a = the record and b = the slot at fault; on PAUSE, see `reverse`. Nothing but adjoints and, when the
-    sweep succeeded without `retain`, the R_FREED bits is written."""
-    nslot = AUX[H_NSLOT]
-    MARK[AUX[H_MARK_LO]:AUX[H_MARK_HI]] = 0  # marks of the previous sweep
-    top, pending, lo = -1, 0, nslot
+    an error, a = the record and b = the slot at fault; on PAUSE, see `reverse`. Nothing
+    but adjoints and, when the sweep succeeded without `retain`, the R_FREED bits is
+    written. MARK[s] = 1 for the slots the sweep needs, which LIST[:AUX[H_MARKED]] lists:
+    no loop here runs over the tape's other slots, and leaves (which have no inputs) do
+    not extend the walk over records, so the cost does not grow with the tape's history."""
+    for j in range(AUX[H_MARKED]):  # marks of the previous sweep
+        MARK[LIST[j]] = 0
+    count, top, pending = 0, -1, 0
     for r in roots:
         if MARK[r] == 0:
-            pending += 1
-        MARK[r] = 1
+            MARK[r] = 1
+            LIST[count] = r
+            count += 1
+            if R[S[r, S_REC], R_OP] != OP_LEAF:
+                pending += 1
         top = max(top, S[r, S_REC])
-        lo = min(lo, r)
+    AUX[H_MARKED] = count
     # pass 1: which records are needed, and can they still run? `pending` counts marked
     # slots whose producer is not reached yet: at 0 nothing below is needed.
     bottom = top + 1
@@ -317,13 +323,13 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
         if pending == 0:
             break
         o = R[k, R_OUT]
-        if MARK[o] == 0:
+        if MARK[o] == 0 or R[k, R_OP] == OP_LEAF:
             continue
         pending -= 1
         bottom = k
         fl = R[k, R_FLAGS]
         if fl & R_FREED and fl & R_SAVES:
-            _unmark(MARK, AUX, lo, nslot)
+            _unmark(MARK, LIST, AUX, count)
             return ERR_FREED, k, o, top
         a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
         bad = -1
@@ -336,22 +342,24 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
         elif fl & R_SAVES_OUT and _changed(R, S, o):
             bad = o
         if bad >= 0:
-            _unmark(MARK, AUX, lo, nslot)
+            _unmark(MARK, LIST, AUX, count)
             return ERR_VERSION, k, bad, top
         for i in (a, b, m):
             if i >= 0 and S[i, S_FLAGS] & S_RG and MARK[i] == 0:
                 MARK[i] = 1
-                pending += 1
-                lo = min(lo, i)
-    AUX[H_MARK_LO], AUX[H_MARK_HI] = lo, nslot
+                LIST[count] = i
+                count += 1
+                if R[S[i, S_REC], R_OP] != OP_LEAF:
+                    pending += 1
+    AUX[H_MARKED] = count
     # zero the adjoints of the needed slots, then seed the roots
-    for s in range(lo, nslot):
-        if MARK[s]:
-            p = S[s, S_OFF]  # >= 0: pass 1 stopped at any record whose value was dropped
-            if S[s, S_DTYPE] == DT_F32:
-                G32[p:p + S[s, S_NUMEL]] = 0
-            else:
-                G64[p:p + S[s, S_NUMEL]] = 0
+    for j in range(count):
+        s = LIST[j]
+        p = S[s, S_OFF]  # >= 0: pass 1 stopped at any record whose value was dropped
+        if S[s, S_DTYPE] == DT_F32:
+            G32[p:p + S[s, S_NUMEL]] = 0
+        else:
+            G64[p:p + S[s, S_NUMEL]] = 0
     j = 0
     for r in roots:
         p, n = S[r, S_OFF], S[r, S_NUMEL]
@@ -362,11 +370,11 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, BUF, roots, seed, retain):
             else:
                 G64[p + i] += v
         j += n
-    return reverse(R, S, AUX, A32, A64, G32, G64, MARK, BUF, top, bottom, top, retain)
+    return reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, top, bottom, top, retain)
 
 
 @njit(cache=True, error_model="numpy")
-def reverse(R, S, AUX, A32, A64, G32, G64, MARK, BUF, k0, bottom, top, retain):
+def reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, k0, bottom, top, retain):
     """Pass 2 of `backward`, from record k0 down to `bottom`, over the records pass 1
     marked (records bottom..top): the reverse sweep proper.
 
@@ -387,10 +395,10 @@ def reverse(R, S, AUX, A32, A64, G32, G64, MARK, BUF, k0, bottom, top, retain):
             return PAUSE, k, bottom, top
         _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True, a >= 0 and MARK[a] == 1,
                    b >= 0 and MARK[b] == 1, m >= 0 and MARK[m] == 1)
-    lo, nslot = AUX[H_MARK_LO], AUX[H_MARK_HI]
     count = 0
-    for s in range(lo, nslot):
-        if MARK[s] and S[s, S_FLAGS] & (S_LEAF | S_RETAIN):
+    for j in range(AUX[H_MARKED]):
+        s = LIST[j]
+        if S[s, S_FLAGS] & (S_LEAF | S_RETAIN):
             BUF[count] = s
             count += 1
     if not retain:
@@ -436,10 +444,11 @@ def _scalar_vjp(R, RF, S, A32, A64, G32, G64, MARK, k, o, a, b):
 
 
 @njit(error_model="numpy")
-def _unmark(MARK, AUX, lo, hi):
-    """After an error: clear this sweep's marks (nothing was reached)."""
-    MARK[lo:hi] = 0
-    AUX[H_MARK_LO], AUX[H_MARK_HI] = 0, 0
+def _unmark(MARK, LIST, AUX, count):
+    """After an error: clear this sweep's `count` marks (nothing was reached)."""
+    for j in range(count):
+        MARK[LIST[j]] = 0
+    AUX[H_MARKED] = 0
 
 
 @njit(cache=True, error_model="numpy")
@@ -516,5 +525,5 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
     AUX[H_TOP32] = top32
     AUX[H_TOP64] = top64
     MARK[:nslot] = 0
-    AUX[H_MARK_LO], AUX[H_MARK_HI] = 0, 0
+    AUX[H_MARKED] = 0
     return nr

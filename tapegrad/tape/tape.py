@@ -48,6 +48,7 @@ class Tape:
         self.A = [np.zeros(elements, np.float32), np.zeros(elements, np.float64)]
         self.G = [np.zeros(0, np.float32), np.zeros(0, np.float64)]
         self.MARK = np.zeros(records, np.uint8)
+        self.LIST = np.zeros(records, np.int64)  # the slots the last sweep marked
         self.BUF = np.zeros(records, np.int64)
         self.NEW = np.zeros(records, np.int64)
         self.handles = []     # objects holding a slot of this tape: the compaction roots
@@ -276,6 +277,7 @@ class Tape:
             self.R = _grown(self.R, 2 * self.R.shape[0])
             self.S = _grown(self.S, 2 * self.S.shape[0])
             self.MARK = np.zeros(self.R.shape[0], np.uint8)
+            self.LIST = np.zeros(self.R.shape[0], np.int64)
             self.BUF = np.zeros(self.R.shape[0], np.int64)
             self.NEW = np.zeros(self.R.shape[0], np.int64)
         for c in (DT_F32, DT_F64):
@@ -353,7 +355,7 @@ class Tape:
 
     def nbytes(self):
         return sum(a.nbytes for a in (self.R, self.S, self.AUX, *self.A, *self.G, self.MARK,
-                                      self.BUF, self.NEW))
+                                      self.LIST, self.BUF, self.NEW))
 
 
 def _grown(a, n):
