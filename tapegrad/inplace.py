@@ -45,8 +45,8 @@ def _inplace(t, op, compute, saves_self=False):
     elif t._tape is None:
         np.copyto(t._arr, r._value(), casting="unsafe")
         bump(t._vc)
-        if type(t._vc) is _DataVersion:  # shared with a leaf that did not see it: reload
-            tape.epoch += 1
+        if type(t._vc) is _DataVersion:  # the array's copies on tapes follow the write
+            t._vc.mirror()
     elif op in _OVERWRITES and t._rg and t._tape is tape and _local.grad_enabled:
         # a new value that does not depend on t's: PyTorch's FillBackward2, ZeroBackward0...
         new = tape.overwrite(t._slot, r._value(), F._OP[op])
@@ -72,7 +72,7 @@ def _rebind(t, r):
         np.copyto(t._arr, r._value(), casting="unsafe")  # views of the array see the value
         bump(t._vc)
         if type(t._vc) is _DataVersion:
-            tape.epoch += 1
+            t._vc.mirror()
         t._arr = None
         tape.handles.append(t)
     else:

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import dtypes
 from .tape import tape as _tapes
-from .tape.records import S_VER
+from .tape.records import S_DTYPE, S_NUMEL, S_OFF, S_VER
 
 
 class Tensor:
@@ -160,6 +160,7 @@ class Tensor:
         if self._tape is None:
             t = _from_array(self._arr, self._dtype, False)
             t._vc = _DataVersion()
+            t._vc.base, t._vc.array = self._vc, self._arr
             return t
         t = _on_tape(self._tape, self._tape.alias(self._slot), self._shape, self._dtype, False)
         t._vc = _UNTRACKED
@@ -365,9 +366,19 @@ def bump(vc):
 
 
 class _DataVersion(_Version):
-    """Version cell of `.data` of a leaf: its writes must also invalidate cached loads."""
+    """Version cell of `.data` of a tensor that owns its array: its writes bump no version
+    of that tensor (`base`), but reach the copies of `array` the tapes hold (`mirror`), so
+    recorded ops see them at backward as PyTorch's shared storage does."""
 
-    __slots__ = ()
+    __slots__ = ("base", "array")
+
+    def mirror(self):
+        """Copy `array` into every tape slot that holds its current version."""
+        for tape, entry in self.base.loads or ():
+            s = entry[0]
+            if s >= 0:
+                off, n = tape.S[s, S_OFF], tape.S[s, S_NUMEL]
+                tape.A[int(tape.S[s, S_DTYPE])][off:off + n] = self.array.reshape(-1)
 
 
 def _dim(d, nd, op):

@@ -11,13 +11,18 @@ prints, if the call is still running after half a second, one line saying what i
 compiled and that it happens once, and nothing at all if it finishes sooner (a cache
 hit). Exceptions pass through unchanged. `quiet()` or the environment variable
 TAPEGRAD_QUIET=1 silence it.
+
+`watch(sweep)` does this for every compile of the module's entry points, wherever the
+compile comes from (a first call with new argument types, `Dispatcher.compile`, or a
+caller being compiled), at no cost to calls that don't compile.
 """
 
 import contextlib
 import os
 import sys
 import threading
-from typing import Iterator, Optional
+import types
+from typing import Iterator, List, Optional
 
 DELAY = 0.5              # seconds a block may run before the notice is printed
 ENV = "TAPEGRAD_QUIET"   # "1" (or "true", "yes", "on") silences the notice
@@ -89,6 +94,46 @@ def compiling(what: str, delay: Optional[float] = None) -> Iterator[None]:
         _depth.n = depth
         timer.cancel()
         timer.join()  # a notice being written finishes before the block returns
+
+
+def watch(*targets) -> List[str]:
+    """Print the notice whenever one of these Numba dispatchers compiles a signature it
+    has not got yet: each target is a dispatcher, or a module (its public dispatchers
+    defined there, e.g. tapegrad.tape.sweep's entry points). Returns the names watched.
+
+    Wraps the dispatcher's `compile` (an instance attribute), through which Numba goes
+    for every new signature: a call with new argument types, an explicit compile, or a
+    caller that is being compiled. Calls that find a compiled signature never reach it,
+    so they cost nothing more. Watching twice is harmless."""
+    from numba.core.dispatcher import Dispatcher
+
+    found = []
+    for t in targets:
+        if isinstance(t, Dispatcher):
+            found.append(t)
+        elif isinstance(t, types.ModuleType):
+            found.extend(obj for name, obj in sorted(vars(t).items())
+                         if isinstance(obj, Dispatcher) and not name.startswith("_")
+                         and obj.__module__ == t.__name__)
+        else:
+            raise TypeError(f"watch: expected a Numba dispatcher or a module, got {t!r}")
+    for d in found:
+        if not getattr(d.compile, "_tapegrad_watched", False):
+            d.compile = _watched(d, d.compile)
+    return [d.py_func.__name__ for d in found]
+
+
+def _watched(dispatcher, plain):
+    def compile(sig):
+        args = getattr(sig, "args", sig)
+        if isinstance(args, tuple) and args in dispatcher.overloads:
+            return plain(sig)  # compiled already: Numba returns it at once
+        with compiling(describe(dispatcher, args if isinstance(args, tuple) else ())):
+            return plain(sig)
+
+    compile._tapegrad_watched = True
+    compile.__doc__ = plain.__doc__
+    return compile
 
 
 def describe(dispatcher, key: tuple = ()) -> str:
