@@ -10,6 +10,7 @@ NumPy (they cannot require grad). Tensor methods and operators are bound at the 
 
 import builtins
 import math
+import warnings
 
 import numpy as np
 
@@ -114,6 +115,8 @@ def _record_unary(op, x, c):
     dt = x._dtype
     if not dt.is_floating_point:
         dt = dtypes.get_default_dtype()
+    if not (x._rg and _local.grad_enabled):
+        return _eager(op, dt, c, x._value())
     tape = _local.tape
     if x._tape is tape and x._dtype is dt and not tape.dirty:
         s = x._slot
@@ -124,6 +127,33 @@ def _record_unary(op, x, c):
     rg = x._rg and _local.grad_enabled
     out = tape.record(op, s, -1, -1, c, -1, dt.code, S_RG if rg else 0)
     return _on_tape(tape, out, x._shape, dt, rg)
+
+
+_NP_FWD = {s.opcode: s.np_fwd for s in BY_NAME.values() if s.np_fwd is not None}
+# x / 0 is inf, as IEEE and PyTorch say, without NumPy's RuntimeWarning. np.errstate would
+# cost 1-2 us per op (more than the op on small tensors), so the kernels' own module is
+# filtered, and a user filter that turns the warning into an error is retried quietly.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad\.ops\.elementwise")
+
+
+def _eager(op, dt, c, a, b=None, c2=None):
+    """An elementwise op on values that need no grad (NumPy arrays a, and b for a binary
+    op): NumPy, no record. The op table's np_fwd, which tests/test_eager.py checks against
+    the compiled kernel the tape records with."""
+    npdt = dt.np
+    if a.dtype != npdt:
+        a = a.astype(npdt)
+    args = (a, c) if b is None else (a, b if b.dtype == npdt else b.astype(npdt), c)
+    if c2 is not None:
+        args += (c2,)
+    try:
+        r = _NP_FWD[op](*args)
+    except (RuntimeWarning, FloatingPointError):  # -W error, or np.seterr(all="raise")
+        with np.errstate(all="ignore"):
+            r = _NP_FWD[op](*args)
+    if type(r) is not np.ndarray or r.dtype != npdt or r is a or r is b:
+        r = np.array(r, npdt)  # a NumPy scalar, another dtype, or an input itself
+    return _from_array(r, dt, False)
 
 
 def broadcast_shapes(a, b, op="broadcast"):
@@ -174,11 +204,13 @@ def _binary(name, a, b, alpha=1.0):
             return _from_array(np.asarray(_INT_UFUNC[name](va, vb * alpha if alpha != 1 else vb)),
                                dt, False)
     sa, sb = a._shape, b._shape
+    shape = sa if sa == sb else broadcast_shapes(sa, sb, name)
+    if not ((a._rg or b._rg) and _local.grad_enabled):
+        return _eager(_OP[name], dt, alpha, a._value(), b._value())
     tape = current()
     if sa == sb:
-        shape, aux, out_shape = sa, -1, -1
+        aux, out_shape = -1, -1
     else:
-        shape = broadcast_shapes(sa, sb, name)
         na, nb = math.prod(sa), math.prod(sb)
         if (sa == shape or na == 1) and (sb == shape or nb == 1):
             aux = -1
@@ -308,6 +340,8 @@ def clamp(input, min=None, max=None):
     hi = math.inf if max is None else float(max)
     if not input._dtype.is_floating_point:
         return _from_array(np.clip(input._value(), min, max), input._dtype, False)
+    if not (input._rg and _local.grad_enabled):
+        return _eager(_OP["clamp"], input._dtype, lo, input._value(), c2=hi)
     tape = current()
     (s,) = _slots(tape, input._dtype, input)
     rg = input._rg and _local.grad_enabled

@@ -106,6 +106,11 @@ def relu_vjp(x, y, g, c):  # subgradient 0 at x = 0, as in PyTorch
     return g if y > 0 else g * 0
 
 
+@relu.numpy
+def relu_np(x, c):
+    return np.where(x > 0, x, x * 0)
+
+
 @unary(10, "abs", "AbsBackward0", saves=IN0)
 def abs(x, c):
     return np.abs(x)
@@ -226,6 +231,13 @@ def erf_vjp(x, y, g, c):  # 2/sqrt(pi) exp(-x^2)
     return g * 1.1283791670955126 * np.exp(-x * x)
 
 
+@erf.numpy
+def erf_np(x, c):  # in float64, then rounded, as the kernel
+    from scipy.special import erf as _erf  # scipy is a dependency; importing it costs 0.1 s
+
+    return _erf(np.asarray(x, np.float64)).astype(x.dtype)
+
+
 @unary(71, "rsqrt", "RsqrtBackward0", saves=OUT, domain=(0.2, 3.0))
 def rsqrt(x, c):
     return 1 / np.sqrt(x)
@@ -256,6 +268,11 @@ def clamp(x, c, c2):  # c = min, c2 = max (-inf / inf when absent; the record's 
 @clamp.vjp
 def clamp_vjp(x, y, g, c, c2):  # the bounds are inclusive: x == min passes the gradient
     return g if c <= x <= c2 else g * 0
+
+
+@clamp.numpy
+def clamp_np(x, c, c2):  # np.maximum and np.minimum pass nan through
+    return np.minimum(np.maximum(x, c), c2)
 
 
 # ---- tensor (op) python scalar: c is the scalar ---------------------------------------
@@ -462,6 +479,11 @@ def maximum_vjp_b(a, b, y, g, c):
     return g if b > a else (g * 0.5 if a == b else g * 0)
 
 
+@maximum.numpy
+def maximum_np(a, b, c):
+    return np.maximum(a, b)
+
+
 @binary(82, "minimum", "MinimumBackward0", saves=IN0 | IN1)
 def minimum(a, b, c):
     return a if a < b or a != a else b
@@ -475,6 +497,11 @@ def minimum_vjp_a(a, b, y, g, c):
 @minimum.vjp
 def minimum_vjp_b(a, b, y, g, c):
     return g if b < a else (g * 0.5 if a == b else g * 0)
+
+
+@minimum.numpy
+def minimum_np(a, b, c):
+    return np.minimum(a, b)
 
 
 # ---- selections with a python-scalar parameter c: b is a mask (1 where true), no grad ----
@@ -495,6 +522,11 @@ def masked_fill_vjp_a(a, b, y, g, c):
 @masked_fill.vjp
 def masked_fill_vjp_b(a, b, y, g, c):  # the mask has no gradient
     return g * 0
+
+
+@masked_fill.numpy
+def masked_fill_np(a, b, c):
+    return np.where(b != 0, a.dtype.type(c), a)
 
 
 @binary(84, "lerp", "LerpBackward0", const=0.3,
@@ -529,6 +561,11 @@ def where_scalar_other_vjp_b(a, b, y, g, c):
     return g * 0
 
 
+@where_scalar_other.numpy
+def where_scalar_other_np(a, b, c):
+    return np.where(b != 0, a, a.dtype.type(c))
+
+
 @binary(86, "where_scalar_self", "WhereBackward0",
         examples=(("torch.where(x > 0.5, c, x)", (2, 3)),))
 def where_scalar_self(a, b, c):  # where(mask b, c, a)
@@ -543,6 +580,11 @@ def where_scalar_self_vjp_a(a, b, y, g, c):
 @where_scalar_self.vjp
 def where_scalar_self_vjp_b(a, b, y, g, c):
     return g * 0
+
+
+@where_scalar_self.numpy
+def where_scalar_self_np(a, b, c):
+    return np.where(b != 0, a.dtype.type(c), a)
 
 
 # ---- three tensor inputs (TERNARY): a, b, m; a one-element input broadcasts ---------

@@ -48,6 +48,8 @@ class OpSpec:
     family: int
     saves: int = NOTHING   # R_SAVES* bits
     fwd: object = None     # scalar forward kernel (elementwise families)
+    np_fwd: object = None  # the forward on NumPy arrays, for values that need no grad
+                           # (UNARY, BINARY: fwd itself unless `@op.numpy` gives one)
     vjp: tuple = ()        # scalar VJP kernels, one per differentiable input
     domain: tuple = (-2.0, 2.0)   # where tests sample inputs (the op is smooth there)
     const: object = None   # float parameter the gradient tests use (UNARY/BINARY), or None
@@ -100,11 +102,18 @@ class _Elementwise:
         self.spec = None
 
     def __call__(self, fwd):
-        self.spec = declare(*self.head, self.family, fwd=fwd, **self.kw)
+        np_fwd = fwd if self.family in (UNARY, BINARY) else None
+        self.spec = declare(*self.head, self.family, fwd=fwd, np_fwd=np_fwd, **self.kw)
         return self
 
     def vjp(self, fn):
         self.spec.vjp = self.spec.vjp + (fn,)
+        return self
+
+    def numpy(self, fn):
+        """The forward on NumPy arrays, where the scalar kernel branches (tests check it
+        against the compiled kernel)."""
+        self.spec.np_fwd = fn
         return self
 
 

@@ -29,10 +29,14 @@ ENV = "TAPEGRAD_QUIET"   # "1" (or "true", "yes", "on") silences the notice
 
 _FALSE = ("", "0", "false", "no", "off")
 _depth = threading.local()  # blocks open in this thread: nested blocks print nothing
+_told = False               # a notice was printed in this process: later ones are shorter
 
 
-def message(what: str) -> str:
-    """The notice's text for a compile of `what` (no trailing newline)."""
+def message(what: str, first: bool = True) -> str:
+    """The notice's text for a compile of `what` (no trailing newline); the first of a
+    process says why and what to do about it, later ones refer to it."""
+    if not first:
+        return f"tapegrad: compiling {what} with Numba (once per install, as above)"
     return (f"tapegrad: compiling {what} with Numba; this happens once per install, later "
             f"runs load it from the cache (python -m tapegrad.warmup compiles everything "
             f"ahead of time)")
@@ -56,10 +60,12 @@ def quiet(on: bool = True) -> None:
 
 def _emit(what: str) -> None:
     """Timer callback: write the notice (to sys.stderr as it is when the timer fires)."""
+    global _told
+    first, _told = not _told, True
     try:
         stream = sys.stderr
         if stream is not None:
-            stream.write(message(what) + "\n")
+            stream.write(message(what, first) + "\n")
             stream.flush()
     except (OSError, ValueError):  # stderr closed or gone: a notice is not worth a crash
         pass
@@ -156,9 +162,8 @@ _NAMES = {
     "record": "the recorder",
     "record_wide": "the recorder of index and three-input ops",
     "record_cast": "the float32/float64 cast recorder",
-    "record_python": "the recorder of Python-backward ops",
     "load": "the leaf loader",
-    "alias": "detach",
+    "alias": "the alias recorder (detach, snapshots)",
     "forward": "the forward replay sweep",
     "backward": "the reverse sweep",
     "reverse": "the reverse sweep",

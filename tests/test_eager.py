@@ -1,0 +1,95 @@
+"""Values that need no grad are computed in NumPy and append nothing to the tape (the
+op table's `np_fwd`); they agree with the compiled kernels the tape records with."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import tapegrad as torch
+from tapegrad.ops import OPS
+from tapegrad.ops.spec import BINARY, UNARY
+from tapegrad.tape import dispatch
+
+ROWS = [s for s in OPS if s.family in (UNARY, BINARY)]
+
+
+def _inputs(spec, dt, rng):
+    lo, hi = spec.domain
+    n = 64
+    xs = [rng.uniform(lo, hi, n).astype(dt)]
+    if spec.family == BINARY:
+        second = rng.uniform(lo, hi, n)
+        if "mask" in (spec.doc or "") or spec.name in ("masked_fill", "where_scalar_other",
+                                                         "where_scalar_self"):
+            second = (second > (lo + hi) / 2).astype(float)
+        xs.append(second.astype(dt))
+    return xs
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("spec", ROWS, ids=lambda s: s.name)
+def test_numpy_forward_matches_the_compiled_kernel(spec, dt):
+    rng = np.random.default_rng(spec.opcode)
+    xs = _inputs(spec, dt, rng)
+    nparams = len(inspect.signature(spec.fwd).parameters) - len(xs)
+    params = (0.3, 0.8)[:nparams] if spec.const is None else (spec.const, 0.8)[:nparams]
+    with np.errstate(all="ignore"):
+        got = np.asarray(spec.np_fwd(*xs, *params))
+    kernel = getattr(dispatch, spec.name + "_fwd")
+    want = np.array([kernel(*(x[i] for x in xs), *params) for i in range(xs[0].size)]).astype(dt)
+    assert got.dtype == dt and got.shape == want.shape
+    # 2 ulp of the result, or of the largest input where the result cancels: in float32
+    # the kernel computes with the python parameter in float64, NumPy rounds it to float32
+    scale = np.maximum(np.abs(want), np.max(np.abs(np.stack(xs)), axis=0))
+    ulp = np.spacing(np.maximum(scale, np.finfo(dt).tiny)).astype(np.float64)
+    err = np.abs(got.astype(np.float64) - want.astype(np.float64)) / ulp
+    assert np.all((err <= 2) | (np.isnan(got) & np.isnan(want))), (spec.name, err.max())
+
+
+def test_no_grad_ops_append_nothing():
+    tape = torch.tape.current()
+    w = torch.randn(3, requires_grad=True)
+    (w * 2).sum().backward()
+    a = torch.randn(100)
+    n = tape.nrecords
+    b = a * 2.5 + a
+    c = torch.exp(-b).clamp(0.1, 0.9) / 3 + torch.maximum(a, b)
+    with torch.no_grad():
+        w -= 0.1 * w.grad
+        d = w * 2 + 1
+    assert tape.nrecords == n
+    assert not c.requires_grad and not d.requires_grad and w.requires_grad
+    np.testing.assert_allclose(b.numpy(), a.numpy() * 3.5, rtol=1e-6)
+
+
+def test_no_grad_values_equal_recorded_values():
+    x = torch.linspace(-2, 2, 50, dtype=torch.float64)
+    xr = x.clone().requires_grad_()
+    for f in (lambda t: torch.sin(t) * 3 - t ** 2, lambda t: torch.relu(t - 0.5) / (1 + t * t),
+              lambda t: torch.atan2(t, t + 3) + torch.minimum(t, 0.5 - t)):
+        np.testing.assert_allclose(f(x).numpy(), f(xr).detach().numpy(), rtol=1e-15, atol=1e-15)
+
+
+def test_no_grad_keeps_pytorch_dtypes_and_ieee_results():
+    a = torch.tensor([1.0, 0.0, -1.0])
+    assert (a * 2.5).dtype is torch.float32
+    assert (a.double() + a).dtype is torch.float64
+    r = (a / 0).tolist()
+    assert r[0] == float("inf") and r[1] != r[1] and r[2] == float("-inf")
+    assert torch.log(a).tolist()[1] == float("-inf")
+    i = torch.tensor([1, 2, 3])
+    assert (i * 2.0).dtype is torch.float32 and torch.exp(i).dtype is torch.float32
+
+
+def test_no_numpy_warnings_even_when_warnings_are_errors():
+    import warnings
+
+    a = torch.tensor([1.0, 0.0, -1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            r = (a / 0).tolist()
+            assert torch.log(a).tolist()[1] == float("-inf")
+            assert torch.exp(a * 1e30).tolist()[0] == float("inf")
+    assert r[0] == float("inf") and r[1] != r[1]
