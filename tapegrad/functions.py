@@ -321,7 +321,7 @@ def _binary_function(name):
 BINARY_FUNCTIONS = {s.name: _binary_function(s.name) for s in BY_NAME.values()
                     if s.family == BINARY and s.name not in (
                         "add", "sub", "mul", "div", "pow", "masked_fill", "lerp",
-                        "where_scalar_other", "where_scalar_self")}
+                        "where_scalar_other", "where_scalar_self", "copy_from")}
 
 
 globals().update(BINARY_FUNCTIONS)

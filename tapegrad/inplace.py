@@ -58,7 +58,7 @@ def _inplace(t, op, compute, saves_self=False):
     return t
 
 
-_OVERWRITES = ("fill_", "zero_", "normal_", "uniform_", "copy_")  # rows of the op table
+_OVERWRITES = ("fill_", "zero_", "normal_", "uniform_", "fill_all")  # rows of the op table
 
 
 def _rebind(t, r):
@@ -121,11 +121,10 @@ def uniform_(t, a=0.0, b=1.0):
 
 
 def copy_(t, src):
-    def compute(_):
-        if isinstance(src, Tensor) and src._rg and _local.grad_enabled:
-            r = src if src._shape == t._shape else src.expand(t._shape)
-            r = _clone(r) if r is src else r  # t gets a slot of its own, not src's
-            return F.to(r, t._dtype) if t._dtype.is_floating_point else r
+    def compute(dst):
+        if t._dtype.is_floating_point and _local.grad_enabled and (t._rg or (
+                isinstance(src, Tensor) and src._rg)):  # CopyBackwards: grad to src only
+            return F._binary("copy_from", dst, F.to(src, t._dtype))
         v = np.broadcast_to(np.asarray(src._value(), t._dtype.np), t._shape)
         return _from_array(np.array(v), t._dtype, False)
 

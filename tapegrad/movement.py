@@ -20,16 +20,19 @@ def _contiguous_strides(shape):
     return [math.prod(shape[i + 1:]) for i in range(len(shape))]
 
 
-def _record(name, x, shape, aux, numpy_fn):
-    """Record op `name` (COPY or STRIDED) with output `shape`, or give a NumPy view."""
-    tape = current()
+def _record(name, x, shape, aux, numpy_fn, view=True):
+    """Record op `name` (COPY or STRIDED) with output `shape`, or, when no grad is needed,
+    give a NumPy view (`view`: sharing storage and version counter, as PyTorch's views do)
+    or copy."""
     rg = x._rg and _local.grad_enabled
-    if x._tape is None and not rg:  # share storage as PyTorch's views do
-        t = _from_array(numpy_fn(x._arr), x._dtype, False)
-        t._vc = x._vc
-        return t
-    if not x._dtype.is_floating_point:
-        return _from_array(np.ascontiguousarray(numpy_fn(x._value())), x._dtype, False)
+    if not rg:
+        if x._tape is None:
+            t = _from_array(numpy_fn(x._arr), x._dtype, False)
+            if view:
+                t._vc = x._vc
+            return t
+        return _from_array(np.array(numpy_fn(x._value())), x._dtype, False)  # a tape value
+    tape = current()
     (s,) = _slots(tape, x._dtype, x)
     if aux is not None:
         aux = tape.intern(aux, "strided")
@@ -92,9 +95,7 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 def clone(input):
     """A copy with its own storage (CloneBackward0 when recorded)."""
-    if input._tape is None and not input._rg:
-        return _from_array(input._arr.copy(), input._dtype, False)
-    return _record("clone", input, input._shape, None, np.copy)
+    return _record("clone", input, input._shape, None, np.copy, view=False)
 
 
 # ---- permutes -------------------------------------------------------------------------

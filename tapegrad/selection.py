@@ -360,6 +360,22 @@ def _basic_part(index):
                for i in index)
 
 
+def _selects_all(index, nd):
+    """Is the index only `...` and full slices (at most one per dim)?"""
+    index = index if isinstance(index, tuple) else (index,)
+    full = [i for i in index if isinstance(i, slice) and i == slice(None)]
+    ell = [i for i in index if i is Ellipsis]
+    return len(full) + len(ell) == len(index) and len(ell) <= 1 and len(full) <= nd
+
+
+def _fits(value, t):
+    """Does value broadcast to t's shape without leading dims?"""
+    try:
+        return np.broadcast_shapes(value._shape, t._shape) == t._shape
+    except ValueError:
+        return False
+
+
 def setitem(t, index, value):
     """t[index] = value, in place, with PyTorch's rules: recorded (CopySlices or
     IndexPutBackward0) when t or value requires grad; a leaf that requires grad refuses."""
@@ -367,6 +383,15 @@ def setitem(t, index, value):
     if t._rg and t.is_leaf and _local.grad_enabled:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation. (__setitem__)")
+    if _selects_all(index, t.ndim) and (not isinstance(value, Tensor) or _fits(value, t)):
+        # x[...] = v, x[:] = v: PyTorch's copy_ or fill_ (a misfit: the general path's error)
+        from .inplace import copy_, fill_
+
+        if isinstance(value, Tensor) or not t._shape:
+            if not isinstance(value, Tensor):
+                value = _from_array(np.array(value, t._dtype.np), t._dtype, False)
+            return copy_(t, value)
+        return fill_(t, value, "fill_all")
     pos = positions(t._shape, index, "__setitem__")
     name = "copy_slices" if _basic_part(index) else "index_put"
     if isinstance(value, Tensor) and value._rg and not t._dtype.is_floating_point:

@@ -587,6 +587,27 @@ def where_scalar_self_np(a, b, c):
     return np.where(b != 0, a.dtype.type(c), a)
 
 
+@binary(87, "copy_from", "CopyBackwards",
+        examples=(("x.clone().copy_(y)", (2, 3), (3,)), ("x.clone().copy_(y)", (3,), (3,))))
+def copy_from(a, b, c):  # a.copy_(b): b's value (broadcast) in a's place
+    return b
+
+
+@copy_from.vjp
+def copy_from_vjp_a(a, b, y, g, c):  # the old value is not used: PyTorch's zero gradient
+    return g * 0
+
+
+@copy_from.vjp
+def copy_from_vjp_b(a, b, y, g, c):
+    return g
+
+
+@copy_from.numpy
+def copy_from_np(a, b, c):
+    return np.array(np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape)))
+
+
 # ---- three tensor inputs (TERNARY): a, b, m; a one-element input broadcasts ---------
 
 

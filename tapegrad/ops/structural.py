@@ -137,7 +137,7 @@ declare(132, "snapshot", "None", LEAF,
 for _code, _name, _grad_fn in ((133, "fill_", "FillBackward2"), (134, "zero_", "ZeroBackward0"),
                                (135, "normal_", "NormalBackward0"),
                                (136, "uniform_", "UniformBackward0"),
-                               (137, "copy_", "CopyBackwards")):
+                               (138, "fill_all", "FillBackward3")):  # x[...] = number
     declare(_code, _name, _grad_fn, LEAF, doc=f"x.{_name} on a value that requires grad")
 declare(131, "python", "PythonBackward0", PYTHON,
         doc="a value computed in Python whose backward is a Python function (tape.python_vjp "

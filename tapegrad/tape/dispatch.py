@@ -11,9 +11,9 @@ from numba import njit
 
 # opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)
 
-FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, 2, 2, 2, 2, 2, 2, 2, -1, -1, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, -1, -1, -1, 9, 9, 9, 9, 9, -1, -1, -1, -1, -1, 10, 10, 10, -1, -1, -1, -1, -1, -1, -1, 0, 11, 0, 0, 0, 0, 0, 0], dtype=np.int64)
+FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, 2, 2, 2, 2, 2, 2, 2, 2, -1, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, -1, -1, -1, 9, 9, 9, 9, 9, -1, -1, -1, -1, -1, 10, 10, 10, -1, -1, -1, -1, -1, -1, -1, 0, 11, 0, 0, 0, 0, 0, -1, 0], dtype=np.int64)
 
-SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 0, 0, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 65, 71, 71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
+SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 0, 0, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 65, 71, 71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
 
 # the opcodes the sweeps name (rows without kernels of their own)
 
@@ -26,7 +26,7 @@ OP_FILL_ = 133
 OP_ZERO_ = 134
 OP_NORMAL_ = 135
 OP_UNIFORM_ = 136
-OP_COPY_ = 137
+OP_FILL_ALL = 138
 
 
 
@@ -537,6 +537,21 @@ def where_scalar_self_vjp1(a, b, y, g, c):
 
 
 @njit(inline="always", error_model="numpy")
+def copy_from_fwd(a, b, c):  # a.copy_(b): b's value (broadcast) in a's place
+    return b
+
+
+@njit(inline="always", error_model="numpy")
+def copy_from_vjp0(a, b, y, g, c):  # the old value is not used: PyTorch's zero gradient
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def copy_from_vjp1(a, b, y, g, c):
+    return g
+
+
+@njit(inline="always", error_model="numpy")
 def where_fwd(a, b, m, c):
     return a if m != 0 else b
 
@@ -849,6 +864,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
     elif op == 86:  # where_scalar_self
         for i in range(n):
             A[po + i] = where_scalar_self_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 87:  # copy_from
+        for i in range(n):
+            A[po + i] = copy_from_fwd(A[pa + i * sa], A[pb + i * sb], c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -925,6 +943,12 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 G[pa + i * sa] += where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
             if need_b:
                 G[pb + i * sb] += where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+    elif op == 87:  # copy_from
+        for i in range(n):
+            if need_a:
+                G[pa + i * sa] += copy_from_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+            if need_b:
+                G[pb + i * sb] += copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -1022,6 +1046,8 @@ def binary_vjp1(op, a, b, y, g, c):
         return where_scalar_other_vjp0(a, b, y, g, c), where_scalar_other_vjp1(a, b, y, g, c)
     elif op == 86:  # where_scalar_self
         return where_scalar_self_vjp0(a, b, y, g, c), where_scalar_self_vjp1(a, b, y, g, c)
+    elif op == 87:  # copy_from
+        return copy_from_vjp0(a, b, y, g, c), copy_from_vjp1(a, b, y, g, c)
     return g * 0, g * 0
 
 
