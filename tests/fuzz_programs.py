@@ -2,9 +2,10 @@
 
 A program is a list of steps; each step is a Python expression over earlier values
 (`v0`, `v1`, ...; the first 1-3 are float64 leaves), constants (`C0`, ...) and the module
-`torch`. The same expression runs with `import tapegrad as torch` and with PyTorch, so a
-failing program prints as a runnable script (`repr(program)`); every step also has a NumPy
-reference that the generator uses to know the values it builds on:
+`torch`, or a few statements that assign the step's value (`{out}`). The same text runs
+with `import tapegrad as torch` and with PyTorch, so a failing program prints as a runnable
+script (`repr(program)`); every step also has a NumPy reference that the generator uses to
+know the values it builds on:
 
 - elementwise ops (the UNARY and BINARY rows of the table) only see values inside their
   row's `domain`; a value outside it is first squashed into it (tanh/sigmoid/atan/sin, then
@@ -13,10 +14,30 @@ reference that the generator uses to know the values it builds on:
   by a small constant is inserted), so central differences are valid;
 - no value has more than CAP elements or none;
 - the program ends in `loss = (result * P).sum()` with a fixed random projection P.
+
+Autograd semantics (the "autograd" flavor; "mixed" draws them too). The gradient they
+define is PyTorch's, and the NumPy reference (`run_numpy`) computes it by central
+differences of a program in which some reads are held at the unperturbed point:
+
+- `frozen` input positions of a step are read through `.detach()`, `.data`,
+  `torch.detach(...)` (or are a `where` condition): in a perturbed run they read the value
+  at the base point (`v3 = v1.detach() * v2`; straight-through `v2 - v2.detach() +
+  torch.sign(v2).detach()`);
+- a `stop` step's whole value is a constant: `(expr).detach()`, `nograd(lambda: expr)`,
+  `with torch.no_grad(): ...`; its value has requires_grad False;
+- in-place statements on a non-leaf clone (`v5 = v4.clone(); v5.add_(v2)`, `mul_`, `+=`,
+  `v5[idx] = v2`, `clamp_`, `copy_`, `masked_fill_`, `index_put_`, `fill_`), sometimes after
+  an op read the old value or after `retain_grad()`;
+- `retain` steps call `.retain_grad()`; their `.grad` is checked against differences of
+  the loss in that value, injected (`run_numpy(inject=...)`);
+- indexing with Python lists and `range` objects (`v2[[0, 2]]`, `v3[range(2), [1, 0]]`);
+- `in_thread(lambda: expr)` builds a graph from the leaves in a worker thread and runs its
+  backward there (an `extra` step: its scalar value, a constant for the main thread, adds
+  to the objective whose gradient the leaves' .grad must hold after the main backward).
 """
 
-import inspect
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,13 +102,63 @@ def _fmt(c):
 
 @dataclass
 class Step:
-    src: str          # expression; {0}, {1} are the input values' names
-    ins: tuple        # input value indices
+    src: str          # expression, or statements assigning {out}; {0}, {1} name the inputs
+    ins: tuple        # input value indices (one value may fill several positions)
     ref: object       # NumPy reference: f(*input arrays) -> array
     helper: bool = False  # inserted to keep a later op in its domain / off its kink
+    frozen: frozenset = frozenset()  # input positions that are constants for gradients
+    stop: bool = False    # the value is a constant for gradients (no_grad, detached result)
+    extra: bool = False   # a worker thread's loss, already backwarded: adds to the objective
+    retain: bool = False  # the statements call retain_grad() on the value
+
+    @property
+    def statement(self):
+        return "{out}" in self.src
+
+    def code(self, k):
+        """The step's statements, assigning value k."""
+        names = [f"v{i}" for i in self.ins]
+        if self.statement:
+            return self.src.format(*names, out=f"v{k}")
+        return f"v{k} = " + self.src.format(*names)
 
     def expr(self):
-        return self.src.format(*(f"v{i}" for i in self.ins))
+        return self.src.format(*(f"v{i}" for i in self.ins), out="{out}")
+
+
+HELPERS = {
+    "setitem": '''
+def setitem(x, index, value):  # x with x[index] = value, as an expression
+    x = x.clone()
+    x[index] = value
+    return x
+''',
+    "nograd": '''
+def nograd(fn):  # fn() under no_grad, as an expression
+    with torch.no_grad():
+        return fn()
+''',
+    "in_thread": '''
+def in_thread(fn):  # fn()'s graph is built and backwarded in a worker thread; its value
+    box = []
+
+    def work():
+        try:
+            y = fn()
+            y.backward()
+            box.append(y.item())
+        except BaseException as e:  # re-raised in the calling thread
+            box.append(e)
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return torch.tensor(box[0], dtype=torch.float64)
+''',
+}
+_HELPERS_CODE = compile("".join(HELPERS.values()), "<fuzz helpers>", "exec")
 
 
 @dataclass
@@ -95,10 +166,13 @@ class Program:
     leaves: list                  # float64 arrays
     consts: list = field(default_factory=list)   # float64 arrays, named C0, C1, ...
     steps: list = field(default_factory=list)    # value k = len(leaves) + step index
-    result: int = -1              # the value the loss projects (always the last step)
+    result: int = -1              # the values the loss projects
 
     def lines(self, module="tapegrad"):
-        out = ["import numpy as np", f"import {module} as torch", "", SETITEM, ""]
+        used = [h for h in HELPERS if any(h + "(" in s.src for s in self.steps)]
+        out = ["import numpy as np"] + (["import threading"] if "in_thread" in used else [])
+        out += [f"import {module} as torch", ""]
+        out += [HELPERS[h].strip() + "\n" for h in used]
         for k, c in enumerate(self.consts):
             out.append(f"C{k} = np.array({c.tolist()!r})")
         for k, a in enumerate(self.leaves):
@@ -106,10 +180,11 @@ class Program:
                        "requires_grad=True)")
         n = len(self.leaves)
         for k, s in enumerate(self.steps):
-            out.append(f"v{n + k} = {s.expr()}")
+            out.extend(s.code(n + k).split("\n"))
         out.append(f"loss = v{n + len(self.steps) - 1}")
         out.append("loss.backward()")
-        out.append("print(loss.item(), " + ", ".join(f"v{k}.grad" for k in range(n)) + ")")
+        shown = [f"v{k}.grad" for k in range(n)] + [f"v{k}.grad" for k in self.retained]
+        out.append("print(loss.item(), " + ", ".join(shown) + ")")
         return out
 
     def __repr__(self):
@@ -122,6 +197,25 @@ class Program:
     def nops(self):
         return len(self.steps)
 
+    @property
+    def retained(self):
+        n = len(self.leaves)
+        return [n + k for k, s in enumerate(self.steps) if s.retain]
+
+    @property
+    def extras(self):
+        n = len(self.leaves)
+        return [n + k for k, s in enumerate(self.steps) if s.extra]
+
+
+def expected_requires_grad(program):
+    """PyTorch's requires_grad of every value: a leaf's is True; a step's is True when it
+    reads a value that requires grad at a position that is not frozen, unless it stops."""
+    rg = [True] * len(program.leaves)
+    for s in program.steps:
+        rg.append(not s.stop and any(rg[i] for p, i in enumerate(s.ins) if p not in s.frozen))
+    return rg
+
 
 # ---- interpretation -----------------------------------------------------------------------
 _CODE = {}
@@ -130,39 +224,48 @@ _CODE = {}
 def _code(src):
     c = _CODE.get(src)
     if c is None:
-        c = _CODE[src] = compile(src, "<fuzz step>", "eval")
+        c = _CODE[src] = compile(src, "<fuzz step>", "exec")
     return c
-
-
-def setitem(x, index, value):  # x with x[index] = value, as an expression
-    x = x.clone()
-    x[index] = value
-    return x
-
-
-SETITEM = inspect.getsource(setitem)  # printed with a failing program
 
 
 def run(program, lib, leaves):
     """Run `program` with module `lib` (tapegrad or torch) on leaf tensors; all values."""
-    env = {"torch": lib, "abs": abs, "setitem": setitem}
+    env = {"torch": lib, "abs": abs, "threading": threading, "range": range}
+    exec(_HELPERS_CODE, env)
     for k, c in enumerate(program.consts):
         env[f"C{k}"] = c
     vals = list(leaves)
     for k, v in enumerate(leaves):
         env[f"v{k}"] = v
     for s in program.steps:
-        v = eval(_code(s.expr()), env)
-        env[f"v{len(vals)}"] = v
+        k = len(vals)
+        exec(_code(s.code(k)), env)
+        vals.append(env[f"v{k}"])
+    return vals
+
+
+def run_numpy(program, leaves=None, base=None, inject=None):
+    """The values by the NumPy references. With `base` (the values at the unperturbed
+    leaves), frozen reads and stop steps take their base value, as PyTorch's gradient sees
+    them; `inject` {k: array} replaces value k (to differentiate in an intermediate)."""
+    vals = [np.asarray(a, np.float64) for a in (leaves if leaves is not None else program.leaves)]
+    seen = list(vals)  # what later steps read
+    for s in program.steps:
+        if base is None:
+            args = [seen[i] for i in s.ins]
+        else:
+            args = [base[i] if p in s.frozen else seen[i] for p, i in enumerate(s.ins)]
+        v = np.asarray(s.ref(*args), np.float64)
+        if inject is not None and len(vals) in inject:
+            v = inject[len(vals)]
+        seen.append(base[len(vals)] if base is not None and s.stop else v)
         vals.append(v)
     return vals
 
 
-def run_numpy(program, leaves=None):
-    vals = [np.asarray(a, np.float64) for a in (leaves if leaves is not None else program.leaves)]
-    for s in program.steps:
-        vals.append(np.asarray(s.ref(*(vals[i] for i in s.ins)), np.float64))
-    return vals
+def objective(program, vals):
+    """What the leaves' .grad differentiates: the loss plus the worker threads' losses."""
+    return float(vals[-1]) + sum(float(vals[k]) for k in program.extras)
 
 
 # ---- generation ---------------------------------------------------------------------------
@@ -208,19 +311,35 @@ class Builder:
         self.vals = [np.asarray(a) for a in leaves]
         # is the value certainly contiguous in PyTorch (so that .view() works on it)?
         self.contig = [True] * len(leaves)
+        self.rg = [True] * len(leaves)  # does the value require grad (PyTorch's rule)?
 
     # -- bookkeeping
-    def add(self, src, ins, ref, helper=False, contig=None):
+    def add(self, src, ins, ref, helper=False, contig=None, frozen=(), stop=False,
+            extra=False):
         try:
             v = np.asarray(ref(*(self.vals[i] for i in ins)), np.float64)
         except (IndexError, ValueError) as e:  # a generator slip: draw another step
             raise _Reject from e
         if v.size == 0 or v.size > CAP or not np.all(np.isfinite(v)):
             raise _Reject
-        self.p.steps.append(Step(src, tuple(ins), ref, helper))
+        self.p.steps.append(Step(src, tuple(ins), ref, helper, frozenset(frozen), stop, extra))
         self.vals.append(v)
         self.contig.append(all(self.contig[i] for i in ins) if contig is None else contig)
+        self.rg.append(False)
+        self.restep()
         return len(self.vals) - 1
+
+    def restep(self):
+        """Recompute the last value's requires_grad (after a wrapper changed its step)."""
+        s = self.p.steps[-1]
+        self.rg[-1] = not s.stop and any(self.rg[i] for p, i in enumerate(s.ins)
+                                         if p not in s.frozen)
+
+    def truncate(self, nsteps):
+        """Forget the steps from `nsteps` on (a rejected draw)."""
+        del self.p.steps[nsteps:]
+        n = len(self.p.leaves) + nsteps
+        del self.vals[n:], self.contig[n:], self.rg[n:]
 
     def const(self, shape):
         k = len(self.p.consts)
@@ -829,7 +948,7 @@ class Builder:
         if how == "where":
             k = self.off_kink(self.broadcastable(self.pick(), shape))
             return self.add("torch.where({2} > 0, {0}, {1})", (i, j, k),
-                            lambda a, b, c: np.where(c > 0, a, b))
+                            lambda a, b, c: np.where(c > 0, a, b), frozen=(2,))
         if how == "lerp":
             k = self.broadcastable(self.bounded(self.pick(), 2.0), shape)
             return self.add("torch.lerp({0}, {1}, {2})", (i, j, k),
@@ -850,11 +969,343 @@ class Builder:
         return self.add(src, (i, j, k), lambda a, b, c: np.minimum(np.maximum(a, b) if lo else a,
                                                                   c) if hi else np.maximum(a, b))
 
+    # -- autograd semantics: detach/.data, no_grad, in place, retain_grad, list and range
+    #    indices, worker threads
+    def _base(self):
+        """One step of an ordinary kind (or an in-place or list-index one); its value."""
+        self.last_kind = self.draw(st.sampled_from(WRAPPABLE))
+        return getattr(self, self.last_kind)()
+
+    def _detacher(self):
+        """How a value is read as a constant: text -> text."""
+        form = self.draw(st.sampled_from(["method", "method", "data", "fn"]))
+        return {"method": lambda t: t + ".detach()", "data": lambda t: t + ".data",
+                "fn": lambda t: f"torch.detach({t})"}[form]
+
+    def detach(self):
+        how = self.draw(st.sampled_from(["value", "inputs", "inputs", "result", "straight"]))
+        wrap = self._detacher()
+        if how == "value":  # v3 = v1.detach()
+            i = self.pick()
+            return self.add(wrap("{0}"), (i,), np.array, stop=True, contig=self.contig[i])
+        if how == "straight":  # straight-through estimators: the value of f, the gradient of x
+            i = self.bounded(self.pick(), 4.0)
+            f_src, f = STRAIGHT[self.draw(st.sampled_from(sorted(STRAIGHT)))]
+            if self.draw(st.booleans()):  # x - x.detach() + f(x).detach()
+                src = "{0} - " + wrap("{1}") + " + " + wrap(f_src.format("{2}"))
+                return self.add(src, (i, i, i), lambda a, b, c: a - b + f(c), frozen=(1, 2))
+            src = "{0} + " + wrap("(" + f_src.format("{1}") + " - {2})")  # x + (f(x) - x).detach()
+            return self.add(src, (i, i, i), lambda a, b, c: a + (f(b) - c), frozen=(1, 2))
+        k = self._base()
+        s = self.p.steps[-1]
+        if s.retain:
+            raise _Reject  # retain_grad() of a value that no longer requires grad raises
+        if how == "result":  # (expr).detach()
+            if s.statement:
+                s.src += "\n{out} = " + wrap("{out}")
+            else:
+                s.src = wrap("(" + s.src + ")")
+            s.stop = True
+        else:  # some inputs read through .detach() / .data
+            if not s.ins:
+                raise _Reject
+            chosen = self.draw(st.sets(st.integers(0, len(s.ins) - 1), min_size=1))
+            for p in sorted(chosen):
+                s.src = s.src.replace("{%d}" % p, wrap("{%d}" % p))
+            s.frozen = s.frozen | frozenset(chosen)
+        self.restep()
+        return k
+
+    def nograd(self):
+        k = self._base()
+        s = self.p.steps[-1]
+        if s.retain:
+            raise _Reject  # retain_grad() of a value that does not require grad raises
+        how = self.draw(st.sampled_from(["lambda", "with", "with", "set_grad_enabled",
+                                         "enable_grad"]))
+        if how != "enable_grad" and (self.last_kind in VIEW_KINDS or ".expand(" in s.src):
+            # PyTorch 2.13: a view made under no_grad of a tensor that requires grad is a leaf
+            # with requires_grad=True (and no gradient flows to its base): not generated
+            raise _Reject
+        if how == "lambda" and not s.statement:  # nograd(lambda: expr)
+            s.src = "nograd(lambda: " + s.src + ")"
+        else:
+            body = (s.src if s.statement else "{out} = " + s.src).split("\n")
+            if how == "enable_grad":  # enable_grad inside no_grad: recorded after all
+                head = ["with torch.no_grad():", "    with torch.enable_grad():"]
+                body = ["        " + line for line in body]
+            else:
+                head = ["with torch.set_grad_enabled(False):" if how == "set_grad_enabled"
+                        else "with torch.no_grad():"]
+                body = ["    " + line for line in body]
+            s.src = "\n".join(head + body)
+        s.stop = how != "enable_grad" or s.stop
+        self.restep()
+        return k
+
+    def retain(self):
+        k = self._base()
+        if not self.rg[k]:
+            raise _Reject  # PyTorch refuses retain_grad() without requires_grad
+        s = self.p.steps[-1]
+        if not s.statement:
+            s.src = "{out} = " + s.src
+        s.src += "\n{out}.retain_grad()"
+        s.retain = True
+        return k
+
+    def _seq_text(self, t):
+        """A list index as a Python list, a range object (when it is one) or a tensor."""
+        forms = ["list", "tensor"]
+        if not any(isinstance(e, bool) for e in t):
+            step = t[1] - t[0] if len(t) > 1 else 1
+            if step and all(b - a == step for a, b in zip(t, t[1:])):
+                forms += ["range"] * 4
+        form = self.draw(st.sampled_from(forms))
+        if form == "list":
+            return repr(list(t))
+        if form == "tensor":
+            return f"torch.tensor({list(t)!r})"
+        a, b = t[0], t[-1] + step
+        return f"range({b})" if a == 0 and step == 1 else (
+            f"range({a}, {b})" if step == 1 else f"range({a}, {b}, {step})")
+
+    def _seq_index(self, sh, basic=False):
+        """(index text, NumPy index) with Python lists and ranges among ints and slices."""
+        if not basic and self.draw(st.booleans()):  # one list or range, for the first dim
+            n = sh[0]
+            if self.draw(st.integers(0, 2)):  # a range: start, step, length, all in bounds
+                a = self.draw(st.integers(-n, n - 1))
+                step = self.draw(st.sampled_from([1, 1, 2, -1]))
+                m = self.draw(st.integers(1, 3))
+                t = [a + step * r for r in range(m) if -n <= a + step * r < n]
+            else:
+                t = self._tensor_index(n)
+                if t is None:
+                    raise _Reject
+            idx = (t,)
+        else:
+            idx = self._mixed_index(sh, basic)
+            if idx is None:
+                raise _Reject
+        npidx = tuple(np.asarray(t) if isinstance(t, list) else t for t in idx)
+        text = ", ".join(self._seq_text(t) if isinstance(t, list) else _fmt_index((t,))
+                         for t in idx)
+        return text, npidx
+
+    def listindex(self):
+        i = self.pick()
+        x = self.vals[i]
+        if x.ndim == 0:
+            raise _Reject
+        text, npidx = self._seq_index(x.shape)
+        if self.draw(st.integers(0, 2)):  # x[[0, 2]], x[range(2), [1, 0]]
+            return self.add("{0}[" + text + "]", (i,), lambda v: np.array(v[npidx]),
+                            contig=False)
+        return self._write(i, text, npidx, "{out} = {0}.clone()", np.array)
+
+    def _write(self, i, text, npidx, start, start_ref, lines=()):
+        """v_i's clone with out[index] = a value (or a number); the value's step index."""
+        try:
+            shape = np.empty(self.vals[i].shape)[npidx].shape
+        except IndexError:  # a mask and an int list that do not broadcast
+            raise _Reject from None
+        pos = np.arange(self.vals[i].size).reshape(self.vals[i].shape)[npidx]
+        if len(np.unique(pos)) != pos.size:
+            raise _Reject  # repeated positions: which write wins is unspecified
+        c = None
+        if self.draw(st.integers(0, 3)) == 0:  # a number
+            c = self.draw(st.sampled_from([0.0, 0.5, -1.25]))
+            ins, src = (i,), f"{{out}}[{text}] = {c!r}"
+        else:
+            vshape = shape[self.draw(st.integers(0, len(shape))):]
+            same = [k for k, v in enumerate(self.vals) if v.shape == vshape]
+            j = same[-1] if same and self.draw(st.booleans()) else self.const(vshape)
+            ins, src = (i, j), f"{{out}}[{text}] = {{1}}"
+
+        def put(v, w=None):
+            out = start_ref(v)
+            out[npidx] = c if w is None else w
+            return out
+
+        return self.add("\n".join([start, *lines, src]), ins, put, contig=True)
+
+    def _operand(self, shape, name):
+        """A value that broadcasts to `shape` (without enlarging it), fit for op `name`."""
+        if self.draw(st.booleans()):
+            keep = [d if self.draw(st.booleans()) else 1 for d in shape]
+            j = self.const(tuple(keep[self.draw(st.integers(0, len(keep))):]))
+        else:
+            j = self.broadcastable(self.pick(), shape)
+        j = self.ready(j, name) if name else j
+        if np.broadcast_shapes(shape, self.vals[j].shape) != shape:
+            raise _Reject
+        return j
+
+    def inplace(self):
+        how = self.draw(st.sampled_from(["method", "method", "augmented", "setitem", "setitem",
+                                         "clamp", "copy", "masked_fill", "index_put", "fill"]))
+        i = self.bounded(self.pick(), 8.0)
+        start, start_ref = self.draw(st.sampled_from(START))
+        x0 = start_ref(self.vals[i])
+        pre = None if how == "fill" or self.draw(st.integers(0, 3)) else \
+            self.draw(st.sampled_from(sorted(PRE)))
+        lines = ["_w = " + PRE[pre][0]] if pre else []
+        if not pre and self.rg[i] and self.draw(st.integers(0, 3)) == 0:
+            lines.append("{out}.retain_grad()")  # follows the value through the in-place op
+        if how == "setitem":
+            text, npidx = self._seq_index(x0.shape, basic=self.draw(st.booleans())) \
+                if x0.ndim else ("...", (Ellipsis,))
+            k = self._write(i, text, npidx, "{out} = " + start, start_ref, lines)
+        else:
+            k = self._inplace_op(how, i, x0.shape, start, start_ref, lines)
+        s = self.p.steps[-1]
+        s.retain = "{out}.retain_grad()" in s.src
+        if pre:  # the op read the value before the write: it must not see the write
+            s.src += "\n{out} = {out} + _w"
+            f, g = PRE[pre][1], s.ref
+            s.ref = lambda x, *ys: g(x, *ys) + f(start_ref(x))
+            self.vals[k] = np.asarray(s.ref(*(self.vals[t] for t in s.ins)), np.float64)
+        return k
+
+    def _inplace_op(self, how, i, shape, start, start_ref, lines):
+        head = ["{out} = " + start, *lines]
+        if how in ("method", "augmented"):
+            name = self.draw(st.sampled_from(["add", "sub", "mul", "div"]))
+            if self.draw(st.integers(0, 3)) == 0:  # a number
+                c = self.draw(st.sampled_from([1.5, -0.5, 2, 0.25]))
+                f = NP_BINARY[name]
+                src = f"{{out}}.{name}_({c!r})" if how == "method" else \
+                    f"{{out}} {BINARY_SYMBOL[name]}= {c!r}"
+                return self.add("\n".join(head + [src]), (i,),
+                                lambda x: f(start_ref(x), c), contig=True)
+            j = self._operand(shape, name)
+            f = NP_BINARY[name]
+            if how == "augmented":
+                src = f"{{out}} {BINARY_SYMBOL[name]}= {{1}}"
+            elif name in ("add", "sub") and self.draw(st.booleans()):
+                al = self.draw(st.sampled_from(ALPHAS))
+                src = f"{{out}}.{name}_({{1}}, alpha={al!r})"
+                f = (lambda a, b: a + al * b) if name == "add" else (lambda a, b: a - al * b)
+            else:
+                src = f"{{out}}.{name}_({{1}})"
+            return self.add("\n".join(head + [src]), (i, j), lambda x, y: f(start_ref(x), y),
+                            contig=True)
+        if how == "clamp":
+            lo = self.draw(st.sampled_from([None, -1.0, -0.5, 0.25]))
+            hi = self.draw(st.sampled_from([None if lo is not None else 1.0, 1.5, 0.5]))
+            x0 = start_ref(self.vals[i])
+            for b in (lo, hi):
+                if b is not None and np.min(np.abs(x0 - b)) < MARGIN:
+                    raise _Reject
+            args = ", ".join(f"{k}={v!r}" for k, v in (("min", lo), ("max", hi)) if v is not None)
+            return self.add("\n".join(head + [f"{{out}}.clamp_({args})"]), (i,),
+                            lambda x: np.clip(start_ref(x), lo, hi), contig=True)
+        if how == "copy":
+            j = self._operand(shape, None)
+            return self.add("\n".join(head + ["{out}.copy_({1})"]), (i, j),
+                            lambda x, y: np.broadcast_to(y, shape).copy(), contig=True)
+        if how == "fill":
+            c = self.draw(st.sampled_from([0, 0.5, -2.0]))
+            src = "{out}.zero_()" if c == 0 and self.draw(st.booleans()) else \
+                f"{{out}}.fill_({c!r})"
+            return self.add("\n".join(head + [src]), (i,),
+                            lambda x: np.full(shape, float(c)), contig=True)
+        if how == "masked_fill":
+            j = self.off_kink(self._operand(shape, None))
+            c = self.draw(st.sampled_from([0.0, 0.5, -1.0]))
+            return self.add("\n".join(head + [f"{{out}}.masked_fill_({{1}} > 0, {c!r})"]),
+                            (i, j), lambda x, m: np.where(m > 0, c, start_ref(x)),
+                            frozen=(1,), contig=True)
+        # index_put_: int lists for the first dims (one length); accumulate=True may repeat
+        if not shape:
+            raise _Reject
+        acc = self.draw(st.booleans())
+        m0 = shape[0]
+        first = self.draw(st.lists(st.integers(-m0, m0 - 1), min_size=1, max_size=3,
+                                   unique_by=None if acc else (lambda v: v % m0)))
+        idx = (first,) + tuple([self.draw(st.integers(-m, m - 1)) for _ in first]
+                               for m in shape[1:self.draw(st.integers(1, len(shape)))])
+        npidx = tuple(np.asarray(t) for t in idx)
+        vshape = np.empty(shape)[npidx].shape
+        if not acc:
+            pos = np.arange(math.prod(shape)).reshape(shape)[npidx]
+            if len(np.unique(pos)) != pos.size:
+                raise _Reject
+        j = self.const(vshape[self.draw(st.integers(0, len(vshape))):])
+        ts = ", ".join(f"torch.tensor({t!r})" for t in idx)
+        src = f"{{out}}.index_put_(({ts},), {{1}}" + (", accumulate=True)" if acc else ")")
+
+        def put(x, w):
+            out = start_ref(x)
+            if acc:
+                np.add.at(out, npidx, np.broadcast_to(w, vshape))
+            else:
+                out[npidx] = w
+            return out
+
+        return self.add("\n".join(head + [src]), (i, j), put, contig=True)
+
+    def thread(self):
+        """in_thread(lambda: loss of the leaves): a graph built and backwarded in a worker."""
+        nl = len(self.p.leaves)
+        chosen = sorted(self.draw(st.sets(st.integers(0, nl - 1), min_size=1)))
+        ins, frozen, terms, parts = [], [], [], []
+        for a in chosen:
+            f_src, f = self.draw(st.sampled_from(THREAD_FNS))
+            p = len(ins)
+            ins.append(a)
+            src = f_src.replace("{x}", "{%d}" % p)
+            q = None
+            if self.draw(st.integers(0, 2)) == 0:  # a factor the worker's gradient skips
+                q = len(ins)
+                ins.append(a)
+                frozen.append(q)
+                src = f"{src} * {self._detacher()('{%d}' % q)}"
+            kc = len(self.p.consts)
+            self.p.consts.append(np.round(self.rng.standard_normal(self.vals[a].shape), 3))
+            terms.append(f"({src} * torch.tensor(C{kc}, dtype=torch.float64)).sum()")
+            parts.append((p, q, f, self.p.consts[kc]))
+
+        def ref(*xs):
+            return sum(np.sum(f(xs[p]) * (1.0 if q is None else xs[q]) * P)
+                       for p, q, f, P in parts)
+
+        return self.add("in_thread(lambda: " + " + ".join(terms) + ")", tuple(ins), ref,
+                        frozen=frozen, stop=True, extra=True)
+
+
+# kinds whose step may be a view in PyTorch (reshape, permute, basic index, (un)squeeze)
+VIEW_KINDS = ("reshape", "permute", "index", "unsqueeze")
+# f for straight-through estimators (detached: it may be non-smooth)
+STRAIGHT = {"sign": ("torch.sign({0})", np.sign), "relu": ("torch.relu({0})", NP_UNARY["relu"]),
+            "tanh": ("torch.tanh({0})", np.tanh),
+            "clamp": ("{0}.clamp(-0.5, 0.5)", lambda x: np.clip(x, -0.5, 0.5)),
+            "square": ("({0} * {0})", np.square)}
+# how an in-place statement gets its non-leaf: (text over {0}, NumPy reference, a copy)
+START = (("{0}.clone()", np.array), ("{0}.clone()", np.array), ("torch.clone({0})", np.array),
+         ("{0} * 1.5", lambda x: np.array(x * 1.5)), ("{0} + 0.25", lambda x: np.array(x + 0.25)))
+# ops that read the value before it is written in place, and save nothing that the write
+# changes (PyTorch would raise otherwise): _w = ...; then out = out + _w
+PRE = {"scale": ("{out} * 0.5", lambda x: x * 0.5), "neg": ("-{out}", np.negative),
+       "sum": ("{out}.sum()", np.sum), "tanh": ("torch.tanh({out})", np.tanh),
+       "clone": ("{out}.clone()", np.array)}
+# a worker thread's terms: f(leaf) * C, summed
+THREAD_FNS = (("torch.tanh({x})", np.tanh), ("torch.sin({x})", np.sin),
+              ("{x} * {x}", np.square), ("torch.exp({x} * 0.5)", lambda x: np.exp(x * 0.5)),
+              ("torch.sigmoid({x})", NP_UNARY["sigmoid"]), ("{x}", lambda x: x))
+
 
 KINDS = ("unary", "scalar", "binary", "reduce", "matmul", "reshape", "permute", "index",
          "unsqueeze", "expand", "reduce2", "clamp", "join", "select")
+AUTOGRAD_KINDS = ("detach", "nograd", "inplace", "retain", "listindex", "thread")
+WRAPPABLE = KINDS + ("inplace", "listindex")  # what detach/nograd/retain wrap
+KINDS = KINDS + AUTOGRAD_KINDS
 FLAVORS = {
     "mixed": dict.fromkeys(KINDS, 1),
+    "autograd": {"detach": 4, "nograd": 2, "inplace": 4, "retain": 2, "listindex": 3,
+                 "thread": 1, "unary": 1, "scalar": 1, "binary": 2, "reduce": 1, "matmul": 1,
+                 "index": 1, "select": 1, "expand": 1, "reshape": 1},
     "math": {"unary": 4, "scalar": 3, "binary": 4, "reduce": 1, "matmul": 1, "reshape": 1,
              "index": 1, "clamp": 2, "reduce2": 1, "select": 1},
     "shapes": {"reshape": 2, "permute": 3, "index": 4, "unsqueeze": 2, "expand": 3,
@@ -891,14 +1342,15 @@ def programs(draw, flavor="mixed"):
         try:
             getattr(b, kind)()
         except _Reject:
-            del b.p.steps[nsteps:]
-            del b.vals[len(b.p.leaves) + nsteps:]
+            b.truncate(nsteps)
             if tries > 100:
                 break
     # loss = sum over the results (values no later step reads) of (result * P).sum()
     n = len(b.p.leaves)
     used = {i for s in b.p.steps for i in s.ins}
     sinks = [k for k in range(n, len(b.vals)) if k not in used] or [len(b.vals) - 1]
+    if not any(b.rg[k] for k in sinks):  # the loss must require grad: add a value that does
+        sinks.append(max(k for k in range(len(b.vals)) if b.rg[k]))
     terms, Ps = [], []
     for t, r in enumerate(sinks):
         Ps.append(np.round(rng.standard_normal(b.vals[r].shape), 3))

@@ -1,18 +1,27 @@
 """Random programs from the op table (tests/fuzz_programs.py), checked three ways:
 
-1. values equal a NumPy reference, and the reverse sweep's gradient equals central finite
-   differences (float64, relative to the gradient's norm);
+1. values equal a NumPy reference, requires_grad is PyTorch's rule, and the reverse
+   sweep's gradients (the leaves' .grad, and the .grad of values that retain_grad())
+   equal central finite differences of the NumPy reference (float64, relative to the
+   gradient's norm), in which detached, .data and no_grad reads are held at the
+   unperturbed point (PyTorch's semantics: no gradient flows through them);
 2. the compiled forward sweep, run over the program's records with every recorded output
    wiped to NaN, reproduces the eager values bit for bit;
-3. with PyTorch installed, the same program gives the same values, gradients and grad_fn
-   names (float64, rtol 1e-10); skipped without torch.
+3. with PyTorch installed, the same program gives the same values, requires_grad,
+   gradients (leaves and retained) and grad_fn names (float64, rtol 1e-10), and the
+   finite-difference reference of check 1 agrees with PyTorch's gradients (so a failure of
+   check 1 that check 3 does not share is tapegrad's, not the reference's); skipped without
+   torch.
 
 Hypothesis draws the programs with a fixed seed (derandomize) and shrinks a failure to a
 minimal program, printed as a runnable script. FUZZ_EXAMPLES scales the number of programs
-(default: 500 per flavor x 4 flavors = 2,000 programs for checks 1 and 2).
+(default: 500 per flavor x 5 flavors = 2,500 programs for checks 1 and 2; the "autograd"
+flavor draws detach/.data, no_grad, in-place, retain_grad, list/range indices and worker
+threads, and "mixed" draws them among the other ops).
 """
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -23,7 +32,8 @@ import tapegrad as tg
 from tapegrad.tape import sweep
 from tapegrad.tape.records import S_VER
 from tapegrad.tape.tape import current
-from tests.fuzz_programs import FLAVORS, programs, run, run_numpy
+from tests.fuzz_programs import (FLAVORS, expected_requires_grad, objective, programs,
+                                 run, run_numpy)
 
 N = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 N_TORCH = int(os.environ.get("FUZZ_TORCH_EXAMPLES", str(N // 2)))
@@ -52,35 +62,84 @@ def _grad(t, like):
 
 
 # ---- 1: values vs NumPy, gradient vs central differences -------------------------------
+def _retained_grad(t, like):
+    with warnings.catch_warnings():  # a retained value's .grad: no warning expected
+        warnings.simplefilter("error")
+        g = t.grad
+    return np.zeros_like(like) if g is None else g.numpy()
+
+
+def _central(program, a, at):
+    """Central differences of the objective in the elements of array a; at(x) runs the
+    NumPy reference with x for a."""
+    g = np.zeros_like(a)
+    for j in np.ndindex(a.shape):
+        f = []
+        for h in (FD_EPS, -FD_EPS):
+            x = a.copy()
+            x[j] += h
+            f.append(objective(program, at(x)))
+        g[j] = (f[0] - f[1]) / (2 * FD_EPS)
+    return g
+
+
+def numeric_gradients(program, retained=()):
+    """Central differences, by the NumPy reference, of the objective (the loss plus the
+    worker threads' losses): [d/d leaf i] + [d/d v_k for k in retained]. Frozen reads and
+    no_grad values keep their value at the unperturbed leaves (PyTorch's gradient); a
+    retained v_k is perturbed where it is made, so only later reads see the change."""
+    base = run_numpy(program)
+    out = []
+    for i, a in enumerate(program.leaves):
+        out.append(_central(program, a, lambda x, i=i: run_numpy(
+            program, program.leaves[:i] + [x] + program.leaves[i + 1:], base)))
+    for k in retained:
+        out.append(_central(program, base[k],
+                            lambda x, k=k: run_numpy(program, base=base, inject={k: x})))
+    return out
+
+
+def _fd_close(got, fd, loss, names):
+    """got vs central differences fd (lists of arrays), relative to the gradients' norm."""
+    norm = max((float(np.max(np.abs(g), initial=0.0)) for g in fd), default=0.0)
+    atol = FD_RTOL * max(norm, 1e-3) + 1e-8 * abs(loss)
+    for name, g, e in zip(names, got, fd):
+        assert g.shape == e.shape, f"{name}.grad: shape {g.shape} != {e.shape}"
+        err = float(np.max(np.abs(g - e), initial=0.0))
+        assert err <= atol, (f"{name}.grad differs from central differences by {err:.3g} "
+                             f"(tolerance {atol:.3g}):\nbackward {g}\nnumeric  {e}")
+
+
+def retained_values(program, vals):
+    """{k: j} for each retained value k that is not a leaf: j is the first value that is
+    the same tensor object (x.flatten() of a 1-d x returns x itself, in PyTorch too), whose
+    gradient retaining k retains. A leaf's alias has the leaf's .grad, checked anyway."""
+    n = len(program.leaves)
+    out = {}
+    for k in program.retained:
+        j = next(j for j in range(k + 1) if vals[j] is vals[k])
+        if j >= n:
+            out[k] = j
+    return out
+
+
 def check_gradients(program):
     leaves = _leaves(tg, program.leaves)
     vals = run(program, tg, leaves)
     ref = run_numpy(program)
+    rg = expected_requires_grad(program)
     for k, (v, r) in enumerate(zip(vals, ref)):
         _close(v.detach().numpy(), r, REF_RTOL, f"v{k} vs NumPy")
+        assert v.requires_grad == rg[k], \
+            f"v{k}: requires_grad is {v.requires_grad}, PyTorch's is {rg[k]}"
     loss = vals[-1]
     assert loss.shape == ()
     loss.backward()
-    grads = [_grad(t, a) for t, a in zip(leaves, program.leaves)]
-
-    fd = []
-    with tg.no_grad():
-        for i, a in enumerate(program.leaves):
-            g = np.zeros_like(a)
-            for j in np.ndindex(a.shape):
-                f = []
-                for h in (FD_EPS, -FD_EPS):
-                    xs = [b.copy() for b in program.leaves]
-                    xs[i][j] += h
-                    f.append(run(program, tg, _leaves(tg, xs, False))[-1].item())
-                g[j] = (f[0] - f[1]) / (2 * FD_EPS)
-            fd.append(g)
-    norm = max(float(np.max(np.abs(g), initial=0.0)) for g in fd)
-    atol = FD_RTOL * max(norm, 1e-3) + 1e-8 * abs(loss.item())
-    for k, (g, e) in enumerate(zip(grads, fd)):
-        err = float(np.max(np.abs(g - e), initial=0.0))
-        assert err <= atol, (f"v{k}.grad differs from central differences by {err:.3g} "
-                             f"(tolerance {atol:.3g}):\nbackward {g}\nnumeric  {e}")
+    kept = retained_values(program, vals)
+    got = [_grad(t, a) for t, a in zip(leaves, program.leaves)]
+    got += [_retained_grad(vals[k], ref[k]) for k in kept]
+    names = [f"v{k}" for k in range(len(leaves))] + [f"v{k} (retained)" for k in kept]
+    _fd_close(got, numeric_gradients(program, kept.values()), loss.item(), names)
 
 
 # ---- 2: the compiled forward sweep replays the eager values ----------------------------
@@ -107,9 +166,10 @@ def check_replay(program):
     for r in recs:
         if r["op"] != 0:
             s = tape.S[r["out"]]
-            a = tape.A[s[4]]
-            saved.append((int(r["out"]), a[s[0]:s[0] + s[1]].copy()))
-            a[s[0]:s[0] + s[1]] = np.nan
+            saved.append((int(r["out"]), tape.A[s[4]][s[0]:s[0] + s[1]].copy()))
+    for slot, _ in saved:  # wiped after all are saved: a detach() slot aliases its input's
+        s = tape.S[slot]
+        tape.A[s[4]][s[0]:s[0] + s[1]] = np.nan
     sweep.forward(tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], k0, k1)
     for slot, before in saved:
         s = tape.S[slot]
@@ -169,13 +229,38 @@ def check_torch(program, torch):
             assert step is not None and known_gradfn_deviation(
                 step, *((gv[step.ins[0]], tv[step.ins[0]]) if step.ins else (None, None)),
                 b, mine, theirs), \
-                f"v{k} = {step.expr() if step else 'leaf'}: grad_fn {mine} != {theirs}"
+                f"{step.code(k) if step else f'v{k} = leaf'}: grad_fn {mine} != {theirs}"
     tv[-1].backward()
     gv[-1].backward()
-    for k, (a, b) in enumerate(zip(g_leaves, t_leaves)):
-        assert (a.grad is None) == (b.grad is None), f"v{k}.grad: {a.grad} vs {b.grad}"
-        if b.grad is not None:
-            _close(a.grad.numpy(), b.grad.numpy(), REF_RTOL, f"v{k}.grad vs PyTorch")
+    kept = [k for k in program.retained if k in retained_values(program, tv)]
+    for k, a, b in [(k, g_leaves[k], t_leaves[k]) for k in range(len(t_leaves))] + [
+            (k, gv[k], tv[k]) for k in kept]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # reported below: a retained grad of None
+            ga, gb = a.grad, b.grad
+        assert (ga is None) == (gb is None), f"v{k}.grad: {ga} vs PyTorch's {gb}"
+        if gb is not None:
+            _close(ga.numpy(), gb.numpy(), REF_RTOL, f"v{k}.grad vs PyTorch")
+
+
+def check_reference_vs_torch(program, torch):
+    """The references of check 1 against PyTorch: values, requires_grad, and the central
+    differences against PyTorch's .grad of the leaves and the retained values."""
+    t_leaves = _leaves(torch, program.leaves)
+    tv = run(program, torch, t_leaves)
+    ref = run_numpy(program)
+    rg = expected_requires_grad(program)
+    for k, (v, r) in enumerate(zip(tv, ref)):
+        _close(v.detach().numpy(), r, REF_RTOL, f"PyTorch's v{k} vs NumPy")
+        assert v.requires_grad == rg[k], f"v{k}: expected requires_grad {rg[k]}, PyTorch's " \
+            f"is {v.requires_grad}"
+    tv[-1].backward()
+    kept = retained_values(program, tv)
+    got = [_grad(t, a) for t, a in zip(t_leaves, program.leaves)]
+    got += [_retained_grad(tv[k], ref[k]) for k in kept]
+    names = [f"PyTorch's v{k}" for k in range(len(t_leaves))] + [
+        f"PyTorch's v{k} (retained)" for k in kept]
+    _fd_close(got, numeric_gradients(program, kept.values()), tv[-1].item(), names)
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +274,7 @@ def torch():
 @given(data=st.data())
 def test_fuzz_vs_torch(torch, flavor, data):
     program = data.draw(programs(flavor), label="program")
+    check_reference_vs_torch(program, torch)
     check_torch(program, torch)
 
 
