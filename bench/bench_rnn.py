@@ -4,8 +4,8 @@
 
 value and gradient with respect to W (32x8), U (32x32) and b (32) per call, with
 matrix-vector products (5 recorded ops a step). The inputs x_t are data (no grad),
-held as a list of 100 tensors of shape (8,) built outside the timed region (tapegrad has
-no indexing yet; the same list for PyTorch). JAX runs the step in `lax.scan` under
+held as a list of 100 tensors of shape (8,) built outside the timed region (so the timed
+loop does no indexing; the same list for PyTorch). JAX runs the step in `lax.scan` under
 `jit(value_and_grad)`; HIPS autograd the Python loop; CasADi an MX graph built once
 (Function of W, U, b). There is no hand-written Numba row for this workload.
 """

@@ -6,9 +6,9 @@ from (x0, y0) = (10, 5), dt = 0.01; loss = (x_T - 1)**2 + (y_T - 1)**2; value an
 gradient with respect to (alpha, beta, delta, gamma) per call. Each step is 11 scalar
 ops, so a call records about 11,000 ops: the per-op overhead decides.
 
-tapegrad and PyTorch: the four parameters are 1-element float64 leaves (tapegrad has no
-indexing yet, so the same for both) and the state is 1-element tensors, in a Python
-loop. HIPS autograd: the same Python loop on its boxed scalars. JAX: the same step in
+tapegrad and PyTorch: the four parameters are four 1-element float64 leaves (not one
+vector indexed in the loop; the same for both) and the state is 1-element tensors, in a
+Python loop. HIPS autograd: the same Python loop on its boxed scalars. JAX: the same step in
 `lax.fori_loop` under `jit(value_and_grad)` (a Python loop would unroll 11,000 ops into
 the XLA graph; the loop is the idiomatic form). CasADi: the Python loop builds an SX
 expression once, and the timed call evaluates `Function([p], [loss, gradient])`. Numba:

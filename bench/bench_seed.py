@@ -3,6 +3,10 @@
 The per-call overhead of recording three ops and sweeping them back. The leaf x is
 made once (outside the timed region) and its `.grad` reset to None in each call, as an
 optimisation loop does; every call records the expression again and runs backward.
+
+Group `seed_grad`: the same expression, with the gradient taken by
+`torch.autograd.grad(y, x)` instead of `y.backward()` (returned, not accumulated into
+`x.grad`, so there is nothing to reset): tapegrad and PyTorch, the libraries with that API.
 """
 
 import numpy as np
@@ -69,6 +73,32 @@ def make(impl):
     raise ValueError(impl)
 
 
+GRAD_IMPLS = ("tapegrad", "torch")
+
+
+def make_grad(impl):
+    """`seed_grad`: `(dx,) = autograd.grad(y, x)` in place of `y.backward()`."""
+    if impl == "tapegrad":
+        import tapegrad as T
+    elif impl == "torch":
+        import torch as T
+    else:
+        raise ValueError(impl)
+    x = T.tensor([X0], dtype=T.float64, requires_grad=True)
+
+    def run():
+        y = x**2 + 3 * x + 1
+        (dx,) = T.autograd.grad(y, x)
+        return y, dx
+
+    def result():
+        y, dx = run()
+        assert x.grad is None, f"{impl}: autograd.grad accumulated into x.grad"
+        return y, dx
+
+    return run, result
+
+
 def bench_seed_crosscheck():
     assert "tapegrad" in crosscheck_all(make)
 
@@ -76,3 +106,12 @@ def bench_seed_crosscheck():
 @pytest.mark.parametrize("impl", IMPLS)
 def bench_seed(benchmark, impl):
     time_case(benchmark, "seed", impl, make, REFERENCE)
+
+
+def bench_seed_grad_crosscheck():
+    assert "tapegrad" in crosscheck_all(make_grad, GRAD_IMPLS)
+
+
+@pytest.mark.parametrize("impl", GRAD_IMPLS)
+def bench_seed_grad(benchmark, impl):
+    time_case(benchmark, "seed_grad", impl, make_grad, REFERENCE)

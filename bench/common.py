@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 # The implementations, in table order. "numba" is the hand-written value-and-gradient.
+# "numpy" (plain NumPy, no gradient) is a peer only of the workloads without a gradient
+# (bench_elementwise.py), which list it themselves.
 IMPLS = ("tapegrad", "torch", "jax", "autograd", "casadi", "numba")
 
 QUICK = os.environ.get("TAPEGRAD_BENCH_QUICK", "") not in ("", "0")
@@ -47,6 +49,8 @@ def load(impl):
         return pytest.importorskip("casadi")
     if impl == "numba":
         return pytest.importorskip("numba")
+    if impl == "numpy":
+        return np
     raise ValueError(impl)
 
 

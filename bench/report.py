@@ -4,14 +4,18 @@
     python -m bench.report --quick         # tiny sizes (a smoke run, not a measurement)
     python -m bench.report --no-run        # re-render from bench/results/latest.json
     python -m bench.report --no-coldstart  # skip the cold-start subprocesses
+    python -m bench.report --no-history    # skip the tape-history subprocesses
     python -m bench.report -- -k seed      # extra arguments after -- go to pytest
 
 Runs `pytest bench --benchmark-json=bench/results/latest.json` in a subprocess (threads
-pinned to one), prints a markdown table of the median time of every group and
-implementation and of the ratio tapegrad / peer (below 1: tapegrad is faster), and writes
-bench/results/RESULTS.md (date, machine, versions, tables) and, when matplotlib is
-installed, bench/results/speed.png (log-scale bars). The machine is shared and noisy:
-compare the ratios of one run, not absolute times across runs.
+pinned to one), then the cold-start (bench/coldstart.py) and tape-history
+(bench/history.py) subprocesses, prints the summary of the target figures (TARGETS: each
+a ratio to a peer timed in the same run, or a per-record / per-op time, with its target),
+a markdown table of the median time of every group and implementation and of the ratio
+tapegrad / peer (below 1: tapegrad is faster), and writes bench/results/RESULTS.md (date,
+machine, versions, tables) and, when matplotlib is installed, bench/results/speed.png
+(log-scale bars). The machine is shared and noisy: compare the ratios of one run, not
+absolute times across runs.
 """
 
 import argparse
@@ -26,12 +30,40 @@ from bench.threads import THREAD_ENV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results")
-IMPLS = ("tapegrad", "torch", "jax", "autograd", "casadi", "numba")
-LABELS = {"tapegrad": "tapegrad (eager)", "torch": "PyTorch (eager)",
+IMPLS = ("tapegrad", "torch", "numpy", "jax", "autograd", "casadi", "numba")
+LABELS = {"tapegrad": "tapegrad (eager)", "torch": "PyTorch (eager)", "numpy": "NumPy",
           "jax": "JAX (jit)", "autograd": "HIPS autograd", "casadi": "CasADi",
           "numba": "Numba (by hand)"}
-WORKLOADS = ("seed", "record_op", "sweep", "rosenbrock", "scalar_ode", "rnn", "hvp")
+WORKLOADS = ("seed", "seed_grad", "record_op", "sweep", "elementwise", "elementwise_rg",
+             "rosenbrock", "scalar_ode", "rnn", "hvp")
 COMMAND = "python -m bench.report"
+
+# The figures tapegrad is tuned for, in the order of the summary table:
+# (figure, kind, source, target). Kinds: "ratio" (source = (workload, which group of it:
+# 0 the smallest size, -1 the largest), peer): median(tapegrad) / median(peer) of one
+# group; "sweep": the reverse sweep's ns per record from the `sweep` groups; "time"
+# (source = workload): tapegrad's median time; "history" (source = the baseline):
+# bench/history.py's after / baseline. target None: reported, no target.
+TARGETS = (
+    ("reverse sweep, per scalar record", "sweep", None, 15e-9),
+    ("elementwise `a*2.5 + a`, 100,000 float32, no grad, vs NumPy", "ratio",
+     ("elementwise", 0, "numpy"), 1.3),
+    ("the same, `a` requires grad (record, no backward), vs PyTorch", "ratio",
+     ("elementwise_rg", 0, "torch"), None),
+    ("rosenbrock n=1,000 eager, slicing in the call, vs PyTorch", "ratio",
+     ("rosenbrock", 0, "torch"), 0.4),
+    ("rosenbrock n=100,000 eager, vs PyTorch", "ratio", ("rosenbrock", -1, "torch"), 0.7),
+    ("seed `x**2+3x+1` with `torch.autograd.grad`, vs PyTorch", "ratio",
+     ("seed_grad", 0, "torch"), 0.25),
+    ("Lotka-Volterra 1,000 steps eager, vs PyTorch", "ratio", ("scalar_ode", 0, "torch"),
+     0.15),
+    ("tanh RNN h32 T100 eager, vs PyTorch", "ratio", ("rnn", 0, "torch"), 0.5),
+    ("record one op (1 element)", "time", "record_op", 1.0e-6),
+    ("seed after a dropped 10,000-record graph, vs a fresh process", "history",
+     "fresh_process", 1.2),
+    ("seed after a dropped 10,000-record graph, vs a fresh tape (new thread)", "history",
+     "fresh_tape", 1.2),
+)
 
 
 # ---- running ------------------------------------------------------------------------------
@@ -181,6 +213,88 @@ def derived(medians, rows):
     return "\n".join(out)
 
 
+def _groups_of(medians, workload):
+    return sorted((g for g in medians if g.split(" ")[0] == workload), key=group_key)
+
+
+def sweep_per_record(times):
+    """{impl: seconds per record} from the smallest and largest `sweep` groups, or None."""
+    gs = _groups_of(times, "sweep")
+    if len(gs) < 2:
+        return None
+    lo, hi = gs[0], gs[-1]
+    dn = group_key(hi)[2] - group_key(lo)[2]
+    return {i: (times[hi][i] - times[lo][i]) / dn for i in IMPLS
+            if i in times[lo] and i in times[hi]}
+
+
+def summary(medians, mins, history=None):
+    """The TARGETS table: each figure as measured in this run, with its target."""
+    lines = ["**Targets**: each figure from this run (a ratio is tapegrad / the peer timed "
+             "in the same run; *met* judges the ratio of medians; the minima's are less "
+             "sensitive to other jobs on the machine)", "",
+             "| figure | measured in | target | median | minima | met | tapegrad | peer |",
+             "| --- | --- | ---: | ---: | ---: | :---: | ---: | ---: |"]
+    for figure, kind, source, target in TARGETS:
+        where, med, mn, tg, peer = "—", None, None, "—", "—"
+        if kind == "ratio":
+            workload, which, impl = source
+            gs = _groups_of(medians, workload)
+            g = gs[which] if gs else None
+            if g is not None:
+                where = f"`{g}`"
+                if "tapegrad" in medians[g]:
+                    tg = fmt_time(medians[g]["tapegrad"])
+                if impl in medians[g]:
+                    peer = f"{LABELS[impl]} {fmt_time(medians[g][impl])}"
+                if "tapegrad" in medians[g] and impl in medians[g]:
+                    med = medians[g]["tapegrad"] / medians[g][impl]
+                    mn = mins[g]["tapegrad"] / mins[g][impl]
+            shown = fmt_ratio
+            goal = "report only" if target is None else f"≤ {target:g}×"
+        elif kind == "sweep":
+            pm, pn = sweep_per_record(medians), sweep_per_record(mins)
+            gs = _groups_of(medians, "sweep")
+            if len(gs) >= 2:
+                where = f"`{gs[0]}`, `{gs[-1]}`"
+            if pm and "tapegrad" in pm:
+                med, mn = pm["tapegrad"], pn["tapegrad"]
+            if pm and "torch" in pm:
+                peer = f"{LABELS['torch']} {fmt_time(pm['torch'])}"
+
+            def shown(v):
+                return fmt_time(v) + "/record"
+
+            goal = f"≤ {fmt_time(target)}"
+        elif kind == "time":
+            if source in medians:
+                where = f"`{source}`"
+                if "tapegrad" in medians[source]:
+                    med, mn = medians[source]["tapegrad"], mins[source]["tapegrad"]
+                if "torch" in medians[source]:
+                    peer = f"{LABELS['torch']} {fmt_time(medians[source]['torch'])}"
+            shown = fmt_time
+            goal = f"≤ {fmt_time(target)}"
+        elif kind == "history":
+            if history:
+                where = "`python -m bench.history`"
+                r = history[f"after/{source}"]
+                med, mn = r["median"], r["min"]
+                tg = fmt_time(history["after"]["median"])
+                peer = f"{source.replace('_', ' ')} {fmt_time(history[source]['median'])}"
+            shown = fmt_ratio
+            goal = f"≤ {target:g}×"
+        else:
+            raise ValueError(kind)
+        if kind in ("sweep", "time"):
+            tg = "—"
+        met = "—" if med is None or target is None else ("yes" if med <= target else "no")
+        lines.append(f"| {figure} | {where} | {goal} | "
+                     f"{'—' if med is None else shown(med)} | "
+                     f"{'—' if mn is None else shown(mn)} | {met} | {tg} | {peer} |")
+    return "\n".join(lines)
+
+
 def machine(info):
     v = info.get("versions", {})
     cpu = info.get("cpu_model") or info.get("cpu", {}).get("brand_raw", "?")
@@ -224,10 +338,13 @@ def chart(medians, path):
 
 
 # ---- main ---------------------------------------------------------------------------------
-def render(json_path, skips=(), cold=None, results_dir=RESULTS, quick=False):
-    """Build the markdown report from a pytest-benchmark JSON; writes RESULTS.md and PNG."""
+def render(json_path, skips=(), cold=None, results_dir=RESULTS, quick=False, history=None):
+    """Build the markdown report from a pytest-benchmark JSON (and the cold-start and
+    tape-history results, when given); writes RESULTS.md and PNG."""
     medians, rows, info, when = load(json_path)
-    t1, t2, skipped = tables(medians, skips, minima(rows))
+    mins = minima(rows)
+    t0 = summary(medians, mins, history)
+    t1, t2, skipped = tables(medians, skips, mins)
     extra = derived(medians, rows)
     date = (when or _dt.datetime.now().isoformat())[:19].replace("T", " ")
     parts = [f"# tapegrad benchmark results{' (QUICK sizes: not a measurement)' if quick else ''}",
@@ -241,7 +358,7 @@ def render(json_path, skips=(), cold=None, results_dir=RESULTS, quick=False):
              "bench/README.md",
              "- the machine is shared with other jobs: absolute times are noisy, the ratios "
              "of one run are the comparison",
-             "", t1, "", t2, ""]
+             "", t0, "", t1, "", t2, ""]
     if skipped:
         parts += ["Skipped rows:", ""]
         parts += [f"- {w} / {i}: {r}" for (w, i), r in sorted(skipped.items())] + [""]
@@ -250,6 +367,11 @@ def render(json_path, skips=(), cold=None, results_dir=RESULTS, quick=False):
         from bench.coldstart import markdown as cold_markdown
 
         parts += ["**Cold start**", "", cold_markdown(cold), ""]
+    if history:
+        from bench.history import markdown as history_markdown
+
+        parts += ["**Tape history** (`python -m bench.history`: the seed example after a "
+                  "dropped graph, each process fresh)", "", history_markdown(history), ""]
     text = "\n".join(parts).rstrip() + "\n"
     os.makedirs(results_dir, exist_ok=True)
     with open(os.path.join(results_dir, "RESULTS.md"), "w") as f:
@@ -272,6 +394,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     ap.add_argument("--no-run", action="store_true", help="render from the existing JSON")
     ap.add_argument("--no-coldstart", action="store_true", help="skip the cold-start runs")
+    ap.add_argument("--no-history", action="store_true", help="skip the tape-history runs")
     ap.add_argument("--json", default=os.path.join(RESULTS, "latest.json"))
     a = ap.parse_args(argv)
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
@@ -300,7 +423,19 @@ def main(argv=None):
     elif a.no_run and os.path.exists(cold_file):
         with open(cold_file) as f:
             cold = json.load(f)
-    text = render(a.json, skips, cold, quick=a.quick)
+    history = None
+    history_file = re.sub(r"\.json$", "", a.json) + ".history.json"
+    if not a.no_history and not a.no_run:
+        from bench import history as tape_history
+
+        print("\n$ python -m bench.history", flush=True)
+        history = tape_history.measure(quick=a.quick)
+        with open(history_file, "w") as f:
+            json.dump(history, f)
+    elif a.no_run and os.path.exists(history_file):
+        with open(history_file) as f:
+            history = json.load(f)
+    text = render(a.json, skips, cold, quick=a.quick, history=history)
     print()
     print(text)
     return 0
