@@ -44,6 +44,7 @@ EXTRA = {
     "normal_": ((_WRITE.format("normal_()"), (2, 3)),),
     "uniform_": ((_WRITE.format("uniform_()"), (2, 3)),),
     "copy_": ((_WRITE.format("copy_(torch.ones(3))"), (3,)),),
+    "fill_all": ((_WRITE.format("__setitem__(Ellipsis, 0.5)"), (2, 3)),),   # y[...] = 0.5
     # a backward in Python: the reverse sweep pauses at the record and resumes below it
     "python": (("python_op(x)", (3,)), ("python_op(x * c).sum() * x", (2, 3))),
 }

@@ -42,8 +42,9 @@ def _kernel_source(fn, new_name):
     return '@njit(inline="always", error_model="numpy")\n' + src + "\n"
 
 
-def _switch(name, params, specs, body):
+def _switch(name, params, specs, body, prologue=()):
     lines = ['@njit(cache=True, error_model="numpy")', f"def {name}({params}):"]
+    lines.extend("    " + p for p in prologue)
     for i, spec in enumerate(specs):
         lines.append(f"    {'if' if i == 0 else 'elif'} op == {spec.opcode}:  # {spec.name}")
         lines.extend("        " + b for b in body(spec))
@@ -66,26 +67,37 @@ def _params(s):
 
 
 def _unary_fwd(s):
-    return ["for i in range(n):", f"    A[po + i] = {s.name}_fwd(A[px + i], {_params(s)})"]
+    return ["for i in range(n):", f"    y[i] = {s.name}_fwd(x[i], {_params(s)})"]
 
 
 def _unary_vjp(s):
     return ["for i in range(n):",
-            f"    G[px + i] += {s.name}_vjp0(A[px + i], A[po + i], G[po + i], {_params(s)})"]
+            f"    gx[i] += {s.name}_vjp0(x[i], y[i], gy[i], {_params(s)})"]
+
+
+# The loops index slices from 0 (x[i], not A[px + i]): Numba then drops its negative-index
+# check and LLVM vectorizes them. A binary op over two full-size inputs takes that path;
+# one with a broadcast single element keeps the strided loop.
+_BIN_PROLOGUE = ["if sa == 1 and sb == 1:", "    xa = A[pa:pa + n]", "    xb = A[pb:pb + n]",
+                 "    y = A[po:po + n]"]
 
 
 def _binary_fwd(s):
-    return ["for i in range(n):",
-            f"    A[po + i] = {s.name}_fwd(A[pa + i * sa], A[pb + i * sb], c)"]
+    return (_BIN_PROLOGUE + ["    for i in range(n):", f"        y[i] = {s.name}_fwd(xa[i], xb[i], c)",
+                             "else:", "    for i in range(n):",
+                             f"        A[po + i] = {s.name}_fwd(A[pa + i * sa], A[pb + i * sb], c)"])
 
 
 def _binary_vjp(s):
     args = "A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c"
-    return ["for i in range(n):",
-            "    if need_a:",
-            f"        G[pa + i * sa] += {s.name}_vjp0({args})",
-            "    if need_b:",
-            f"        G[pb + i * sb] += {s.name}_vjp1({args})"]
+    fast = "xa[i], xb[i], y[i], gy[i], c"
+    return (_BIN_PROLOGUE + ["    gy = G[po:po + n]", "    ga = G[pa:pa + n]", "    gb = G[pb:pb + n]",
+                             "    for i in range(n):",
+                             "        if need_a:", f"            ga[i] += {s.name}_vjp0({fast})",
+                             "        if need_b:", f"            gb[i] += {s.name}_vjp1({fast})",
+                             "else:", "    for i in range(n):",
+                             "        if need_a:", f"            G[pa + i * sa] += {s.name}_vjp0({args})",
+                             "        if need_b:", f"            G[pb + i * sb] += {s.name}_vjp1({args})"])
 
 
 _T_ARGS = "A[pa + i * sa], A[pb + i * sb], A[pm + i * sm]"
@@ -129,8 +141,10 @@ def generate(ops):
         for i, v in enumerate(s.vjp):
             out.append(_kernel_source(v, f"{s.name}_vjp{i}"))
     out += ["", "# ---- switches: one loop body per op ----", ""]
-    out.append(_switch("unary_fwd", "op, A, px, po, n, c, c2", unary, _unary_fwd))
-    out.append(_switch("unary_vjp", "op, A, G, px, po, n, c, c2", unary, _unary_vjp))
+    x_y = ("x = A[px:px + n]", "y = A[po:po + n]")
+    out.append(_switch("unary_fwd", "op, A, px, po, n, c, c2", unary, _unary_fwd, x_y))
+    out.append(_switch("unary_vjp", "op, A, G, px, po, n, c, c2", unary, _unary_vjp,
+                       x_y + ("gx = G[px:px + n]", "gy = G[po:po + n]")))
     out.append(_switch("binary_fwd", "op, A, pa, sa, pb, sb, po, n, c", binary, _binary_fwd))
     out.append(_switch("binary_vjp", "op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b",
                        binary, _binary_vjp))

@@ -628,327 +628,593 @@ def clamp_tensor_vjp2(a, b, m, y, g, c):
 
 @njit(cache=True, error_model="numpy")
 def unary_fwd(op, A, px, po, n, c, c2):
+    x = A[px:px + n]
+    y = A[po:po + n]
     if op == 1:  # neg
         for i in range(n):
-            A[po + i] = neg_fwd(A[px + i], c)
+            y[i] = neg_fwd(x[i], c)
     elif op == 2:  # exp
         for i in range(n):
-            A[po + i] = exp_fwd(A[px + i], c)
+            y[i] = exp_fwd(x[i], c)
     elif op == 3:  # log
         for i in range(n):
-            A[po + i] = log_fwd(A[px + i], c)
+            y[i] = log_fwd(x[i], c)
     elif op == 4:  # sqrt
         for i in range(n):
-            A[po + i] = sqrt_fwd(A[px + i], c)
+            y[i] = sqrt_fwd(x[i], c)
     elif op == 5:  # sin
         for i in range(n):
-            A[po + i] = sin_fwd(A[px + i], c)
+            y[i] = sin_fwd(x[i], c)
     elif op == 6:  # cos
         for i in range(n):
-            A[po + i] = cos_fwd(A[px + i], c)
+            y[i] = cos_fwd(x[i], c)
     elif op == 7:  # tanh
         for i in range(n):
-            A[po + i] = tanh_fwd(A[px + i], c)
+            y[i] = tanh_fwd(x[i], c)
     elif op == 8:  # sigmoid
         for i in range(n):
-            A[po + i] = sigmoid_fwd(A[px + i], c)
+            y[i] = sigmoid_fwd(x[i], c)
     elif op == 9:  # relu
         for i in range(n):
-            A[po + i] = relu_fwd(A[px + i], c)
+            y[i] = relu_fwd(x[i], c)
     elif op == 10:  # abs
         for i in range(n):
-            A[po + i] = abs_fwd(A[px + i], c)
+            y[i] = abs_fwd(x[i], c)
     elif op == 11:  # add_scalar
         for i in range(n):
-            A[po + i] = add_scalar_fwd(A[px + i], c)
+            y[i] = add_scalar_fwd(x[i], c)
     elif op == 12:  # sub_scalar
         for i in range(n):
-            A[po + i] = sub_scalar_fwd(A[px + i], c)
+            y[i] = sub_scalar_fwd(x[i], c)
     elif op == 13:  # rsub_scalar
         for i in range(n):
-            A[po + i] = rsub_scalar_fwd(A[px + i], c)
+            y[i] = rsub_scalar_fwd(x[i], c)
     elif op == 14:  # mul_scalar
         for i in range(n):
-            A[po + i] = mul_scalar_fwd(A[px + i], c)
+            y[i] = mul_scalar_fwd(x[i], c)
     elif op == 15:  # div_scalar
         for i in range(n):
-            A[po + i] = div_scalar_fwd(A[px + i], c)
+            y[i] = div_scalar_fwd(x[i], c)
     elif op == 16:  # pow_scalar
         for i in range(n):
-            A[po + i] = pow_scalar_fwd(A[px + i], c)
+            y[i] = pow_scalar_fwd(x[i], c)
     elif op == 17:  # rpow_scalar
         for i in range(n):
-            A[po + i] = rpow_scalar_fwd(A[px + i], c)
+            y[i] = rpow_scalar_fwd(x[i], c)
     elif op == 18:  # reciprocal
         for i in range(n):
-            A[po + i] = reciprocal_fwd(A[px + i], c)
+            y[i] = reciprocal_fwd(x[i], c)
     elif op == 60:  # log1p
         for i in range(n):
-            A[po + i] = log1p_fwd(A[px + i], c)
+            y[i] = log1p_fwd(x[i], c)
     elif op == 61:  # expm1
         for i in range(n):
-            A[po + i] = expm1_fwd(A[px + i], c)
+            y[i] = expm1_fwd(x[i], c)
     elif op == 62:  # log2
         for i in range(n):
-            A[po + i] = log2_fwd(A[px + i], c)
+            y[i] = log2_fwd(x[i], c)
     elif op == 63:  # log10
         for i in range(n):
-            A[po + i] = log10_fwd(A[px + i], c)
+            y[i] = log10_fwd(x[i], c)
     elif op == 64:  # tan
         for i in range(n):
-            A[po + i] = tan_fwd(A[px + i], c)
+            y[i] = tan_fwd(x[i], c)
     elif op == 65:  # sinh
         for i in range(n):
-            A[po + i] = sinh_fwd(A[px + i], c)
+            y[i] = sinh_fwd(x[i], c)
     elif op == 66:  # cosh
         for i in range(n):
-            A[po + i] = cosh_fwd(A[px + i], c)
+            y[i] = cosh_fwd(x[i], c)
     elif op == 67:  # asin
         for i in range(n):
-            A[po + i] = asin_fwd(A[px + i], c)
+            y[i] = asin_fwd(x[i], c)
     elif op == 68:  # acos
         for i in range(n):
-            A[po + i] = acos_fwd(A[px + i], c)
+            y[i] = acos_fwd(x[i], c)
     elif op == 69:  # atan
         for i in range(n):
-            A[po + i] = atan_fwd(A[px + i], c)
+            y[i] = atan_fwd(x[i], c)
     elif op == 70:  # erf
         for i in range(n):
-            A[po + i] = erf_fwd(A[px + i], c)
+            y[i] = erf_fwd(x[i], c)
     elif op == 71:  # rsqrt
         for i in range(n):
-            A[po + i] = rsqrt_fwd(A[px + i], c)
+            y[i] = rsqrt_fwd(x[i], c)
     elif op == 72:  # sign
         for i in range(n):
-            A[po + i] = sign_fwd(A[px + i], c)
+            y[i] = sign_fwd(x[i], c)
     elif op == 73:  # clamp
         for i in range(n):
-            A[po + i] = clamp_fwd(A[px + i], c, c2)
+            y[i] = clamp_fwd(x[i], c, c2)
 
 
 @njit(cache=True, error_model="numpy")
 def unary_vjp(op, A, G, px, po, n, c, c2):
+    x = A[px:px + n]
+    y = A[po:po + n]
+    gx = G[px:px + n]
+    gy = G[po:po + n]
     if op == 1:  # neg
         for i in range(n):
-            G[px + i] += neg_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += neg_vjp0(x[i], y[i], gy[i], c)
     elif op == 2:  # exp
         for i in range(n):
-            G[px + i] += exp_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += exp_vjp0(x[i], y[i], gy[i], c)
     elif op == 3:  # log
         for i in range(n):
-            G[px + i] += log_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += log_vjp0(x[i], y[i], gy[i], c)
     elif op == 4:  # sqrt
         for i in range(n):
-            G[px + i] += sqrt_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += sqrt_vjp0(x[i], y[i], gy[i], c)
     elif op == 5:  # sin
         for i in range(n):
-            G[px + i] += sin_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += sin_vjp0(x[i], y[i], gy[i], c)
     elif op == 6:  # cos
         for i in range(n):
-            G[px + i] += cos_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += cos_vjp0(x[i], y[i], gy[i], c)
     elif op == 7:  # tanh
         for i in range(n):
-            G[px + i] += tanh_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += tanh_vjp0(x[i], y[i], gy[i], c)
     elif op == 8:  # sigmoid
         for i in range(n):
-            G[px + i] += sigmoid_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += sigmoid_vjp0(x[i], y[i], gy[i], c)
     elif op == 9:  # relu
         for i in range(n):
-            G[px + i] += relu_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += relu_vjp0(x[i], y[i], gy[i], c)
     elif op == 10:  # abs
         for i in range(n):
-            G[px + i] += abs_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += abs_vjp0(x[i], y[i], gy[i], c)
     elif op == 11:  # add_scalar
         for i in range(n):
-            G[px + i] += add_scalar_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += add_scalar_vjp0(x[i], y[i], gy[i], c)
     elif op == 12:  # sub_scalar
         for i in range(n):
-            G[px + i] += sub_scalar_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += sub_scalar_vjp0(x[i], y[i], gy[i], c)
     elif op == 13:  # rsub_scalar
         for i in range(n):
-            G[px + i] += rsub_scalar_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += rsub_scalar_vjp0(x[i], y[i], gy[i], c)
     elif op == 14:  # mul_scalar
         for i in range(n):
-            G[px + i] += mul_scalar_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += mul_scalar_vjp0(x[i], y[i], gy[i], c)
     elif op == 15:  # div_scalar
         for i in range(n):
-            G[px + i] += div_scalar_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += div_scalar_vjp0(x[i], y[i], gy[i], c)
     elif op == 16:  # pow_scalar
         for i in range(n):
-            G[px + i] += pow_scalar_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += pow_scalar_vjp0(x[i], y[i], gy[i], c)
     elif op == 17:  # rpow_scalar
         for i in range(n):
-            G[px + i] += rpow_scalar_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += rpow_scalar_vjp0(x[i], y[i], gy[i], c)
     elif op == 18:  # reciprocal
         for i in range(n):
-            G[px + i] += reciprocal_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += reciprocal_vjp0(x[i], y[i], gy[i], c)
     elif op == 60:  # log1p
         for i in range(n):
-            G[px + i] += log1p_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += log1p_vjp0(x[i], y[i], gy[i], c)
     elif op == 61:  # expm1
         for i in range(n):
-            G[px + i] += expm1_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += expm1_vjp0(x[i], y[i], gy[i], c)
     elif op == 62:  # log2
         for i in range(n):
-            G[px + i] += log2_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += log2_vjp0(x[i], y[i], gy[i], c)
     elif op == 63:  # log10
         for i in range(n):
-            G[px + i] += log10_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += log10_vjp0(x[i], y[i], gy[i], c)
     elif op == 64:  # tan
         for i in range(n):
-            G[px + i] += tan_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += tan_vjp0(x[i], y[i], gy[i], c)
     elif op == 65:  # sinh
         for i in range(n):
-            G[px + i] += sinh_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += sinh_vjp0(x[i], y[i], gy[i], c)
     elif op == 66:  # cosh
         for i in range(n):
-            G[px + i] += cosh_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += cosh_vjp0(x[i], y[i], gy[i], c)
     elif op == 67:  # asin
         for i in range(n):
-            G[px + i] += asin_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += asin_vjp0(x[i], y[i], gy[i], c)
     elif op == 68:  # acos
         for i in range(n):
-            G[px + i] += acos_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += acos_vjp0(x[i], y[i], gy[i], c)
     elif op == 69:  # atan
         for i in range(n):
-            G[px + i] += atan_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += atan_vjp0(x[i], y[i], gy[i], c)
     elif op == 70:  # erf
         for i in range(n):
-            G[px + i] += erf_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += erf_vjp0(x[i], y[i], gy[i], c)
     elif op == 71:  # rsqrt
         for i in range(n):
-            G[px + i] += rsqrt_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += rsqrt_vjp0(x[i], y[i], gy[i], c)
     elif op == 72:  # sign
         for i in range(n):
-            G[px + i] += sign_vjp0(A[px + i], A[po + i], G[po + i], c)
+            gx[i] += sign_vjp0(x[i], y[i], gy[i], c)
     elif op == 73:  # clamp
         for i in range(n):
-            G[px + i] += clamp_vjp0(A[px + i], A[po + i], G[po + i], c, c2)
+            gx[i] += clamp_vjp0(x[i], y[i], gy[i], c, c2)
 
 
 @njit(cache=True, error_model="numpy")
 def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
     if op == 20:  # add
-        for i in range(n):
-            A[po + i] = add_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = add_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = add_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 21:  # sub
-        for i in range(n):
-            A[po + i] = sub_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = sub_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = sub_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 22:  # mul
-        for i in range(n):
-            A[po + i] = mul_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = mul_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = mul_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 23:  # div
-        for i in range(n):
-            A[po + i] = div_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = div_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = div_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 24:  # pow
-        for i in range(n):
-            A[po + i] = pow_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = pow_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = pow_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 80:  # atan2
-        for i in range(n):
-            A[po + i] = atan2_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = atan2_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = atan2_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 81:  # maximum
-        for i in range(n):
-            A[po + i] = maximum_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = maximum_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = maximum_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 82:  # minimum
-        for i in range(n):
-            A[po + i] = minimum_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = minimum_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = minimum_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 83:  # masked_fill
-        for i in range(n):
-            A[po + i] = masked_fill_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = masked_fill_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = masked_fill_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 84:  # lerp
-        for i in range(n):
-            A[po + i] = lerp_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = lerp_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = lerp_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 85:  # where_scalar_other
-        for i in range(n):
-            A[po + i] = where_scalar_other_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = where_scalar_other_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = where_scalar_other_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 86:  # where_scalar_self
-        for i in range(n):
-            A[po + i] = where_scalar_self_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = where_scalar_self_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = where_scalar_self_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 87:  # copy_from
-        for i in range(n):
-            A[po + i] = copy_from_fwd(A[pa + i * sa], A[pb + i * sb], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = copy_from_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = copy_from_fwd(A[pa + i * sa], A[pb + i * sb], c)
 
 
 @njit(cache=True, error_model="numpy")
 def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
     if op == 20:  # add
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += add_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += add_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += add_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += add_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += add_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += add_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 21:  # sub
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += sub_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += sub_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += sub_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += sub_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += sub_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += sub_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 22:  # mul
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += mul_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += mul_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += mul_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += mul_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += mul_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += mul_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 23:  # div
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += div_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += div_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += div_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += div_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += div_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += div_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 24:  # pow
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += pow_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += pow_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += pow_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += pow_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += pow_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += pow_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 80:  # atan2
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += atan2_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += atan2_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += atan2_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += atan2_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += atan2_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += atan2_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 81:  # maximum
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += maximum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += maximum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += maximum_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += maximum_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += maximum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += maximum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 82:  # minimum
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += minimum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += minimum_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += minimum_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += minimum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 83:  # masked_fill
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += masked_fill_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += masked_fill_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += masked_fill_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += masked_fill_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += masked_fill_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += masked_fill_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 84:  # lerp
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += lerp_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += lerp_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += lerp_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += lerp_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += lerp_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += lerp_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 85:  # where_scalar_other
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += where_scalar_other_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += where_scalar_other_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += where_scalar_other_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += where_scalar_other_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += where_scalar_other_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += where_scalar_other_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 86:  # where_scalar_self
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += where_scalar_self_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += where_scalar_self_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
     elif op == 87:  # copy_from
-        for i in range(n):
-            if need_a:
-                G[pa + i * sa] += copy_from_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-            if need_b:
-                G[pb + i * sb] += copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += copy_from_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += copy_from_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += copy_from_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
 
 
 @njit(cache=True, error_model="numpy")

@@ -71,6 +71,30 @@ OP_AMAX, OP_AMIN, OP_MAX, OP_MIN, OP_MAX_DIM, OP_MIN_DIM = 36, 37, 38, 39, 100, 
 OP_VAR, OP_STD, OP_NORM, OP_LOGSUMEXP, OP_CUMSUM = 102, 103, 104, 105, 106
 
 
+@njit(inline="always", error_model="numpy")
+def _sum_all(A, G, pa, po, n, mean, backward):
+    """sum() or mean() of n elements at pa into po: float64 accumulation in four running
+    sums (independent chains the CPU overlaps); the reverse adds g (or g / n) to each."""
+    x = A[pa:pa + n]
+    if backward:
+        g = G[po] / n if mean else G[po]
+        gx = G[pa:pa + n]
+        for i in range(n):
+            gx[i] += g
+        return
+    s0 = s1 = s2 = s3 = 0.0
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        s0 += x[i]
+        s1 += x[i + 1]
+        s2 += x[i + 2]
+        s3 += x[i + 3]
+    for i in range(n4, n):
+        s0 += x[i]
+    s = (s0 + s1) + (s2 + s3)
+    A[po] = s / n if mean else s  # mean of nothing: 0 / 0 = nan, as PyTorch
+
+
 @njit(error_model="numpy")
 def _outmap(AUX, x, n):
     """Output index of each input element; aux = [nd, in shape, out strides (0 on reduced
@@ -113,6 +137,9 @@ def _reduce(R, S, AUX, A, G, k, backward):
     a, o = R[k, R_IN0], R[k, R_OUT]
     pa, po = S[a, S_OFF], S[o, S_OFF]
     n, m = S[a, S_NUMEL], S[o, S_NUMEL]
+    if op == OP_SUM or op == OP_MEAN:  # over everything: the common loss, a loop of its own
+        _sum_all(A, G, pa, po, n, op == OP_MEAN, backward)
+        return
     c = R.view(np.float64)[k, R_CONST]
     om = _outmap(AUX, R[k, R_AUX], n)
     dimred = R[k, R_AUX] >= 0
