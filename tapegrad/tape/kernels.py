@@ -343,7 +343,14 @@ def _strided(R, S, AUX, A, G, k, backward):
     qi = pa
     for run in range(n // inner if inner > 0 else 0):
         qo = po + run * inner  # the output is contiguous
-        if backward:
+        if si == 1:  # a contiguous run (slices, selects): loops over slices vectorize
+            if backward:
+                gi, go = G[qi:qi + inner], G[qo:qo + inner]
+                for i in range(inner):
+                    gi[i] += go[i]
+            else:
+                A[qo:qo + inner] = A[qi:qi + inner]
+        elif backward:
             for i in range(inner):
                 G[qi + i * si] += G[qo + i]
         else:

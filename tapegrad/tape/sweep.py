@@ -24,7 +24,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST,
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "469d44f30e24eff4"
+DISPATCH_STAMP = "81508ba73da1173c"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_SPARE = range(8)
@@ -58,11 +58,11 @@ def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
     elif fam == COPY:
         pa = S[a, S_OFF]
         if backward:
+            ga, go = G[pa:pa + n], G[po:po + n]
             for i in range(n):
-                G[pa + i] += G[po + i]
+                ga[i] += go[i]
         else:
-            for i in range(n):
-                A[po + i] = A[pa + i]
+            A[po:po + n] = A[pa:pa + n]
 
 
 @njit(inline="always", error_model="numpy")
