@@ -9,8 +9,9 @@ every row of the op table (`tapegrad.ops.OPS`, the expressions the gradient test
 evaluate), in float32 and in float64, each recorded (forward), replayed by the compiled
 forward sweep (`tapegrad.tape.sweep.forward`), differentiated (backward) and compacted
 away. A new op, or a new compiled entry point behind these paths, is covered without an
-edit here. Rows without examples of their own get the programs in `EXTRA`; `PATHS` adds
-the recording paths no example reaches (casts both ways, implicit promotion).
+edit here. Rows without examples of their own (leaf, detach, in-place writes, Python
+backward) get the programs in `EXTRA`; `PATHS` adds the recording paths no example
+reaches (casts both ways, implicit promotion, a read-only constant).
 
 With --jobs N > 1 the work runs in N processes (multiprocessing, spawn) in two stages.
 First the expensive compiles are spread over the processes (`priming`): the reverse sweep,

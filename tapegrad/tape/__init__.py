@@ -4,6 +4,6 @@ listing.
 `tapegrad.tape.current()` is this thread's Tape; `print(current())` lists its records.
 """
 
-from .tape import Tape, current
+from .tape import Tape, current, recording
 
-__all__ = ["Tape", "current"]
+__all__ = ["Tape", "current", "recording"]

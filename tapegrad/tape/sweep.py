@@ -24,7 +24,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST,
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "81508ba73da1173c"
+DISPATCH_STAMP = "501d1908a2c84347"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_SPARE = range(8)
@@ -370,7 +370,9 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, roots, seed, retain
             else:
                 G64[p + i] += v
         j += n
-    return reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, top, bottom, top, retain)
+    top = np.int64(top)  # not Literal[int](-1): one signature of reverse, shared with _resume
+    return reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, top, np.int64(bottom), top,
+                   retain)
 
 
 @njit(cache=True, error_model="numpy")

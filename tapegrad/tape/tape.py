@@ -13,13 +13,14 @@ import weakref
 import numpy as np
 from numba import typeof
 
-from . import sweep
+from . import notice, sweep
 from .dispatch import OP_DETACH, OP_PYTHON, OP_SNAPSHOT
 from .records import (DT_F32, DT_F64, R_IMPLICIT, R_IN0, R_IN2, R_OP, R_SEQ, RECORD, S_DTYPE,
                       S_FLAGS, S_LEAF, S_NUMEL,
                       S_OFF, S_REC, S_RG, S_SHAPE, S_VER, SLOT)
 
 _KR, _KS = len(RECORD.names), len(SLOT.names)
+notice.watch(sweep)  # a first-ever compile prints one line on stderr (tape/notice.py)
 
 
 def _fast(dispatcher, *args):
@@ -226,6 +227,8 @@ class Tape:
         else:
             src = t._arr
         src = np.ascontiguousarray(src, dt.np).reshape(-1)
+        if not src.flags.writeable:  # a broadcast view: one argument type for sweep.load
+            src = src.copy()
         rg = t._rg and t._dtype is dt
         sflags = S_RG | S_LEAF if rg else 0
         code = dt.code
