@@ -101,7 +101,8 @@ def test_describe_names_entry_points_and_their_dtype():
 
     f32, f64 = typeof(np.zeros(1, np.float32)), typeof(np.zeros(1, np.float64))
     assert notice.describe(sweep.record, (f32, typeof(1))) == "the recorder (float32)"
-    assert notice.describe(sweep.backward, (f32, f64)) == "the reverse sweep"
+    assert notice.describe(sweep.reverse, (f32, f64)) == "the reverse sweep"
+    assert notice.describe(sweep.reverse1, (f32, f32)) == "the reverse sweep (float32)"
     assert notice.describe(lambda: 0).startswith("the compiled entry point")
 
 

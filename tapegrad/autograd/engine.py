@@ -1,14 +1,15 @@
 """backward() and autograd.grad(): the Python side of the one compiled reverse sweep.
 
-Python checks the arguments, seeds the roots and calls `sweep.backward` once; the sweep
-walks the records in reverse and reports the reached leaves. Only after it succeeded are
+Python checks the arguments and calls `sweep.mark` (which marks what the sweep needs and
+seeds the roots), then `sweep.reverse` or `reverse1`, which walks the records in reverse
+and reports the reached leaves, pausing where a record's backward runs in Python. Only after it succeeded are
 gradients written to `.grad`, so a failed backward leaves every `.grad` as it was.
 """
 
 import numpy as np
 
 from ..tape import sweep
-from ..tape.records import (ERR_FREED, ERR_VERSION, PAUSE, R_IN0, R_IN1, R_IN2, R_OP, R_OUT,
+from ..tape.records import (DT_F32, DT_F64, ERR_FREED, ERR_VERSION, OK, PAUSE, R_IN0, R_IN1, R_IN2, R_OP, R_OUT,
                             R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NUMEL, S_OFF, S_REC, S_SHAPE,
                             S_VER)
 from ..tape.tape import _fast, current
@@ -19,15 +20,16 @@ _entry = {}
 
 def _sweep(tape, roots, seed, retain):
     G = tape.adjoints()
-    args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], G[0], G[1], tape.MARK, tape.LIST,
-            tape.BUF, roots, seed, retain)
-    fn = _entry.get("backward")
+    args = (tape.R, tape.S, tape.AUX, G[0], G[1], tape.MARK, tape.LIST, roots, seed)
+    fn = _entry.get("mark")
     if fn is None:
-        fn = _entry["backward"] = _fast(sweep.backward, *args)
-    status, a, b, top = fn(*args)
-    while status == PAUSE:  # record a runs in Python; then the sweep goes on below it
-        _python_step(tape, a)
-        status, a, b, top = _resume(tape, a - 1, b, top, retain)
+        fn = _entry["mark"] = _fast(sweep.mark, *args)
+    status, a, b, top, bottom = fn(*args)
+    if status == OK:
+        status, a, b, top = _reverse(tape, top, bottom, top, retain)
+        while status == PAUSE:  # record a runs in Python; then the sweep goes on below it
+            _python_step(tape, a)
+            status, a, b, top = _reverse(tape, a - 1, b, top, retain)
     if status == ERR_FREED:
         from ..ops import BY_CODE
 
@@ -43,14 +45,26 @@ def _sweep(tape, roots, seed, retain):
     return a
 
 
-def _resume(tape, k0, bottom, top, retain):
-    G = tape.adjoints()
-    args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], G[0], G[1], tape.MARK, tape.LIST,
-            tape.BUF, k0, bottom, top, retain)
-    fn = _entry.get("reverse")
+def _reverse(tape, k0, bottom, top, retain):
+    """Pass 2 from record k0: `reverse1` over the one arena of a tape with one dtype (half
+    the code to compile), `reverse` over both."""
+    G = tape.G
+    code = _ONE_DTYPE.get(tape.codes)
+    if code is None:
+        args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], G[0], G[1], tape.MARK,
+                tape.LIST, tape.BUF, k0, bottom, top, retain)
+        key, dispatcher = "reverse", sweep.reverse
+    else:
+        args = (tape.R, tape.S, tape.AUX, tape.A[code], G[code], tape.MARK, tape.LIST,
+                tape.BUF, k0, bottom, top, retain)
+        key, dispatcher = code, sweep.reverse1
+    fn = _entry.get(key)
     if fn is None:
-        fn = _entry["reverse"] = _fast(sweep.reverse, *args)
+        fn = _entry[key] = _fast(dispatcher, *args)
     return fn(*args)
+
+
+_ONE_DTYPE = {1 << DT_F32: DT_F32, 1 << DT_F64: DT_F64}  # tape.codes -> its one arena
 
 
 def _python_step(tape, k):

@@ -160,12 +160,14 @@ def describe(dispatcher, key: tuple = ()) -> str:
 
 _NAMES = {
     "record": "the recorder",
+    "record_elementwise": "the recorder of elementwise ops",
     "record_wide": "the recorder of index and three-input ops",
     "record_cast": "the float32/float64 cast recorder",
     "load": "the leaf loader",
     "alias": "the alias recorder (detach, snapshots)",
     "forward": "the forward replay sweep",
-    "backward": "the reverse sweep",
+    "mark": "the reverse sweep's marking pass",
     "reverse": "the reverse sweep",
+    "reverse1": "the reverse sweep",
     "compact": "the tape compaction",
 }

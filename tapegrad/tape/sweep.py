@@ -24,7 +24,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST,
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "501d1908a2c84347"
+DISPATCH_STAMP = "8971fe0bc6d797c2"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_SPARE = range(8)
@@ -145,6 +145,22 @@ def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
         return -1
     if op != 0:
         _step(R, S, AUX, A, A, k, False, False, False)
+    return R[k, R_OUT]
+
+
+@njit(cache=True, error_model="numpy")
+def record_elementwise(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
+    """`record` for the UNARY and BINARY families, what programs record most: compiled
+    without the other families' kernels, so a first program compiles less."""
+    k = _append(R, S, AUX, A.shape[0], op, in0, in1, aux, c, shape, dtype, sflags)
+    if k < 0:
+        return -1
+    if FAMILY[op] == UNARY:
+        RF = R.view(np.float64)  # unary records keep a second float parameter in `aux`
+        po, n = S[R[k, R_OUT], S_OFF], S[R[k, R_OUT], S_NUMEL]
+        unary_fwd(op, A, S[in0, S_OFF], po, n, c, RF[k, R_AUX])
+    else:
+        _binary(R, S, AUX, A, A, k, False, False, False)
     return R[k, R_OUT]
 
 
@@ -293,17 +309,17 @@ def forward(R, S, AUX, A32, A64, k0, k1):
 
 
 @njit(cache=True, error_model="numpy")
-def backward(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, roots, seed, retain):
-    """Reverse sweep from `roots` (slots), seeded by `seed` (their adjoints, flat and
-    concatenated) or by ones when `seed` is empty.
+def mark(R, S, AUX, G32, G64, MARK, LIST, roots, seed):
+    """Pass 1 of the reverse sweep from `roots` (slots): mark the slots it needs, check
+    that their records can still run, zero their adjoints and seed the roots with `seed`
+    (their adjoints, flat and concatenated) or with ones when `seed` is empty.
 
-    Returns (status, a, b, top): on OK, a = how many slots were written to BUF (the
-    reached slots flagged S_LEAF or S_RETAIN, whose adjoints Python hands to `.grad`); on
-    an error, a = the record and b = the slot at fault; on PAUSE, see `reverse`. Nothing
-    but adjoints and, when the sweep succeeded without `retain`, the R_FREED bits is
-    written. MARK[s] = 1 for the slots the sweep needs, which LIST[:AUX[H_MARKED]] lists:
-    no loop here runs over the tape's other slots, and leaves (which have no inputs) do
-    not extend the walk over records, so the cost does not grow with the tape's history."""
+    Returns (status, a, b, top, bottom): on OK, records bottom..top hold the marked ones,
+    and `reverse` (both arenas) or `reverse1` (a tape of one dtype) does pass 2; on an
+    error, a = the record and b = the slot at fault, and nothing was written. MARK[s] = 1
+    for the slots the sweep needs, which LIST[:AUX[H_MARKED]] lists: no loop here runs
+    over the tape's other slots, and leaves (which have no inputs) do not extend the walk
+    over records, so the cost does not grow with the tape's history."""
     for j in range(AUX[H_MARKED]):  # marks of the previous sweep
         MARK[LIST[j]] = 0
     count, top, pending = 0, -1, 0
@@ -330,7 +346,7 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, roots, seed, retain
         fl = R[k, R_FLAGS]
         if fl & R_FREED and fl & R_SAVES:
             _unmark(MARK, LIST, AUX, count)
-            return ERR_FREED, k, o, top
+            return ERR_FREED, k, o, top, 0
         a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
         bad = -1
         if fl & R_SAVES_IN0 and _changed(R, S, a):
@@ -343,7 +359,7 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, roots, seed, retain
             bad = o
         if bad >= 0:
             _unmark(MARK, LIST, AUX, count)
-            return ERR_VERSION, k, bad, top
+            return ERR_VERSION, k, bad, top, 0
         for i in (a, b, m):
             if i >= 0 and S[i, S_FLAGS] & S_RG and MARK[i] == 0:
                 MARK[i] = 1
@@ -370,19 +386,19 @@ def backward(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, roots, seed, retain
             else:
                 G64[p + i] += v
         j += n
-    top = np.int64(top)  # not Literal[int](-1): one signature of reverse, shared with _resume
-    return reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, top, np.int64(bottom), top,
-                   retain)
+    return OK, 0, 0, top, bottom
 
 
 @njit(cache=True, error_model="numpy")
 def reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, k0, bottom, top, retain):
-    """Pass 2 of `backward`, from record k0 down to `bottom`, over the records pass 1
-    marked (records bottom..top): the reverse sweep proper.
+    """Pass 2 of the reverse sweep (after `mark`), from record k0 down to `bottom`, over
+    the records pass 1 marked: the reverse sweep proper, for a tape with both dtypes.
 
     At a PYTHON record it stops and returns (PAUSE, k, bottom, top): Python adds that
     record's input adjoints and calls reverse(..., k - 1, bottom, top, retain) to go on.
-    At the end it returns (OK, count, 0, top) as `backward` documents."""
+    At the end it returns (OK, count, 0, top): BUF[:count] are the reached slots flagged
+    S_LEAF or S_RETAIN, whose adjoints Python hands to `.grad`. Without `retain`, the
+    swept records get their R_FREED bit."""
     # 1-element elementwise records take a path that passes scalars, not arrays (half the
     # cost per record of a scalar program)
     RF = R.view(np.float64)
@@ -397,6 +413,52 @@ def reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, k0, bottom, top, ret
             return PAUSE, k, bottom, top
         _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True, a >= 0 and MARK[a] == 1,
                    b >= 0 and MARK[b] == 1, m >= 0 and MARK[m] == 1)
+    return OK, _finish(R, S, AUX, MARK, LIST, BUF, bottom, top, retain), 0, top
+
+
+@njit(cache=True, error_model="numpy")
+def reverse1(R, S, AUX, A, G, MARK, LIST, BUF, k0, bottom, top, retain):
+    """`reverse` for a tape whose values all live in one arena (A, G: all float32 or all
+    float64): half the code to compile, the common case (no casts, no index tensors)."""
+    RF = R.view(np.float64)
+    for k in range(k0, bottom - 1, -1):
+        o = R[k, R_OUT]
+        if MARK[o] == 0:
+            continue
+        op = R[k, R_OP]
+        fam = FAMILY[op]
+        a, b, m = R[k, R_IN0], R[k, R_IN1], R[k, R_IN2]
+        if S[o, S_NUMEL] == 1 and (fam == UNARY or fam == BINARY):
+            c = RF[k, R_CONST]
+            po, pa = S[o, S_OFF], S[a, S_OFF]
+            if fam == UNARY:
+                G[pa] += unary_vjp1(op, A[pa], A[po], G[po], c, RF[k, R_AUX])
+            else:
+                pb = S[b, S_OFF]
+                ga, gb = binary_vjp1(op, A[pa], A[pb], A[po], G[po], c)
+                if MARK[a] == 1:  # an unmarked input may be a detached alias (its adjoint
+                    G[pa] += ga   # region is its source's)
+                if MARK[b] == 1:
+                    G[pb] += gb
+            continue
+        if fam == PYTHON:
+            return PAUSE, k, bottom, top
+        need_a, need_b = a >= 0 and MARK[a] == 1, b >= 0 and MARK[b] == 1
+        if fam == LEAF:
+            continue
+        elif fam == TERNARY:
+            _ternary(R, S, A, G, k, True, need_a, need_b, m >= 0 and MARK[m] == 1)
+        elif fam == INDEX:  # a tape of one dtype has index ops only in float64
+            _index(R, S, AUX, A, G, A, k, True, need_a, m >= 0 and MARK[m] == 1)
+        else:
+            _step(R, S, AUX, A, G, k, True, need_a, need_b)
+    return OK, _finish(R, S, AUX, MARK, LIST, BUF, bottom, top, retain), 0, top
+
+
+@njit(inline="always", error_model="numpy")
+def _finish(R, S, AUX, MARK, LIST, BUF, bottom, top, retain):
+    """End of a sweep: list the reached leaves and retained slots in BUF (their count is
+    returned) and, without `retain`, free the swept records."""
     count = 0
     for j in range(AUX[H_MARKED]):
         s = LIST[j]
@@ -407,7 +469,7 @@ def reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, k0, bottom, top, ret
         for k in range(top, bottom - 1, -1):
             if MARK[R[k, R_OUT]]:
                 R[k, R_FLAGS] |= R_FREED
-    return OK, count, 0, top
+    return count
 
 
 @njit(inline="always", error_model="numpy")

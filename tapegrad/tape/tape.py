@@ -14,12 +14,14 @@ import numpy as np
 from numba import typeof
 
 from . import notice, sweep
-from .dispatch import OP_DETACH, OP_PYTHON, OP_SNAPSHOT
+from ..ops.spec import BINARY, UNARY
+from .dispatch import FAMILY, OP_DETACH, OP_PYTHON, OP_SNAPSHOT
 from .records import (DT_F32, DT_F64, R_IMPLICIT, R_IN0, R_IN2, R_OP, R_SEQ, RECORD, S_DTYPE,
                       S_FLAGS, S_LEAF, S_NUMEL,
                       S_OFF, S_REC, S_RG, S_SHAPE, S_VER, SLOT)
 
 _KR, _KS = len(RECORD.names), len(SLOT.names)
+_ELEMENTWISE = [int(f in (UNARY, BINARY)) for f in FAMILY.tolist()]  # opcode -> 0 or 1
 notice.watch(sweep)  # a first-ever compile prints one line on stderr (tape/notice.py)
 
 
@@ -58,11 +60,12 @@ class Tape:
         self.loaded = []      # [slot, version] of every value loaded from a tensor's array
         self.python_vjp = {}  # seq of a PYTHON record -> its backward (a Python function)
         self.dirty = False    # a slot was changed in place: new reads check for snapshots
+        self.codes = 0        # bit 1 << dtype code for each arena holding a slot
         self.retained = {}    # slot -> tensor that called retain_grad()
         self.interned = {}    # tuple of ints -> aux offset
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
         self.epoch = 0        # bumped by compaction: cached leaf slots are then stale
-        self._entries = [None, None]
+        self._entries = [None] * 4  # compiled record entry points by (elementwise, dtype)
 
     # ---- aux pool: shapes and op parameters, interned ---------------------------------
     def intern(self, values, tag):
@@ -93,10 +96,13 @@ class Tape:
     def record(self, op, in0, in1, aux, c, shape, code, sflags):
         """Append a record (op, inputs, aux offset, float const) and compute its output in
         the arena of dtype `code`; returns the output slot."""
-        fn = self._entries[code]
+        self.codes |= 1 << code
+        key = code + 2 * _ELEMENTWISE[op]
+        fn = self._entries[key]
         if fn is None:
-            fn = self._entries[code] = _fast(sweep.record, self.R, self.S, self.AUX,
-                                             self.A[code], 0, 0, 0, 0, 0.0, 0, 0, 0)
+            entry = sweep.record_elementwise if _ELEMENTWISE[op] else sweep.record
+            fn = self._entries[key] = _fast(entry, self.R, self.S, self.AUX, self.A[code], 0, 0,
+                                            0, 0, 0.0, 0, 0, 0)
         s = fn(self.R, self.S, self.AUX, self.A[code], op, in0, in1, aux, c, shape, code, sflags)
         if s < 0:
             dims = self._dims(shape if shape >= 0 else self.S[in0, S_SHAPE])
@@ -116,6 +122,7 @@ class Tape:
     def record_wide(self, op, in0, in1, in2, aux, c, shape, code, sflags):
         """`record` for the INDEX and TERNARY families (a third input in2; an index, in1,
         lives in the float64 arena); `shape` is an aux offset."""
+        self.codes |= 1 << code
         s = sweep.record_wide(self.R, self.S, self.AUX, self.A[0], self.A[1], op, in0, in1, in2,
                               aux, c, shape, code, sflags)
         if s < 0:
@@ -128,6 +135,7 @@ class Tape:
     def record_cast(self, in0, code, sflags, implicit=False):
         """Append a float32 <-> float64 copy; `implicit` for a promotion inside an op."""
         rflags = R_IMPLICIT if implicit else 0
+        self.codes |= 3  # both arenas
         s = sweep.record_cast(self.R, self.S, self.AUX, self.A[0], self.A[1], in0, code, sflags,
                               rflags)
         if s < 0:
@@ -232,6 +240,7 @@ class Tape:
         rg = t._rg and t._dtype is dt
         sflags = S_RG | S_LEAF if rg else 0
         code = dt.code
+        self.codes |= 1 << code
         shp = self.shape(t._shape)
         s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, sflags)
         if s < 0:
