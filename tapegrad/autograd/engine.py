@@ -256,7 +256,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs = (grad_outputs,)
     if allow_unused is None:
         allow_unused = materialize_grads
-    tape, roots, seed = _roots(outputs, grad_outputs, "grad")
+    t = outputs[0]
+    if len(outputs) == 1 and grad_outputs[0] is None and t._rg and t._tape is not None \
+            and t._tape is current() and t._shape in _SCALAR_SHAPES:
+        tape, roots, seed = t._tape, np.array([t._slot]), _NO_SEED  # the common case
+    else:
+        tape, roots, seed = _roots(outputs, grad_outputs, "grad")
     retain = bool(retain_graph) if retain_graph is not None else create_graph
     grads = _grads(tape, roots, seed, retain, inputs, allow_unused)
     res = []
