@@ -47,8 +47,8 @@ def matmul(input, other, _op="matmul"):
 
 def _matmul(name, x, y, m, k, n, shape):
     dt = x._dtype
-    if not dt.is_floating_point:
-        return _from_array(np.asarray(np.matmul(x._value(), y._value())), dt, False)
+    if not (dt.is_floating_point and (x._rg or y._rg) and _local.grad_enabled):
+        return _np_matmul(x, y, shape)
     tape = current()
     aux = tape.intern((m, k, n, 1, 0, 0), "matmul")
     s0, s1 = _slots(tape, dt, x, y)
@@ -78,8 +78,8 @@ def _batched(name, x, y):
     if sb and yb[:-2] != batch:
         y = y.expand(batch + yb[-2:])
     shape = batch + ((m,) if len(a) > 1 else ()) + ((n,) if len(b) > 1 else ())
-    if not x._dtype.is_floating_point:
-        return _from_array(np.asarray(np.matmul(x._value(), y._value())), x._dtype, False)
+    if not (x._dtype.is_floating_point and (x._rg or y._rg) and _local.grad_enabled):
+        return _np_matmul(x, y, shape)
     tape = current()
     aux = tape.intern((m, k, n, nb, sa, sb), "matmul")
     s0, s1 = _slots(tape, x._dtype, x, y)
@@ -87,6 +87,13 @@ def _batched(name, x, y):
     out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), x._dtype.code,
                       S_RG if rg else 0)
     return _on_tape(tape, out, shape, x._dtype, rg)
+
+
+def _np_matmul(x, y, shape):
+    """A product that needs no grad (or of integers): NumPy's matmul (the same BLAS)."""
+    with np.errstate(all="ignore"):
+        v = np.matmul(x._value(), y._value())
+    return _from_array(np.array(v, x._dtype.np).reshape(shape), x._dtype, False)
 
 
 def bmm(input, mat2):

@@ -56,6 +56,9 @@ def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
                          f"== 0. Specify the reduction dim with the 'dim' argument.")
     keep = tuple(1 if i in dims else d for i, d in enumerate(x._shape))
     shape = keep if keepdim else tuple(d for i, d in enumerate(x._shape) if i not in dims)
+    if not (x._rg and _local.grad_enabled):
+        v = _np_reduce(name, x._value().astype(np.float64), dims if nd else (), float(c))
+        return _from_array(np.array(v, dt.np).reshape(shape), dt, False)
     tape = current()
     if dim is None and not keepdim:
         op, aux = _OP[name], -1
@@ -69,6 +72,37 @@ def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
     rg = x._rg and _local.grad_enabled
     out = tape.record(op, s, -1, aux, float(c), tape.shape(shape), dt.code, S_RG if rg else 0)
     return _on_tape(tape, out, shape, dt, rg)
+
+
+def _np_reduce(name, a, dims, c):
+    """A reduction that needs no grad, in NumPy, as the REDUCE kernel computes it: float64
+    accumulation (a is float64), nan propagating through max/min, IEEE results."""
+    per = math.prod(a.shape[d] for d in dims)  # elements per output
+    with np.errstate(all="ignore"):  # (NumPy's mean and var would warn on empty slices)
+        if name in ("sum", "prod"):
+            return getattr(np, name)(a, axis=dims, keepdims=True)
+        if name == "mean":
+            return np.sum(a, axis=dims, keepdims=True) / per
+        if name in ("var", "std"):
+            d = a - np.sum(a, axis=dims, keepdims=True) / per
+            v = np.sum(d * d, axis=dims, keepdims=True) / (per - c)
+            return v if name == "var" else np.sqrt(v)
+        if name in ("amax", "max"):
+            return np.max(a, axis=dims, keepdims=True)
+        if name in ("amin", "min"):
+            return np.min(a, axis=dims, keepdims=True)
+        if name == "norm":
+            if c == np.inf:
+                return np.max(np.abs(a), axis=dims, keepdims=True)
+            if c == 2:
+                return np.sqrt(np.sum(a * a, axis=dims, keepdims=True))
+            return np.sum(np.abs(a) ** c, axis=dims, keepdims=True) ** (1.0 / c)
+        if name == "logsumexp":  # m + log(sum exp(x - m)), m the max (0 where not finite)
+            m = np.max(a, axis=dims, keepdims=True) if a.size else np.zeros(
+                tuple(1 if i in dims else d for i, d in enumerate(a.shape)))
+            m = np.where(np.isfinite(m), m, 0.0)
+            return m + np.log(np.sum(np.exp(a - m), axis=dims, keepdims=True))
+    raise NotImplementedError(f"{name}: no NumPy path")
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
@@ -163,6 +197,9 @@ def cumsum(input, dim, *, dtype=None):
     if not input._dtype.is_floating_point:
         v = np.cumsum(input._value(), axis=d if nd else None).reshape(input._shape)
         return _from_array(v.astype(np.int64), dtypes.int64, False)
+    if not (input._rg and _local.grad_enabled):  # float64 running sums, as the kernel
+        v = np.cumsum(input._value().astype(np.float64), axis=d if nd else None)
+        return _from_array(v.astype(input._dtype.np).reshape(input._shape), input._dtype, False)
     tape = current()
     sh = input._shape
     aux = tape.intern((math.prod(sh[d + 1:]), sh[d] if nd else 1), "cumsum")

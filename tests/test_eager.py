@@ -8,7 +8,7 @@ import pytest
 
 import tapegrad as torch
 from tapegrad.ops import OPS
-from tapegrad.ops.spec import BINARY, UNARY
+from tapegrad.ops.spec import BINARY, MATMUL, REDUCE, UNARY
 from tapegrad.tape import dispatch
 
 ROWS = [s for s in OPS if s.family in (UNARY, BINARY)]
@@ -93,3 +93,26 @@ def test_no_numpy_warnings_even_when_warnings_are_errors():
             assert torch.log(a).tolist()[1] == float("-inf")
             assert torch.exp(a * 1e30).tolist()[0] == float("inf")
     assert r[0] == float("inf") and r[1] != r[1]
+
+
+from tests.opcases import CASES, IDS, inputs, run  # noqa: E402
+
+
+@pytest.mark.parametrize("spec,expr,shapes", CASES, ids=IDS)
+def test_every_example_gives_the_same_value_without_grad(spec, expr, shapes):
+    """The op table's examples, once recorded (inputs requiring grad) and once computed
+    without grad (NumPy where a family has an array path): the same values."""
+    tape = torch.tape.current()
+    for dtype, rtol in ((torch.float64, 1e-12), (torch.float32, 2e-6)):
+        xs = inputs(spec, shapes, dtype=dtype)
+        recorded = run(spec, expr, xs).detach().numpy()
+        n = tape.nrecords
+        with torch.no_grad():
+            plain = run(spec, expr, [x.detach() for x in xs])
+        assert not plain.requires_grad
+        np.testing.assert_allclose(plain.numpy(), recorded, rtol=rtol, atol=rtol, err_msg=expr)
+        if spec.family in (UNARY, BINARY) or spec.family in _NO_TAPE_FAMILIES:
+            assert tape.nrecords == n, f"{expr}: recorded without grad"
+
+
+_NO_TAPE_FAMILIES = (REDUCE, MATMUL)  # and UNARY, BINARY: families with NumPy paths
