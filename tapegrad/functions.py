@@ -373,8 +373,8 @@ def to(input, dtype=None, *args, **kwargs):
     if dtype is input._dtype:
         return input
     tape = current()
-    if input._dtype.is_floating_point and dtype.is_floating_point and (input._rg or
-                                                                        input._tape is not None):
+    if input._dtype.is_floating_point and dtype.is_floating_point and input._rg and \
+            _local.grad_enabled:
         rg = input._rg and _local.grad_enabled
         if input._tape is tape:
             s = tape.record_cast(input._slot, dtype.code, S_RG if rg else 0)

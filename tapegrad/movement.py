@@ -398,9 +398,9 @@ def _join(name, tensors, dim, check=None):
     dt = tensors[0]._dtype
     for t in tensors[1:]:
         dt = dtypes.promote(dt, t._dtype)
-    if not dt.is_floating_point:
+    if not (dt.is_floating_point and _local.grad_enabled and any(t._rg for t in tensors)):
         v = np.concatenate([np.asarray(t._value(), dt.np) for t in tensors], axis=d)
-        return _from_array(v, dt, False)
+        return _from_array(v, dt, False)  # nothing needs grad: NumPy, nothing recorded
     tape = current()
     outer = math.prod(base[:d])
     inner = math.prod(base[d + 1:])

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import dtypes
 from .functions import _OP, _binary, _check_tensor, _slots, broadcast_shapes
+from .ops import BY_NAME
 from .inplace import _SAVE_SELF, _inplace, _inplace_method
 from .movement import _contiguous_strides, _advanced
 from .tape.records import R_FLAGS, R_IMPLICIT, S_REC, S_RG
@@ -94,6 +95,10 @@ def _ternary(name, a, b, m, c=0.0):
         v = fn(a._value(), b._value(), m._value())
         return _from_array(np.ascontiguousarray(np.broadcast_to(v, shape)).astype(dt.np), dt,
                            False)
+    if not ((a._rg or b._rg or m._rg) and _local.grad_enabled):  # NumPy, nothing recorded
+        with np.errstate(all="ignore"):
+            v = BY_NAME[name].np_fwd(*(np.asarray(t._value(), dt.np) for t in (a, b, m)), c)
+        return _from_array(np.array(np.broadcast_to(v, shape), dt.np), dt, False)
     tape = current()
     a, b, m = (_broadcast_to(t, shape, tape) for t in (a, b, m))
     s0, s1, s2 = _slots(tape, dt, a, b, m)
@@ -135,8 +140,8 @@ def _index_record(name, x, idx, aux, shape, numpy_fn):
     """One INDEX record reading x at integer positions `idx` (a NumPy int array)."""
     tape = current()
     rg = x._rg and _local.grad_enabled
-    if (x._tape is None and not rg) or not x._dtype.is_floating_point:
-        return _from_array(np.ascontiguousarray(numpy_fn(x._value())), x._dtype, False)
+    if not rg or not x._dtype.is_floating_point:  # no grad: NumPy, nothing recorded
+        return _from_array(np.array(numpy_fn(x._value())), x._dtype, False)
     it = _from_array(np.asarray(idx, np.float64).reshape(-1), dtypes.float64, False)
     s0, s1 = _slots(tape, None, x, it)  # indices: exact integers in the float64 arena
     out = tape.record_wide(_OP[name], s0, s1, -1, tape.intern(aux, "index"), 0.0,

@@ -634,6 +634,11 @@ def where_vjp_m(a, b, m, y, g, c):
     return g * 0
 
 
+@where.numpy
+def where_np(a, b, m, c):
+    return np.where(m != 0, a, b)
+
+
 @ternary(121, "lerp_tensor", "LerpBackward1", saves=IN0 | IN1 | IN2, doc="lerp(a, b, weight m)",
          examples=(("torch.lerp(x, y, z)", (3,), (3,), (3,)), ("x.lerp(y, z)", (2, 3), (3,), ())))
 def lerp_tensor(a, b, m, c):
@@ -653,6 +658,11 @@ def lerp_tensor_vjp_b(a, b, m, y, g, c):
 @lerp_tensor.vjp
 def lerp_tensor_vjp_m(a, b, m, y, g, c):
     return g * (b - a)
+
+
+@lerp_tensor.numpy
+def lerp_tensor_np(a, b, m, c):
+    return a + m * (b - a)
 
 
 # clamp with tensor bounds: b = min, m = max; c says which are given (1 min, 2 max, 3 both),
@@ -690,3 +700,9 @@ def clamp_tensor_vjp_b(a, b, m, y, g, c):
 @clamp_tensor.vjp
 def clamp_tensor_vjp_m(a, b, m, y, g, c):
     return g if a > m or (c == 3.0 and b > m) else g * 0
+
+
+@clamp_tensor.numpy
+def clamp_tensor_np(a, b, m, c):  # c: 1 min only, 2 max only, 3 both; nan passes through
+    lo = np.maximum(a, b) if c != 2.0 else a
+    return np.minimum(lo, m) if c != 1.0 else lo
