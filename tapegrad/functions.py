@@ -17,84 +17,20 @@ import numpy as np
 from . import dtypes
 from .ops import BY_NAME
 from .ops.spec import BINARY, UNARY
+from .recorder import OP as _OP
+from .recorder import check_tensor as _check_tensor
+from .recorder import slots as _slots
 from .tape.records import S_RG
 from .tape.tape import _local, current
 from .tensor import Tensor, _from_array, _on_tape
 
-_OP = {name: spec.opcode for name, spec in BY_NAME.items()}
 _INT_UFUNC = {"neg": np.negative, "abs": np.abs, "add": np.add, "sub": np.subtract,
               "mul": np.multiply, "pow": np.power, "relu": lambda a: np.maximum(a, 0)}
 _scalar_types = (int, float, bool, np.number, np.bool_)
 
 
-# ---- getting inputs onto the tape ------------------------------------------------------
-def _slot(tape, t, dt):
-    """Slot of tensor t as float dtype dt (None: its own) on `tape`, loading or casting."""
-    if dt is None:
-        dt = t._dtype
-    if t._tape is tape:
-        if tape.dirty and tape.version(t._slot):
-            _refresh(tape, t)
-        if t._dtype is dt:
-            return t._slot
-        if t._dtype.is_floating_point:  # float32 <-> float64: recorded, gradients flow back
-            rg = t._rg and _local.grad_enabled
-            return tape.record_cast(t._slot, dt.code, S_RG if rg else 0, implicit=True)
-    elif t._rg and t._dtype is not dt:
-        return tape.record_cast(tape.load(t, t._dtype), dt.code,
-                                S_RG if _local.grad_enabled else 0, implicit=True)
-    return tape.load(t, dt)
-
-
-def _refresh(tape, t):
-    """t's value was changed in place since its slot was recorded: rebind t to a snapshot
-    of the slot (same value and adjoint, versions counted from now), so that the record
-    about to read t is not taken for a user of the old value at backward."""
-    from .tape.records import S_FLAGS, S_RETAIN
-    from .tensor import _UNTRACKED
-
-    v = t._version
-    s = tape.snapshot(t._slot)
-    old = t._slot  # renumbered if taking the snapshot compacted the tape
-    if t._retains:
-        tape.S[old, S_FLAGS] &= ~S_RETAIN
-        tape.retained.pop(old, None)
-        tape.S[s, S_FLAGS] |= S_RETAIN
-        tape.retained[s] = t
-    t._slot = s
-    if t._vc is not _UNTRACKED:
-        t._vc = (v - tape.version(s),)
-
-
-def _slots(tape, dt, *ts):
-    """Slots of several tensors (dtype dt, or each its own when None).
-
-    Loading or casting one may compact the tape, which drops what the others just loaded:
-    then make room for all of them at once (the only compaction) and get them again."""
-    epoch = tape.epoch
-    s = [_slot(tape, t, dt) for t in ts]
-    if tape.epoch == epoch:
-        return s
-    need = {}
-    for t in ts:  # a load and a cast each may need the tensor's size
-        code = (dt or t._dtype).code
-        need[code] = need.get(code, 0) + 2 * t.numel()
-    for code, numel in need.items():
-        tape.make_room(numel, code, ())
-    epoch = tape.epoch
-    s = [_slot(tape, t, dt) for t in ts]
-    if tape.epoch != epoch:
-        raise RuntimeError("tapegrad: the tape compacted twice while loading one op's inputs")
-    return s
-
-
 def _float(dt):
     return dt if dt.is_floating_point else dtypes.get_default_dtype()
-
-
-def _check_tensor(x, op, arg="input"):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}(): argument '{arg}' must be Tensor, not {type(x).__name__}")
 
 
 # ---- elementwise ----------------------------------------------------------------------

@@ -4,10 +4,11 @@ import math
 
 import numpy as np
 
-from .functions import _OP, _binary, _check_tensor, _slots, broadcast_shapes
-from .tape.records import S_RG
-from .tape.tape import _local, current
-from .tensor import Tensor, _from_array, _on_tape
+from .functions import _binary, broadcast_shapes
+from .recorder import check_tensor as _check_tensor
+from .recorder import record
+from .tape.tape import _local
+from .tensor import Tensor, _from_array
 
 
 # ---- matmul ---------------------------------------------------------------------------
@@ -49,12 +50,7 @@ def _matmul(name, x, y, m, k, n, shape):
     dt = x._dtype
     if not (dt.is_floating_point and (x._rg or y._rg) and _local.grad_enabled):
         return _np_matmul(x, y, shape)
-    tape = current()
-    aux = tape.intern((m, k, n, 1, 0, 0), "matmul")
-    s0, s1 = _slots(tape, dt, x, y)
-    rg = (x._rg or y._rg) and _local.grad_enabled
-    out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), dt.code, S_RG if rg else 0)
-    return _on_tape(tape, out, shape, dt, rg)
+    return record(name, (x, y), shape, dt, params=(m, k, n, 1, 0, 0))
 
 
 def _batched(name, x, y):
@@ -80,13 +76,7 @@ def _batched(name, x, y):
     shape = batch + ((m,) if len(a) > 1 else ()) + ((n,) if len(b) > 1 else ())
     if not (x._dtype.is_floating_point and (x._rg or y._rg) and _local.grad_enabled):
         return _np_matmul(x, y, shape)
-    tape = current()
-    aux = tape.intern((m, k, n, nb, sa, sb), "matmul")
-    s0, s1 = _slots(tape, x._dtype, x, y)
-    rg = (x._rg or y._rg) and _local.grad_enabled
-    out = tape.record(_OP[name], s0, s1, aux, 0.0, tape.shape(shape), x._dtype.code,
-                      S_RG if rg else 0)
-    return _on_tape(tape, out, shape, x._dtype, rg)
+    return record(name, (x, y), shape, x._dtype, params=(m, k, n, nb, sa, sb))
 
 
 def _np_matmul(x, y, shape):

@@ -10,10 +10,10 @@ import math
 
 import numpy as np
 
-from .functions import _OP, _check_tensor, _slots
-from .tape.records import S_RG
-from .tape.tape import _local, current
-from .tensor import Tensor, _dim, _from_array, _on_tape
+from .recorder import check_tensor as _check_tensor
+from .recorder import needs_grad, record
+from .tape.tape import _local
+from .tensor import Tensor, _dim, _from_array
 
 
 def _contiguous_strides(shape):
@@ -24,21 +24,14 @@ def _record(name, x, shape, aux, numpy_fn, view=True):
     """Record op `name` (COPY or STRIDED) with output `shape`, or, when no grad is needed,
     give a NumPy view (`view`: sharing storage and version counter, as PyTorch's views do)
     or copy."""
-    rg = x._rg and _local.grad_enabled
-    if not rg:
+    if not needs_grad(x):
         if x._tape is None:
             t = _from_array(numpy_fn(x._arr), x._dtype, False)
             if view:
                 t._vc = x._vc
             return t
         return _from_array(np.array(numpy_fn(x._value())), x._dtype, False)  # a tape value
-    tape = current()
-    (s,) = _slots(tape, x._dtype, x)
-    if aux is not None:
-        aux = tape.intern(aux, "strided")
-    out = tape.record(_OP[name], s, -1, -1 if aux is None else aux, 0.0, tape.shape(shape),
-                      x._dtype.code, S_RG if rg else 0)
-    return _on_tape(tape, out, shape, x._dtype, rg)
+    return record(name, (x,), shape, x._dtype, params=aux)
 
 
 def _strided(name, x, shape, it_shape, strides, base, numpy_fn):
@@ -371,8 +364,6 @@ def stack(tensors, dim=0):
 
 def _join(name, tensors, dim, check=None):
     from . import dtypes
-    from .functions import _slots
-    from .tape.records import S_RG
 
     tensors = list(tensors)
     if not tensors:
@@ -401,20 +392,14 @@ def _join(name, tensors, dim, check=None):
     if not (dt.is_floating_point and _local.grad_enabled and any(t._rg for t in tensors)):
         v = np.concatenate([np.asarray(t._value(), dt.np) for t in tensors], axis=d)
         return _from_array(v, dt, False)  # nothing needs grad: NumPy, nothing recorded
-    tape = current()
     outer = math.prod(base[:d])
     inner = math.prod(base[d + 1:])
     out = tensors[0] if dt is tensors[0]._dtype else tensors[0].to(dt)
     for i, t in enumerate(tensors[1:], 1):
-        name_i = name if i == len(tensors) - 1 else "cat"
         a, b = out, t
         shape = a._shape[:d] + (a._shape[d] + b._shape[d],) + a._shape[d + 1:]
-        aux = tape.intern((outer, a._shape[d] * inner, b._shape[d] * inner), "join")
-        s0, s1 = _slots(tape, dt, a, b)
-        rg = (a._rg or b._rg) and _local.grad_enabled
-        slot = tape.record(_OP[name_i], s0, s1, aux, 0.0, tape.shape(shape), dt.code,
-                           S_RG if rg else 0)
-        out = _on_tape(tape, slot, shape, dt, rg)
+        out = record(name if i == len(tensors) - 1 else "cat", (a, b), shape, dt,
+                     params=(outer, a._shape[d] * inner, b._shape[d] * inner))
     if len(tensors) == 1:
         return clone(out)
     return out

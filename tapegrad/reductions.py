@@ -7,10 +7,12 @@ import math
 import numpy as np
 
 from . import dtypes
-from .functions import _OP, _binary, _check_tensor, _slots, _strides, to
-from .tape.records import S_RG
-from .tape.tape import _local, current
-from .tensor import Tensor, _dim, _from_array, _on_tape
+from .functions import _binary, _strides, to
+from .recorder import OP as _OP
+from .recorder import check_tensor as _check_tensor
+from .recorder import record
+from .tape.tape import _local
+from .tensor import Tensor, _dim, _from_array
 
 
 # ---- reductions -----------------------------------------------------------------------
@@ -59,19 +61,13 @@ def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
     if not (x._rg and _local.grad_enabled):
         v = _np_reduce(name, x._value().astype(np.float64), dims if nd else (), float(c))
         return _from_array(np.array(v, dt.np).reshape(shape), dt, False)
-    tape = current()
-    if dim is None and not keepdim:
-        op, aux = _OP[name], -1
-    elif nd == 0:  # a dim of a 0-d tensor: still the _dim op (SumBackward1), over everything
-        op, aux = _OP.get(name + "_dim", _OP[name]), -1
-    else:
-        op = _OP.get(name + "_dim", _OP[name])
-        aux = tape.intern((nd,) + x._shape + tuple(_strides(keep, keep)[i] if i not in dims else 0
-                                                   for i in range(nd)), "reduce")
-    (s,) = _slots(tape, dt, x)
-    rg = x._rg and _local.grad_enabled
-    out = tape.record(op, s, -1, aux, float(c), tape.shape(shape), dt.code, S_RG if rg else 0)
-    return _on_tape(tape, out, shape, dt, rg)
+    op = name if dim is None and not keepdim else (name + "_dim" if name + "_dim" in _OP
+                                                   else name)
+    params = None
+    if nd and (dim is not None or keepdim):  # a dim of a 0-d tensor: the _dim op, no params
+        params = (nd,) + x._shape + tuple(_strides(keep, keep)[i] if i not in dims else 0
+                                          for i in range(nd))
+    return record(op, (x,), shape, dt, params=params, c=float(c))
 
 
 def _np_reduce(name, a, dims, c):
@@ -200,13 +196,9 @@ def cumsum(input, dim, *, dtype=None):
     if not (input._rg and _local.grad_enabled):  # float64 running sums, as the kernel
         v = np.cumsum(input._value().astype(np.float64), axis=d if nd else None)
         return _from_array(v.astype(input._dtype.np).reshape(input._shape), input._dtype, False)
-    tape = current()
     sh = input._shape
-    aux = tape.intern((math.prod(sh[d + 1:]), sh[d] if nd else 1), "cumsum")
-    (s,) = _slots(tape, input._dtype, input)
-    rg = input._rg and _local.grad_enabled
-    out = tape.record(_OP["cumsum"], s, -1, aux, 0.0, -1, input._dtype.code, S_RG if rg else 0)
-    return _on_tape(tape, out, sh, input._dtype, rg)
+    return record("cumsum", (input,), sh, input._dtype,
+                  params=(math.prod(sh[d + 1:]), sh[d] if nd else 1))
 
 
 def _bind():

@@ -7,13 +7,15 @@ import math
 import numpy as np
 
 from . import dtypes
-from .functions import _OP, _binary, _check_tensor, _slots, broadcast_shapes
+from .functions import _binary, broadcast_shapes
 from .ops import BY_NAME
+from .recorder import check_tensor as _check_tensor
+from .recorder import needs_grad, record
 from .inplace import _SAVE_SELF, _inplace, _inplace_method
 from .movement import _contiguous_strides, _advanced
-from .tape.records import R_FLAGS, R_IMPLICIT, S_REC, S_RG
+from .tape.records import R_FLAGS, R_IMPLICIT, S_REC
 from .tape.tape import _local, current
-from .tensor import Tensor, _dim, _from_array, _on_tape
+from .tensor import Tensor, _dim, _from_array
 
 
 def _mask(mask, op):
@@ -101,11 +103,7 @@ def _ternary(name, a, b, m, c=0.0):
         return _from_array(np.array(np.broadcast_to(v, shape), dt.np), dt, False)
     tape = current()
     a, b, m = (_broadcast_to(t, shape, tape) for t in (a, b, m))
-    s0, s1, s2 = _slots(tape, dt, a, b, m)
-    rg = (a._rg or b._rg or m._rg) and _local.grad_enabled
-    out = tape.record_wide(_OP[name], s0, s1, s2, -1, c, tape.shape(shape), dt.code,
-                           S_RG if rg else 0)
-    return _on_tape(tape, out, shape, dt, rg)
+    return record(name, (a, b, m), shape, dt, c=c)
 
 
 def _result_type(ts):
@@ -138,15 +136,10 @@ def _broadcast_to(t, shape, tape):
 
 def _index_record(name, x, idx, aux, shape, numpy_fn):
     """One INDEX record reading x at integer positions `idx` (a NumPy int array)."""
-    tape = current()
-    rg = x._rg and _local.grad_enabled
-    if not rg or not x._dtype.is_floating_point:  # no grad: NumPy, nothing recorded
+    if not needs_grad(x) or not x._dtype.is_floating_point:  # no grad: NumPy, no record
         return _from_array(np.array(numpy_fn(x._value())), x._dtype, False)
     it = _from_array(np.asarray(idx, np.float64).reshape(-1), dtypes.float64, False)
-    s0, s1 = _slots(tape, None, x, it)  # indices: exact integers in the float64 arena
-    out = tape.record_wide(_OP[name], s0, s1, -1, tape.intern(aux, "index"), 0.0,
-                           tape.shape(shape), x._dtype.code, S_RG if rg else 0)
-    return _on_tape(tape, out, tuple(shape), x._dtype, rg)
+    return record(name, (x,), shape, x._dtype, params=aux, positions=it)
 
 
 def _int_index(index, size, op, dim):
@@ -335,8 +328,7 @@ def _put(name, x, pos, value, accumulate=False, op="index_put"):
     else:
         value = _from_array(np.array(value, x._dtype.np), x._dtype, False)
     tape = current()
-    rg = (x._rg or value._rg) and _local.grad_enabled
-    if not rg or not x._dtype.is_floating_point:
+    if not needs_grad(x, value) or not x._dtype.is_floating_point:
         v = np.array(x._value())
         vals = np.broadcast_to(value._value(), pos.shape).reshape(-1)
         if accumulate:
@@ -351,10 +343,8 @@ def _put(name, x, pos, value, accumulate=False, op="index_put"):
         else:
             value = _from_array(value._value().astype(x._dtype.np), x._dtype, False)
     it = _from_array(np.asarray(pos, np.float64).reshape(-1), dtypes.float64, False)
-    s0, s1, si = _slots(tape, None, x, value, it)  # indices: the float64 arena, exact
-    out = tape.record_wide(_OP[name], s0, si, s1, tape.intern((3, int(accumulate)), "index"), 0.0,
-                           tape.shape(x._shape), x._dtype.code, S_RG if rg else 0)
-    return _on_tape(tape, out, x._shape, x._dtype, rg)
+    return record(name, (x, value), x._shape, x._dtype, params=(3, int(accumulate)),
+                  positions=it)
 
 
 def _basic_part(index):
@@ -384,7 +374,6 @@ def _fits(value, t):
 def setitem(t, index, value):
     """t[index] = value, in place, with PyTorch's rules: recorded (CopySlices or
     IndexPutBackward0) when t or value requires grad; a leaf that requires grad refuses."""
-    tape = current()
     if t._rg and t.is_leaf and _local.grad_enabled:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation. (__setitem__)")
