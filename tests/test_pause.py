@@ -3,15 +3,14 @@ it: the mechanism under custom autograd Functions, tensor hooks and anomaly chec
 
 `scaled` is a test-only op: y = x, whose backward (in Python) multiplies by a factor."""
 
-import sys
-
 import numpy as np
 import pytest
 
 import tapegrad as torch
-from tapegrad.functions import _slots
+from tapegrad.recorder import slots as _slots
 from tapegrad.tape.tape import current
 from tapegrad.tensor import _on_tape
+from tests.test_tape import _python_calls
 
 CALLS = []
 
@@ -37,21 +36,6 @@ def _chain(n, pauses):
         if (i + 1) % every == 0:
             y = scaled(y, 2.0)
     return x, y
-
-
-def _python_calls(fn):
-    calls = [0]
-
-    def prof(frame, event, arg):
-        if event in ("call", "c_call"):
-            calls[0] += 1
-
-    sys.setprofile(prof)
-    try:
-        fn()
-    finally:
-        sys.setprofile(None)
-    return calls[0]
 
 
 def test_pauses_give_the_chain_rule_through_python():
