@@ -176,7 +176,8 @@ def op_list(ops):
 
     rows = ["| family | op (PyTorch's grad_fn) |", "| --- | --- |"]
     for fam, name in enumerate(FAMILY_NAMES):
-        cells = [f"`{s.name}` ({s.grad_fn})" for s in ops if s.family == fam]
+        cells = [f"`{s.name}` ({s.grad_fn if s.grad_fn != 'None' else 'an alias, no grad_fn'})"
+                 for s in ops if s.family == fam]
         if cells:
             rows.append(f"| {name} | {', '.join(cells)} |")
     return "\n".join(rows) + "\n"
