@@ -2,12 +2,11 @@
 that requires grad, a Python range as an index, a graph used from another thread, and
 in-place changes of a saved plain tensor. Expected numbers are PyTorch 2.13's."""
 
-import threading
-
 import numpy as np
 import pytest
 
 import tapegrad as torch
+from tests.test_fuzz_semantics import _in_thread
 
 
 def _x():
@@ -91,21 +90,6 @@ def test_range_is_a_sequence_index():
     z = m.clone()
     z[range(2), t] = torch.tensor([9.0, 8.0])
     np.testing.assert_allclose(z.numpy(), [[0, 9, 2], [8, 4, 5]])
-
-
-def _in_thread(fn):
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn()
-        except Exception as e:  # noqa: BLE001 (handed back to the test)
-            box["error"] = e
-
-    th = threading.Thread(target=run)
-    th.start()
-    th.join()
-    return box
 
 
 def test_graph_from_another_thread_raises_never_misroutes():
