@@ -322,13 +322,34 @@ def to(input, dtype=None, *args, **kwargs):
 
 
 # ---- binding: Tensor methods and operators --------------------------------------------
+def _loaded(t, tape, dt):
+    """The slot of leaf t loaded on `tape` earlier and unchanged since, or -1."""
+    if t._tape is None and t._ltape is tape and t._lkey == (tape.epoch, t._vc[0], dt) and \
+            len(t._vc) == 1:
+        return t._lslot
+    return -1
+
+
 def _dunder(name):
-    """`tensor (op) other`, going straight to the scalar op for a python float or int."""
-    scalar_op = _OP[name + "_scalar"]
+    """`tensor (op) other`, going straight to the scalar op for a python float or int, and
+    straight to the record for two same-shape float tensors of this tape (the common case
+    of scalar programs: checks, promotion and broadcasting have nothing to do there)."""
+    scalar_op, binary_op = _OP[name + "_scalar"], _OP[name]
 
     def op(a, b):
-        if (type(b) is float or type(b) is int) and a._dtype.is_floating_point:
+        tb = type(b)
+        if (tb is float or tb is int) and a._dtype.is_floating_point:
             return _record_unary(scalar_op, a, float(b))
+        if tb is Tensor:
+            tape = _local.tape
+            dt = a._dtype
+            if b._dtype is dt and a._shape == b._shape and (a._rg or b._rg) and \
+                    _local.grad_enabled and not tape.dirty and dt.is_floating_point:
+                sa = a._slot if a._tape is tape else _loaded(a, tape, dt)
+                sb = b._slot if b._tape is tape else _loaded(b, tape, dt)
+                if sa >= 0 and sb >= 0:
+                    out = tape.record(binary_op, sa, sb, -1, 1.0, -1, dt.code, S_RG)
+                    return _on_tape(tape, out, a._shape, dt, True)
         return _binary(name, a, b)
 
     op.__name__ = f"__{name}__"

@@ -331,6 +331,7 @@ class Tape:
         self.nodes = weakref.WeakValueDictionary(
             {new[s]: n for s, n in self.nodes.items() if new[s] >= 0})
         self.epoch += 1
+        self.dirty = bool(self.S[:self.nslots, S_VER].any())  # a changed value still alive?
         return tuple(new[s] if s >= 0 else -1 for s in keep)
 
     def adjoints(self):
