@@ -33,7 +33,7 @@ def _advance(idx, shape, st1, st2, nd, p1, p2):
     return p1, p2
 
 
-@njit(error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
     op = R[k, R_OP]
     a, b, o = R[k, R_IN0], R[k, R_IN1], R[k, R_OUT]
@@ -391,7 +391,7 @@ def _cast(R, S, Ain, Aout, Gin, Gout, k, backward):
             Aout[po + i] = Ain[pa + i]
 
 
-@njit(error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _ternary(R, S, A, G, k, backward, need_a, need_b, need_m):
     """y = f(a, b, m): each input has the output's size or one element (stride 0)."""
     o = R[k, R_OUT]

@@ -24,7 +24,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST,
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "62086dddc35de8ca"
+DISPATCH_STAMP = "d62695dc7f73cb4c"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_SPARE = range(8)
@@ -435,8 +435,15 @@ def reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, k0, bottom, top, ret
             continue
         if fam == PYTHON:
             return PAUSE, k, bottom, top
-        _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True, a >= 0 and MARK[a] == 1,
-                   b >= 0 and MARK[b] == 1, m >= 0 and MARK[m] == 1)
+        need_a, need_b = a >= 0 and MARK[a] == 1, b >= 0 and MARK[b] == 1
+        if fam == BINARY:  # called here, not through _step: the forward loops drop out
+            if S[o, S_DTYPE] == DT_F32:
+                _binary(R, S, AUX, A32, G32, k, True, need_a, need_b)
+            else:
+                _binary(R, S, AUX, A64, G64, k, True, need_a, need_b)
+            continue
+        _sweep_one(R, S, AUX, A32, A64, G32, G64, k, True, need_a, need_b,
+                   m >= 0 and MARK[m] == 1)
     return OK, _finish(R, S, AUX, MARK, LIST, BUF, bottom, top, retain), 0, top
 
 
@@ -474,6 +481,8 @@ def reverse1(R, S, AUX, A, G, MARK, LIST, BUF, k0, bottom, top, retain):
             _ternary(R, S, A, G, k, True, need_a, need_b, m >= 0 and MARK[m] == 1)
         elif fam == INDEX:  # a tape of one dtype has index ops only in float64
             _index(R, S, AUX, A, G, A, k, True, need_a, m >= 0 and MARK[m] == 1)
+        elif fam == BINARY:  # called here, not through _step: the forward loops drop out
+            _binary(R, S, AUX, A, G, k, True, need_a, need_b)
         else:
             _step(R, S, AUX, A, G, k, True, need_a, need_b)
     return OK, _finish(R, S, AUX, MARK, LIST, BUF, bottom, top, retain), 0, top
