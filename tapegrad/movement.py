@@ -148,6 +148,9 @@ def _advanced(i):
 def _getitem(x, index):
     """Basic indexing (ints, slices, None, ...) as one STRIDED record; one integer-tensor or
     bool-mask index among full slices as one INDEX record."""
+    if type(index) is slice and x._shape and (index.step is None or type(index.step) is int
+                                              and index.step > 0):
+        return _slice0(x, index)  # x[a:b:c] along dim 0, what loops over sequences write
     single_slice = isinstance(index, slice)  # x[:] is a SliceBackward0 even at full range
     if not isinstance(index, tuple):
         index = (index,)
@@ -214,6 +217,17 @@ def _getitem(x, index):
         d += 1
     # a trailing ... makes NumPy return a 0-d view (not a scalar copy) for a full index
     return _strided(name, x, shape, shape, strides, base, lambda a: a[index + (Ellipsis,)])
+
+
+def _slice0(x, index):
+    """x[index], a slice along dim 0 with a positive step: `_getitem`'s general path gives
+    the same record, after more Python."""
+    sh = x._shape
+    start, stop, step = index.indices(sh[0])
+    inner = math.prod(sh[1:])
+    shape = (len(range(start, stop, step)),) + sh[1:]
+    strides = [inner * step] + _contiguous_strides(sh)[1:]
+    return _strided("slice", x, shape, shape, strides, start * inner, lambda a: a[index])
 
 
 def unsqueeze(input, dim):

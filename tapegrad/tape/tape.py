@@ -21,6 +21,10 @@ from .records import (DT_F32, DT_F64, R_IMPLICIT, R_IN0, R_IN2, R_OP, R_SEQ, REC
                       S_OFF, S_REC, S_RG, S_SHAPE, S_VER, SLOT)
 
 _KR, _KS = len(RECORD.names), len(SLOT.names)
+_FEW_RECORDS = 512        # make_room after fewer records than this since the last one ...
+_FREQUENT_CAP = 1 << 20   # ... grows the arena, up to this many elements (beyond, the
+                          # work on the values outweighs compaction, and a small arena stays
+                          # in cache)
 _ELEMENTWISE = [int(f in (UNARY, BINARY)) for f in FAMILY.tolist()]  # opcode -> 0 or 1
 notice.watch(sweep)  # a first-ever compile prints one line on stderr (tape/notice.py)
 
@@ -61,6 +65,7 @@ class Tape:
         self.python_vjp = {}  # seq of a PYTHON record -> its backward (a Python function)
         self.dirty = False    # a slot was changed in place: new reads check for snapshots
         self.codes = 0        # bit 1 << dtype code for each arena holding a slot
+        self._seq_compacted = 0  # the record count (seq) at the last make_room
         self.retained = {}    # slot -> tensor that called retain_grad()
         self.interned = {}    # tuple of ints -> aux offset
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
@@ -283,6 +288,9 @@ class Tape:
     def make_room(self, numel, code, keep):
         """Compact, then double whatever is still more than half full. `keep` are slots
         the caller holds in local variables; they are returned renumbered."""
+        seq = int(self.AUX[sweep.H_SEQ])
+        frequent = seq - self._seq_compacted < _FEW_RECORDS  # the arena fills in few records
+        self._seq_compacted = seq
         keep = self.compact(keep)
         nrec, nslot = int(self.AUX[sweep.H_NREC]), int(self.AUX[sweep.H_NSLOT])
         if max(nrec, nslot) + 1 > self.R.shape[0] // 2:
@@ -294,8 +302,11 @@ class Tape:
             self.NEW = np.zeros(self.R.shape[0], np.int64)
         for c in (DT_F32, DT_F64):
             top = int(self.AUX[sweep.H_TOP32 + c]) + (numel if c == code else 0)
-            if top > self.A[c].shape[0] // 2:
-                self.A[c] = _grown(self.A[c], max(2 * self.A[c].shape[0], 2 * top))
+            cap = self.A[c].shape[0]
+            if top > cap // 2 or (frequent and c == code and cap < _FREQUENT_CAP):
+                # more than half full, or big values compacting every few records: double,
+                # so that compaction stays amortized (bounded: _FREQUENT_CAP elements)
+                self.A[c] = _grown(self.A[c], max(2 * cap, 2 * top))
         return keep
 
     def compact(self, keep=()):
