@@ -193,7 +193,7 @@ def _deliver(tape, slots):
     for s in slots:
         off, n = S[s, S_OFF], S[s, S_NUMEL]
         if S[s, S_FLAGS] & S_LEAF:
-            t = tape.leaf_of[s][0]
+            t = tape.leaf_of[s]
         else:
             t = tape.retained.get(s)
             if t is None:

@@ -38,7 +38,7 @@ class Node:
             if s < 0 or not tape.S[s, S_FLAGS] & S_RG:
                 out.append((None, 0))
             elif tape.S[s, S_FLAGS] & S_LEAF:
-                out.append((accumulator(tape.leaf_of[s][0]), 0))
+                out.append((accumulator(tape.leaf_of[s]), 0))
             else:
                 out.append((node(tape, s), 0))
         return tuple(out)

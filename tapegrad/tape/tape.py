@@ -8,6 +8,7 @@ doubling, loads leaves and constants, and keeps memory bounded: before a table d
 import contextlib
 import sys
 import threading
+from typing import Iterator
 import weakref
 
 import numpy as np
@@ -59,7 +60,7 @@ class Tape:
         self.BUF = np.zeros(records, np.int64)
         self.NEW = np.zeros(records, np.int64)
         self.handles = []     # objects holding a slot of this tape: the compaction roots
-        self.leaf_of = {}     # leaf slot -> [tensor, its version when loaded]
+        self.leaf_of = {}     # leaf slot -> the leaf tensor (requires grad) loaded there
         self.leaf_slots = {}  # id(leaf tensor) -> its slots (the tensor is in leaf_of)
         self.loaded = []      # [slot, version] of every value loaded from a tensor's array
         self.python_vjp = {}  # seq of a PYTHON record -> its backward (a Python function)
@@ -254,7 +255,7 @@ class Tape:
             key = (self.epoch, t._vc[0], dt)  # the epoch it is loaded in
             s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, sflags)
         if rg:
-            self.leaf_of[s] = [t, t._vc[0]]
+            self.leaf_of[s] = t
             self.leaf_slots.setdefault(id(t), []).append(s)
         if t._tape is None:
             self._register(t._vc, s)
@@ -329,7 +330,7 @@ class Tape:
         self.handles = live
         self.leaf_of = {new[s]: v for s, v in self.leaf_of.items() if new[s] >= 0}
         self.leaf_slots = {}
-        for s, (t, _) in self.leaf_of.items():
+        for s, t in self.leaf_of.items():
             self.leaf_slots.setdefault(id(t), []).append(s)
         for e in self.loaded:
             e[0] = new[e[0]]
@@ -401,13 +402,13 @@ class _Local(threading.local):
 _local = _Local()
 
 
-def current():
+def current() -> Tape:
     """The tape this thread records on now (the top of its stack)."""
     return _local.tape
 
 
 @contextlib.contextmanager
-def recording(tape=None):
+def recording(tape: "Tape | None" = None) -> Iterator["Tape"]:
     """Record on `tape` (a fresh one by default) for the block, then return to the tape
     below it: how a transform records a function on a tape of its own."""
     tape = Tape() if tape is None else tape
