@@ -121,7 +121,7 @@ def _binary(name, a, b, alpha=1.0):
     """Record y = f(a, b, alpha) with broadcasting; a python scalar b goes to the scalar op."""
     if type(a) is not Tensor:
         _check_tensor(a, name)
-    if type(b) is not Tensor:
+    if type(b) is not Tensor and not isinstance(b, Tensor):  # subclasses: nn.Parameter
         if isinstance(b, _scalar_types):
             return _scalar(name, a, b, alpha)
         raise TypeError(f"{name}(): argument 'other' must be Tensor or Number, not "
@@ -296,10 +296,16 @@ def square(input):
 
 # ---- dtype conversion ------------------------------------------------------------------
 def to(input, dtype=None, *args, **kwargs):
-    """tensor.to(dtype); device arguments ("cpu") are accepted and ignored."""
+    """tensor.to(dtype); the CPU as a device ("cpu", torch.device("cpu")) is accepted,
+    any other device raises (tapegrad runs on the CPU only)."""
+    from .device import check_device, device
+
     if isinstance(dtype, Tensor):
         dtype = dtype._dtype
-    if dtype is None or isinstance(dtype, str):
+    for d in (dtype, kwargs.get("device"), *args):
+        if isinstance(d, (str, device)):
+            check_device(d)
+    if dtype is None or isinstance(dtype, (str, device)):
         dtype = kwargs.get("dtype") or next((a for a in args if isinstance(a, dtypes.dtype)),
                                             None)
         if dtype is None:
@@ -340,7 +346,7 @@ def _dunder(name):
         tb = type(b)
         if (tb is float or tb is int) and a._dtype.is_floating_point:
             return _record_unary(scalar_op, a, float(b))
-        if tb is Tensor:
+        if tb is Tensor or isinstance(b, Tensor):
             tape = _local.tape
             dt = a._dtype
             if b._dtype is dt and a._shape == b._shape and (a._rg or b._rg) and \

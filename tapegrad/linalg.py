@@ -79,6 +79,41 @@ def _batched(name, x, y):
     return record(name, (x, y), shape, x._dtype, params=(m, k, n, nb, sa, sb))
 
 
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight.T + bias over the last dim of input (torch.nn.functional.linear).
+
+    The product is one `mm_nt` record that reads weight as stored (out, in): no transposed
+    copy of the weight per call. PyTorch shows a 2-D input with a bias as one AddmmBackward0;
+    here it is MmBackward0 followed by AddBackward0, with the same gradients."""
+    _check_tensor(input, "linear")
+    _check_tensor(weight, "linear", "weight")
+    if weight.ndim != 2 or input.ndim < 2:
+        y = matmul(input, weight.t() if weight.ndim == 2 else weight, "linear")
+    else:
+        sh = input._shape
+        w = weight._shape
+        if sh[-1] != w[1]:
+            rows = math.prod(sh[:-1])
+            raise RuntimeError(f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{sh[-1]}"
+                               f" and {w[1]}x{w[0]})")
+        if input._dtype is not weight._dtype:
+            raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got "
+                               f"{input._dtype.name.capitalize()} and "
+                               f"{weight._dtype.name.capitalize()}")
+        x = input if len(sh) == 2 else input.reshape(-1, sh[-1])
+        m = x._shape[0]
+        dt = x._dtype
+        if not (dt.is_floating_point and (x._rg or weight._rg) and _local.grad_enabled):
+            with np.errstate(all="ignore"):
+                v = np.dot(x._value(), weight._value().T)
+            y = _from_array(np.asarray(v, dt.np), dt, False)
+        else:
+            y = record("mm_nt", (x, weight), (m, w[0]), dt, params=(m, w[1], w[0], 1, 0, 0))
+        if len(sh) != 2:
+            y = y.reshape(sh[:-1] + (w[0],))
+    return y if bias is None else y + bias
+
+
 def _np_matmul(x, y, shape):
     """A product that needs no grad (or of integers): NumPy's matmul (the same BLAS)."""
     with np.errstate(all="ignore"):

@@ -18,7 +18,7 @@ from .tape.records import S_DTYPE, S_NUMEL, S_OFF, S_VER
 class Tensor:
     __array_priority__ = 1000  # np.float64(2) * t calls t.__rmul__, as for PyTorch tensors
     __slots__ = ("_arr", "_tape", "_slot", "_shape", "_dtype", "_rg", "_grad", "_vc", "_gfn",
-                 "_ltape", "_lkey", "_lslot", "_retains", "__weakref__")
+                 "_ltape", "_lkey", "_lslot", "_retains", "_ghome", "__weakref__")
 
     def __new__(cls, *data):
         """Legacy constructor `Tensor(data)` / `Tensor(2, 3)` (float32, as in PyTorch)."""
@@ -67,7 +67,20 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        from .device import device
+
+        return device("cpu")
+
+    is_cuda = False
+
+    def cpu(self, memory_format=None):
+        """The tensor itself: tapegrad tensors live on the CPU."""
+        return self
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        from .device import check_device
+
+        check_device("cuda", "cuda")
 
     @property
     def requires_grad(self):
@@ -191,7 +204,16 @@ class Tensor:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
         v = self._value()
-        return v.astype(dtype) if dtype is not None else v
+        if dtype is not None and np.dtype(dtype) != v.dtype:
+            if copy is False:
+                raise ValueError(f"Unable to avoid copy while creating an array as requested "
+                                 f"(a {self._dtype} tensor as {np.dtype(dtype)})")
+            return v.astype(dtype)
+        if copy:  # NumPy 2: np.array(t) asks for a copy
+            return v.copy()
+        if self._tape is None:
+            _expose(self)  # np.asarray(t) shares the storage, which NumPy may now write
+        return v
 
     def item(self):
         if self.numel() != 1:
@@ -258,6 +280,15 @@ class Tensor:
     def __reduce__(self):
         raise TypeError("tapegrad tensors are not pickled; use tapegrad.save (npz format)")
 
+    def __copy__(self):
+        """copy.copy (matplotlib copies its data): a leaf with the same value and flag; it
+        shares the storage of a tensor that owns its array, as PyTorch's does."""
+        if self._tape is None:
+            t = _from_array(self._arr, self._dtype, self._rg)
+            t._vc = self._vc
+            return t
+        return _from_array(np.array(self._value()), self._dtype, self._rg)
+
     def __deepcopy__(self, memo):
         return self.clone().detach().requires_grad_(self._rg) if self.is_leaf else self.clone()
 
@@ -292,6 +323,7 @@ def _from_array(arr, dt, rg):
     t._gfn = None
     t._ltape = None
     t._retains = False
+    t._ghome = None  # an optimizer's flat-buffer view where backward writes a new .grad
     return t
 
 
@@ -309,6 +341,7 @@ def _on_tape(tape, slot, shape, dt, rg):
     t._gfn = None
     t._ltape = None
     t._retains = False
+    t._ghome = None
     tape.handles.append(t)
     return t
 

@@ -48,6 +48,14 @@ declare(105, "logsumexp", "LogsumexpBackward0", REDUCE, saves=IN0 | OUT,
         examples=(("x.logsumexp(1)", (2, 3)), ("torch.logsumexp(x, dim=(0, 1))", (2, 3))))
 declare(106, "cumsum", "CumsumBackward0", REDUCE, doc="aux = [stride of dim, its size]",
         examples=(("x.cumsum(0)", (4,)), ("x.cumsum(-1)", (2, 3)), ("x.cumsum(0)", (3, 2))))
+declare(107, "softmax", "SoftmaxBackward0", REDUCE, saves=OUT,
+        doc="along one dim, shifted by the lane's max; aux = [outer, size, inner]",
+        examples=(("torch.softmax(x, 1)", (2, 3)), ("x.softmax(-1)", (4,)),
+                  ("torch.nn.functional.softmax(x, dim=1)", (2, 3, 4))))
+declare(108, "log_softmax", "LogSoftmaxBackward0", REDUCE, saves=OUT,
+        doc="x - logsumexp(x, dim) in one record; aux = [outer, size, inner]",
+        examples=(("torch.log_softmax(x, 1)", (2, 3)), ("x.log_softmax(0)", (3, 2)),
+                  ("torch.nn.functional.log_softmax(x, dim=1)", (2, 3, 4))))
 
 # ---- matmul: aux = [m, k, n]; in0 is (m, k), in1 is (k, n) as flat arrays ----------------
 declare(40, "mm", "MmBackward0", MATMUL, saves=IN0 | IN1,
@@ -60,6 +68,11 @@ declare(43, "vm", "SqueezeBackward4", MATMUL, saves=IN0 | IN1,
         doc="1-D @ 2-D; PyTorch runs it as unsqueeze, mm, squeeze",
         examples=(("x @ y", (3,), (3, 4)),))
 
+declare(46, "mm_nt", "MmBackward0", MATMUL, saves=IN0 | IN1,
+        doc="in0 @ in1.T with in1 stored (n, k): the product of F.linear, no transpose copy",
+        examples=(("torch.nn.functional.linear(x, y)", (2, 3), (4, 3)),
+                  ("torch.nn.functional.linear(x, y)", (40, 30), (20, 30)),
+                  ("torch.nn.functional.linear(x, y)", (1, 5), (3, 5))))
 declare(44, "bmm", "BmmBackward0", MATMUL, saves=IN0 | IN1,
         examples=(("torch.bmm(x, y)", (2, 3, 4), (2, 4, 2)),))
 declare(45, "matmul_batched", "UnsafeViewBackward0", MATMUL, saves=IN0 | IN1,

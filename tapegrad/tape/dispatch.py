@@ -11,9 +11,9 @@ from numba import njit
 
 # opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)
 
-FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, -1, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, 2, 2, 2, 2, 2, 2, 2, 2, -1, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, -1, -1, -1, 9, 9, 9, 9, 9, -1, -1, -1, -1, -1, 10, 10, 10, -1, -1, -1, -1, -1, -1, -1, 0, 11, 0, 0, 0, 0, 0, -1, 0], dtype=np.int64)
+FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, -1, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, -1, 9, 9, 9, 9, 9, -1, -1, -1, -1, -1, 10, 10, 10, -1, -1, -1, -1, -1, -1, -1, 0, 11, 0, 0, 0, 0, 0, -1, 0], dtype=np.int64)
 
-SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 0, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 0, 0, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 65, 71, 71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
+SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 3, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 3, 9, 3, 3, 3, 3, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 9, 9, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 65, 71, 71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
 
 # the opcodes the sweeps name (rows without kernels of their own)
 
@@ -115,8 +115,8 @@ def sigmoid_vjp0(x, y, g, c):
 
 
 @njit(inline="always", error_model="numpy")
-def relu_fwd(x, c):
-    return x if x > 0 else x * 0
+def relu_fwd(x, c):  # +0 for x <= 0 and -inf (x * 0 would give -0 and nan), nan stays nan
+    return x if x > 0 or x != x else 0.0
 
 
 @njit(inline="always", error_model="numpy")
@@ -214,6 +214,16 @@ def reciprocal_fwd(x, c):
 @njit(inline="always", error_model="numpy")
 def reciprocal_vjp0(x, y, g, c):
     return -g * y * y
+
+
+@njit(inline="always", error_model="numpy")
+def logsigmoid_fwd(x, c):  # min(x, 0) - log1p(exp(-|x|)): no overflow either side
+    return min(x, x * 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+@njit(inline="always", error_model="numpy")
+def logsigmoid_vjp0(x, y, g, c):  # sigmoid(-x); exp(x) = inf gives 0
+    return g / (1 + np.exp(x))
 
 
 @njit(inline="always", error_model="numpy")
@@ -354,6 +364,75 @@ def clamp_fwd(x, c, c2):  # c = min, c2 = max (-inf / inf when absent; the recor
 @njit(inline="always", error_model="numpy")
 def clamp_vjp0(x, y, g, c, c2):  # the bounds are inclusive: x == min passes the gradient
     return g if c <= x <= c2 else g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def leaky_relu_fwd(x, c):  # c = negative_slope
+    return x if x > 0 else x * c
+
+
+@njit(inline="always", error_model="numpy")
+def leaky_relu_vjp0(x, y, g, c):  # slope c at x = 0, as PyTorch (x > 0 passes g)
+    return g if x > 0 else g * c
+
+
+@njit(inline="always", error_model="numpy")
+def elu_fwd(x, c):  # c = alpha
+    return x if x > 0 else c * np.expm1(x)
+
+
+@njit(inline="always", error_model="numpy")
+def elu_vjp0(x, y, g, c):  # from the output: d/dx alpha (e^x - 1) = y + alpha
+    return g if y > 0 else g * (y + c)
+
+
+@njit(inline="always", error_model="numpy")
+def gelu_fwd(x, c):  # c = 0: x Phi(x) (erf); c = 1: the tanh approximation
+    if c == 0:
+        return x * 0.5 * (1.0 + math.erf(x * 0.7071067811865476))
+    t = np.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))
+    return 0.5 * x * (1 + t)
+
+
+@njit(inline="always", error_model="numpy")
+def gelu_vjp0(x, y, g, c):
+    if c == 0:  # Phi(x) + x phi(x)
+        cdf = 0.5 * (1.0 + math.erf(x * 0.7071067811865476))
+        return g * (cdf + x * 0.3989422804014327 * np.exp(-0.5 * x * x))
+    t = np.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))
+    dt = 0.7978845608028654 * (1 + 0.134145 * x * x) * (1 - t * t)
+    return g * (0.5 * (1 + t) + 0.5 * x * dt)
+
+
+@njit(inline="always", error_model="numpy")
+def silu_fwd(x, c):
+    return x / (1 + np.exp(-x))
+
+
+@njit(inline="always", error_model="numpy")
+def silu_vjp0(x, y, g, c):  # s (1 + x (1 - s)), s = sigmoid(x)
+    s = 1 / (1 + np.exp(-x))
+    return g * s * (1 + x * (1 - s))
+
+
+@njit(inline="always", error_model="numpy")
+def softplus_fwd(x, c, c2):  # c = beta, c2 = threshold: linear where beta x > threshold
+    return x if x * c > c2 else np.log1p(np.exp(x * c)) / c
+
+
+@njit(inline="always", error_model="numpy")
+def softplus_vjp0(x, y, g, c, c2):
+    return g if x * c > c2 else g / (1 + np.exp(-x * c))
+
+
+@njit(inline="always", error_model="numpy")
+def hardtanh_fwd(x, c, c2):  # c = min_val, c2 = max_val
+    return min(max(x, c), c2) if x == x else x
+
+
+@njit(inline="always", error_model="numpy")
+def hardtanh_vjp0(x, y, g, c, c2):  # open interval: zero gradient at the bounds (PyTorch)
+    return g if c < x < c2 else g * 0
 
 
 @njit(inline="always", error_model="numpy")
@@ -684,6 +763,9 @@ def unary_fwd(op, A, px, po, n, c, c2):
     elif op == 18:  # reciprocal
         for i in range(n):
             y[i] = reciprocal_fwd(x[i], c)
+    elif op == 19:  # logsigmoid
+        for i in range(n):
+            y[i] = logsigmoid_fwd(x[i], c)
     elif op == 60:  # log1p
         for i in range(n):
             y[i] = log1p_fwd(x[i], c)
@@ -726,6 +808,24 @@ def unary_fwd(op, A, px, po, n, c, c2):
     elif op == 73:  # clamp
         for i in range(n):
             y[i] = clamp_fwd(x[i], c, c2)
+    elif op == 74:  # leaky_relu
+        for i in range(n):
+            y[i] = leaky_relu_fwd(x[i], c)
+    elif op == 75:  # elu
+        for i in range(n):
+            y[i] = elu_fwd(x[i], c)
+    elif op == 76:  # gelu
+        for i in range(n):
+            y[i] = gelu_fwd(x[i], c)
+    elif op == 77:  # silu
+        for i in range(n):
+            y[i] = silu_fwd(x[i], c)
+    elif op == 78:  # softplus
+        for i in range(n):
+            y[i] = softplus_fwd(x[i], c, c2)
+    elif op == 79:  # hardtanh
+        for i in range(n):
+            y[i] = hardtanh_fwd(x[i], c, c2)
 
 
 @njit(cache=True, error_model="numpy")
@@ -788,6 +888,9 @@ def unary_vjp(op, A, G, px, po, n, c, c2):
     elif op == 18:  # reciprocal
         for i in range(n):
             gx[i] += reciprocal_vjp0(x[i], y[i], gy[i], c)
+    elif op == 19:  # logsigmoid
+        for i in range(n):
+            gx[i] += logsigmoid_vjp0(x[i], y[i], gy[i], c)
     elif op == 60:  # log1p
         for i in range(n):
             gx[i] += log1p_vjp0(x[i], y[i], gy[i], c)
@@ -830,6 +933,24 @@ def unary_vjp(op, A, G, px, po, n, c, c2):
     elif op == 73:  # clamp
         for i in range(n):
             gx[i] += clamp_vjp0(x[i], y[i], gy[i], c, c2)
+    elif op == 74:  # leaky_relu
+        for i in range(n):
+            gx[i] += leaky_relu_vjp0(x[i], y[i], gy[i], c)
+    elif op == 75:  # elu
+        for i in range(n):
+            gx[i] += elu_vjp0(x[i], y[i], gy[i], c)
+    elif op == 76:  # gelu
+        for i in range(n):
+            gx[i] += gelu_vjp0(x[i], y[i], gy[i], c)
+    elif op == 77:  # silu
+        for i in range(n):
+            gx[i] += silu_vjp0(x[i], y[i], gy[i], c)
+    elif op == 78:  # softplus
+        for i in range(n):
+            gx[i] += softplus_vjp0(x[i], y[i], gy[i], c, c2)
+    elif op == 79:  # hardtanh
+        for i in range(n):
+            gx[i] += hardtanh_vjp0(x[i], y[i], gy[i], c, c2)
 
 
 @njit(cache=True, error_model="numpy")
@@ -1255,6 +1376,8 @@ def unary_vjp1(op, x, y, g, c, c2):
         return rpow_scalar_vjp0(x, y, g, c)
     elif op == 18:  # reciprocal
         return reciprocal_vjp0(x, y, g, c)
+    elif op == 19:  # logsigmoid
+        return logsigmoid_vjp0(x, y, g, c)
     elif op == 60:  # log1p
         return log1p_vjp0(x, y, g, c)
     elif op == 61:  # expm1
@@ -1283,6 +1406,18 @@ def unary_vjp1(op, x, y, g, c, c2):
         return sign_vjp0(x, y, g, c)
     elif op == 73:  # clamp
         return clamp_vjp0(x, y, g, c, c2)
+    elif op == 74:  # leaky_relu
+        return leaky_relu_vjp0(x, y, g, c)
+    elif op == 75:  # elu
+        return elu_vjp0(x, y, g, c)
+    elif op == 76:  # gelu
+        return gelu_vjp0(x, y, g, c)
+    elif op == 77:  # silu
+        return silu_vjp0(x, y, g, c)
+    elif op == 78:  # softplus
+        return softplus_vjp0(x, y, g, c, c2)
+    elif op == 79:  # hardtanh
+        return hardtanh_vjp0(x, y, g, c, c2)
     return g * 0
 
 

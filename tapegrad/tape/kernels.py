@@ -69,6 +69,7 @@ def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
 OP_SUM, OP_SUM_DIM, OP_MEAN, OP_MEAN_DIM, OP_PROD, OP_PROD_DIM = 30, 31, 32, 33, 34, 35
 OP_AMAX, OP_AMIN, OP_MAX, OP_MIN, OP_MAX_DIM, OP_MIN_DIM = 36, 37, 38, 39, 100, 101
 OP_VAR, OP_STD, OP_NORM, OP_LOGSUMEXP, OP_CUMSUM = 102, 103, 104, 105, 106
+OP_SOFTMAX, OP_LOG_SOFTMAX = 107, 108
 
 
 @njit(inline="always", error_model="numpy")
@@ -133,6 +134,9 @@ def _reduce(R, S, AUX, A, G, k, backward):
     op = R[k, R_OP]
     if op == OP_CUMSUM:
         _cumsum(R, S, AUX, A, G, k, backward)
+        return
+    if op == OP_SOFTMAX or op == OP_LOG_SOFTMAX:
+        _softmax(R, S, AUX, A, G, k, backward, op == OP_LOG_SOFTMAX)
         return
     a, o = R[k, R_IN0], R[k, R_OUT]
     pa, po = S[a, S_OFF], S[o, S_OFF]
@@ -261,6 +265,46 @@ def _reduce(R, S, AUX, A, G, k, backward):
 
 
 @njit(error_model="numpy")
+def _softmax(R, S, AUX, A, G, k, backward, log):
+    """softmax / log_softmax along one dim; aux = [outer, size, inner]. Each lane (the
+    `size` elements of one outer, inner pair) is shifted by its max, so exp never
+    overflows; float64 sums. Backward reads only the output (PyTorch saves `result`)."""
+    x = R[k, R_AUX]
+    outer, size, inner = AUX[x], AUX[x + 1], AUX[x + 2]
+    pa, po = S[R[k, R_IN0], S_OFF], S[R[k, R_OUT], S_OFF]
+    for o in range(outer):
+        for i in range(inner):
+            b = o * size * inner + i
+            if not backward:
+                m = -np.inf
+                for j in range(size):
+                    v = np.float64(A[pa + b + j * inner])
+                    if v > m or v != v:
+                        m = v if m == m else m
+                s = 0.0
+                for j in range(size):
+                    s += np.exp(A[pa + b + j * inner] - m)
+                if log:
+                    ls = m + np.log(s)
+                    for j in range(size):
+                        A[po + b + j * inner] = A[pa + b + j * inner] - ls
+                else:
+                    for j in range(size):
+                        A[po + b + j * inner] = np.exp(A[pa + b + j * inner] - m) / s
+                continue
+            t = 0.0  # log: sum g; softmax: sum g y
+            for j in range(size):
+                q = po + b + j * inner
+                t += G[q] if log else G[q] * np.float64(A[q])
+            for j in range(size):
+                q = po + b + j * inner
+                if log:  # g - softmax * sum g
+                    G[pa + b + j * inner] += G[q] - np.exp(np.float64(A[q])) * t
+                else:  # y (g - sum g y)
+                    G[pa + b + j * inner] += A[q] * (G[q] - t)
+
+
+@njit(error_model="numpy")
 def _cumsum(R, S, AUX, A, G, k, backward):
     """Running sum along one dim; aux = [stride of the dim, its size]."""
     x = R[k, R_AUX]
@@ -284,8 +328,49 @@ def _matmul(R, S, AUX, A, G, k, backward, need_a, need_b):
     x = R[k, R_AUX]
     m, kk, n, batch, sa, sb = AUX[x], AUX[x + 1], AUX[x + 2], AUX[x + 3], AUX[x + 4], AUX[x + 5]
     pa, pb, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
+    if R[k, R_OP] == OP_MM_NT:
+        _mm_nt(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b)
+        return
     for i in range(batch):
         _mm(A, G, pa + i * sa, pb + i * sb, po + i * m * n, m, kk, n, backward, need_a, need_b)
+
+
+OP_MM_NT = 46  # in0 (m, k) @ in1.T, in1 stored (n, k): F.linear's product, no transpose copy
+
+
+@njit(error_model="numpy")
+def _mm_nt(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
+    a = A[pa:pa + m * kk].reshape((m, kk))
+    w = A[pb:pb + n * kk].reshape((n, kk))
+    if not backward:
+        out = A[po:po + m * n].reshape((m, n))
+        if m * kk * n >= BLAS_MIN:
+            np.dot(a, w.T, out)
+        else:
+            for i in range(m):
+                for j in range(n):
+                    acc = a[i, 0] * 0
+                    for p in range(kk):
+                        acc += a[i, p] * w[j, p]
+                    out[i, j] = acc
+        return
+    g = G[po:po + m * n].reshape((m, n))
+    ga = G[pa:pa + m * kk].reshape((m, kk))
+    gw = G[pb:pb + n * kk].reshape((n, kk))
+    if m * kk * n >= BLAS_MIN:
+        if need_a:
+            ga += np.dot(g, w)
+        if need_b:
+            gw += np.dot(g.T, a)
+        return
+    for i in range(m):
+        for j in range(n):
+            gij = g[i, j]
+            for p in range(kk):
+                if need_a:
+                    ga[i, p] += gij * w[j, p]
+                if need_b:
+                    gw[j, p] += gij * a[i, p]
 
 
 @njit(error_model="numpy")
