@@ -1,0 +1,29 @@
+"""The layer classes of tapegrad.nn (torch.nn's names)."""
+
+from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
+                         LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax,
+                         Softmin, Softplus, Softsign, Tanh, Tanhshrink)
+from .container import ModuleDict, ModuleList, Sequential
+from .parameter_container import ParameterDict, ParameterList
+from .dropout import Dropout, Dropout1d, Dropout2d
+from .flatten import Flatten, Unflatten
+from .linear import Bilinear, Identity, Linear
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
+                   CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
+                   MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, PoissonNLLLoss,
+                   SmoothL1Loss, SoftMarginLoss)
+from .module import Module
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .sparse import Embedding
+
+__all__ = [
+    "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
+    "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "Dropout", "Dropout1d",
+    "Dropout2d", "Embedding", "LayerNorm", "BatchNorm1d", "BatchNorm2d",
+    "GroupNorm", "ReLU", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+    "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax", "Softmin", "Hardtanh", "ReLU6",
+    "Hardsigmoid", "Hardswish", "LogSigmoid", "Softsign", "Tanhshrink", "L1Loss", "MSELoss",
+    "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
+    "NLLLoss", "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
+    "SoftMarginLoss", "PoissonNLLLoss", "CosineSimilarity", "PairwiseDistance",
+]
