@@ -6,6 +6,8 @@ and reports the reached leaves, pausing where a record's backward runs in Python
 gradients written to `.grad`, so a failed backward leaves every `.grad` as it was.
 """
 
+from sys import getrefcount
+
 import numpy as np
 
 from ..tape import sweep
@@ -143,14 +145,40 @@ def _roots(tensors, grad_tensors, op):
 
 
 def _accumulate(t, g):
-    """t.grad += g (in place when t owns a gradient array, as PyTorch's AccumulateGrad)."""
+    """t.grad += g (in place when t owns a gradient array, as PyTorch's AccumulateGrad).
+
+    A parameter of an optimizer has a grad home (`_ghome`, a view of the optimizer's flat
+    gradient buffer): a new .grad is written there, unless an earlier .grad tensor made
+    there is still alive (then that one keeps its values and the new one is allocated)."""
     if t._grad is None:
-        t._grad = _from_array(np.array(g), t._dtype, False)
+        if getattr(t, "_ghome", None) is not None and _home_refs(t) <= _HOME_FREE and \
+                t._ghome.shape == g.shape and t._ghome.dtype == g.dtype:
+            home = t._ghome
+            np.copyto(home, g)
+            t._grad = _from_array(home, t._dtype, False)
+        else:
+            t._grad = _from_array(np.array(g), t._dtype, False)
     elif t._grad._tape is None and t._grad._shape == g.shape:
         t._grad._arr += g
         bump(t._grad._vc)
     else:
         t._grad = _from_array(t._grad._value() + g, t._dtype, False)
+
+
+def _home_refs(t):
+    """References to t's grad home array (its slot, a .grad made there, arrays from it)."""
+    home = t._ghome
+    return getrefcount(home)
+
+
+class _Probe:
+    __slots__ = ("_ghome",)
+
+
+_probe = _Probe()
+_probe._ghome = np.zeros(1)
+_HOME_FREE = _home_refs(_probe)  # the count when only the slot holds it
+del _probe
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):

@@ -1,0 +1,16 @@
+"""tapegrad.optim: optimizers whose steps are compiled kernels over flat buffers.
+
+Each group's parameters of one dtype become views of one flat buffer (their gradients
+land in a flat buffer too), so a step of SGD, Adam, AdamW, RMSprop or Adagrad is one
+Numba kernel call per group and dtype, whatever the number of parameters.
+"""
+
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .lbfgs import LBFGS
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Adagrad", "Adam", "AdamW", "LBFGS", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]
