@@ -12,15 +12,19 @@ from .autograd.engine import backward as _backward
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                                  is_inference_mode_enabled, no_grad, set_grad_enabled)
 from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor, empty,
-                       empty_like, eye, from_numpy, full, full_like, linspace, manual_seed,
-                       normal, ones, ones_like, rand, rand_like, randint, randn, randn_like,
-                       tensor, zeros, zeros_like)
+                       empty_like, eye, from_numpy, full, full_like, linspace, normal, ones,
+                       ones_like, rand, rand_like, randint, randint_like, randn, randn_like,
+                       randperm, tensor, zeros, zeros_like)
+from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
+                     manual_seed, multinomial, seed, set_rng_state)
+from .serialization import load, save
 from .dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype, int,
                      int32, int64, long, set_default_dtype)
 from .dtypes import dtype
 from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, clamp, clip,
                         div, mul, neg, pow, reciprocal, square, sub)
 from .inplace import detach
+from .activations import log_softmax, softmax
 from .linalg import bmm, dot, ger, matmul, mm, mv, outer
 from .reductions import (amax, amin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum,
                          var)
@@ -61,3 +65,11 @@ def numel(t):
 
 
 __version__ = "0.1.0"
+
+from .device import accelerator, backends, cuda, device  # noqa: E402
+from . import nn, optim, utils  # noqa: E402  (they build on the names above)
+
+import sys as _sys  # noqa: E402
+
+_sys.modules.update({"tapegrad.cuda": cuda, "tapegrad.backends": backends,
+                     "tapegrad.backends.mps": backends.mps, "tapegrad.accelerator": accelerator})

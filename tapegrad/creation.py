@@ -1,4 +1,6 @@
-"""Tensor factories: tensor, as_tensor, from_numpy, zeros, ones, full, eye, arange, rand*."""
+"""Tensor factories: tensor, as_tensor, from_numpy, zeros, ones, full, eye, arange, and the
+random ones (rand, randn, randint, randperm, normal, *_like), which draw from
+tapegrad.random's generators (`generator=`, else the default generator)."""
 
 import builtins
 import math
@@ -6,15 +8,8 @@ import math
 import numpy as np
 
 from . import dtypes
+from .random import _float_only, _gen, _normal, _rng, _uniform, manual_seed  # noqa: F401
 from .tensor import Tensor, _expose, _from_array
-
-_rng = [np.random.default_rng()]
-
-
-def manual_seed(seed):
-    """Seed tapegrad's generator (rand, randn, randint, normal, dropout, init)."""
-    _rng[0] = np.random.default_rng(seed)
-    return _rng[0]
 
 
 def _infer(data):
@@ -126,18 +121,23 @@ def _size(size, op="tensor"):
     return tuple(int(d) for d in size)
 
 
+def _allocating(name, shape, dt, make):
+    """make(), with NumPy's allocation failure as a MemoryError naming the op and shape."""
+    try:
+        return make()
+    except (MemoryError, ValueError) as e:
+        n = math.prod(shape) * dt.itemsize
+        raise MemoryError(f"{name}(): can't allocate a tensor of shape {list(shape)} and dtype "
+                          f"{dt} ({n} bytes)") from e
+
+
 def _factory(fill, name):
     def make(*size, dtype=None, requires_grad=False, device=None, out=None, layout=None,
              generator=None, pin_memory=False):
         shape = _size(size, name)
         dt = dtype or dtypes.get_default_dtype()
         _check_rg(dt, requires_grad)
-        try:
-            arr = fill(shape, dt.np)
-        except (MemoryError, ValueError) as e:
-            n = math.prod(shape) * dt.itemsize
-            raise MemoryError(f"{name}(): can't allocate a tensor of shape {list(shape)} and dtype "
-                              f"{dt} ({n} bytes)") from e
+        arr = _allocating(name, shape, dt, lambda: fill(shape, dt.np))
         return _from_array(arr, dt, bool(requires_grad))
 
     make.__name__ = make.__qualname__ = name
@@ -147,8 +147,27 @@ def _factory(fill, name):
 zeros = _factory(np.zeros, "zeros")
 ones = _factory(np.ones, "ones")
 empty = _factory(np.empty, "empty")
-rand = _factory(lambda s, d: _rng[0].random(s).astype(d), "rand")
-randn = _factory(lambda s, d: _rng[0].standard_normal(s).astype(d), "randn")
+
+
+def _random_factory(draw, name, kernel):
+    def make(*size, generator=None, dtype=None, requires_grad=False, device=None, out=None,
+             layout=None, pin_memory=False):
+        shape = _size(size, name)
+        dt = dtype or dtypes.get_default_dtype()
+        _float_only(dt, name, kernel)
+        _check_rg(dt, requires_grad)
+        gen = _gen(generator)
+        arr = _allocating(name, shape, dt, lambda: draw(gen, shape, dt.np))
+        return _from_array(arr, dt, bool(requires_grad))
+
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = (f"{name}(*size, generator=None, dtype=None, requires_grad=False): a new "
+                    f"tensor of {'U[0, 1)' if name == 'rand' else 'N(0, 1)'} samples.")
+    return make
+
+
+rand = _random_factory(_uniform, "rand", "check_uniform_bounds")
+randn = _random_factory(_normal, "randn", "normal_kernel_cpu")
 
 
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
@@ -170,8 +189,21 @@ def _like(factory):
 zeros_like = _like(zeros)
 ones_like = _like(ones)
 empty_like = _like(empty)
-rand_like = _like(rand)
-randn_like = _like(randn)
+
+
+def _random_like(factory):
+    def make(input, *, generator=None, dtype=None, requires_grad=False, device=None,
+             layout=None, memory_format=None):
+        return factory(*input._shape, generator=generator, dtype=dtype or input._dtype,
+                       requires_grad=requires_grad)
+
+    make.__name__ = make.__qualname__ = factory.__name__ + "_like"
+    make.__doc__ = f"A tensor of input's shape (and dtype) filled as {factory.__name__} does."
+    return make
+
+
+rand_like = _random_like(rand)
+randn_like = _random_like(randn)
 
 
 def full_like(input, fill_value, *, dtype=None, requires_grad=False, device=None):
@@ -203,21 +235,91 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None)
     return _from_array(np.linspace(start, end, steps).astype(dt.np), dt, requires_grad)
 
 
-def randint(low, high=None, size=None, *, dtype=None, requires_grad=False, device=None):
+def _randint_args(args, kw):
+    """(low, high, size) from PyTorch's randint(high, size) / randint(low, high, size)."""
+    args = list(args)
+    size = kw.pop("size", None)
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        size = args.pop()
+    if "high" in kw:
+        args.append(kw.pop("high"))
+    if "low" in kw:
+        args.insert(0, kw.pop("low"))
+    if kw:
+        raise TypeError(f"randint() got an unexpected keyword argument '{next(iter(kw))}'")
+    if size is None or len(args) not in (1, 2):
+        raise TypeError("randint() expects (high, size) or (low, high, size), with size a "
+                        f"tuple of ints (got {len(args)} bounds and size={size!r})")
+    low, high = (0, args[0]) if len(args) == 1 else args
+    return int(low), int(high), _size(tuple(size), "randint")
+
+
+def _randint_array(low, high, shape, generator):
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
+                           f">= to={high}")
+    return _gen(generator).integers(low, high, size=shape)
+
+
+def randint(*args, generator=None, dtype: dtypes.dtype = None, requires_grad: bool = False,
+            device=None, out=None, layout=None, pin_memory: bool = False, **kw) -> Tensor:
+    """randint(high, size) or randint(low, high, size): integers uniform in [low, high),
+    int64 unless `dtype` says otherwise."""
+    low, high, shape = _randint_args(args, kw)
+    dt = dtype or dtypes.int64
+    _check_rg(dt, requires_grad)
+    v = _randint_array(low, high, shape, generator)
+    return _from_array(v.astype(dt.np), dt, bool(requires_grad))
+
+
+def randint_like(input: Tensor, low: int = 0, high: int = None, *, generator=None,
+                 dtype: dtypes.dtype = None, requires_grad: bool = False, device=None,
+                 layout=None, memory_format=None) -> Tensor:
+    """A tensor of input's shape (and dtype) with integers uniform in [low, high);
+    `randint_like(input, high)` draws from [0, high)."""
     if high is None:
         low, high = 0, low
+    dt = dtype or input._dtype
+    _check_rg(dt, requires_grad)
+    v = _randint_array(int(low), int(high), input._shape, generator)
+    return _from_array(v.astype(dt.np), dt, bool(requires_grad))
+
+
+def randperm(n: int, *, generator=None, dtype: dtypes.dtype = None,
+             requires_grad: bool = False, device=None, out=None, layout=None,
+             pin_memory: bool = False) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64 unless `dtype` says otherwise)."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"randperm(): argument 'n' must be int, not {type(n).__name__}")
+    _size((n,), "randperm")
     dt = dtype or dtypes.int64
-    return _from_array(_rng[0].integers(low, high, size=tuple(size)).astype(dt.np), dt, False)
+    _check_rg(dt, requires_grad)
+    return _from_array(_gen(generator).permutation(int(n)).astype(dt.np), dt,
+                       bool(requires_grad))
 
 
-def normal(mean, std, size=None, *, generator=None, dtype=None):
-    """normal(mean, std[, size]): mean and std may be tensors or floats."""
-    m = mean._value() if isinstance(mean, Tensor) else mean
-    s = std._value() if isinstance(std, Tensor) else std
-    shape = tuple(size) if size is not None else np.broadcast(np.asarray(m), np.asarray(s)).shape
-    dt = dtype or (mean._dtype if isinstance(mean, Tensor) else std._dtype
-                   if isinstance(std, Tensor) else dtypes.get_default_dtype())
-    return _from_array((m + s * _rng[0].standard_normal(shape)).astype(dt.np), dt, False)
+def normal(mean, std=1.0, size: tuple = None, *, generator=None, dtype: dtypes.dtype = None,
+           requires_grad: bool = False, out=None, layout=None, device=None,
+           pin_memory: bool = False) -> Tensor:
+    """normal(mean, std[, size]): samples of N(mean, std**2); mean and std may be tensors
+    (broadcast together) or floats (then `size` is required)."""
+    tm, ts = isinstance(mean, Tensor), isinstance(std, Tensor)
+    m = mean._value() if tm else mean
+    s = std._value() if ts else std
+    if size is None and not (tm or ts):
+        raise TypeError("normal(): with a float mean and a float std, the size argument is "
+                        "required: normal(mean, std, size)")
+    if np.any(np.asarray(s) < 0):
+        bad = np.asarray(s).min()
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {bad:g}")
+    if size is not None:
+        shape = _size(tuple(size), "normal")
+    else:
+        shape = np.broadcast(np.asarray(m), np.asarray(s)).shape
+    dt = dtype or (mean._dtype if tm else std._dtype if ts else dtypes.get_default_dtype())
+    _float_only(dt, "normal", "normal_kernel_cpu")
+    z = _normal(_gen(generator), shape, dt.np)
+    return _from_array(np.asarray(m + s * z, dt.np), dt, bool(requires_grad))
 
 
 def FloatTensor(*data):

@@ -104,20 +104,29 @@ def fill_(t, value, _op="fill_"):
                                                    t._dtype, False))
 
 
-def normal_(t, mean=0.0, std=1.0):
-    """Fill with samples of N(mean, std^2) from tapegrad's generator (manual_seed)."""
-    from .creation import _rng
+def normal_(t, mean=0.0, std=1.0, *, generator=None):
+    """Fill with samples of N(mean, std^2) from `generator` (default: tapegrad's)."""
+    from .random import _float_only, _gen, _normal
 
+    _float_only(t._dtype, "normal_", "normal_kernel_cpu")
+    if std < 0:
+        raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
+    gen = _gen(generator)
     return _inplace(t, "normal_", lambda src: _from_array(
-        (mean + std * _rng[0].standard_normal(t._shape)).astype(t._dtype.np), t._dtype, False))
+        _normal(gen, t._shape, t._dtype.np, mean, std), t._dtype, False))
 
 
-def uniform_(t, a=0.0, b=1.0):
-    """Fill with samples of U(a, b) from tapegrad's generator (manual_seed)."""
-    from .creation import _rng
+def uniform_(t, a=0.0, b=1.0, *, generator=None):
+    """Fill with samples of U[a, b) from `generator` (default: tapegrad's)."""
+    from .random import _float_only, _gen, _uniform
 
+    _float_only(t._dtype, "uniform_", "check_uniform_bounds")
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} "
+                           f"> to={b}")
+    gen = _gen(generator)
     return _inplace(t, "uniform_", lambda src: _from_array(
-        _rng[0].uniform(a, b, t._shape).astype(t._dtype.np), t._dtype, False))
+        _uniform(gen, t._shape, t._dtype.np, a, b), t._dtype, False))
 
 
 def copy_(t, src):
