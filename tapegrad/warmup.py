@@ -11,7 +11,8 @@ forward sweep (`tapegrad.tape.sweep.forward`), differentiated (backward) and com
 away. A new op, or a new compiled entry point behind these paths, is covered without an
 edit here. Rows without examples of their own (leaf, detach, in-place writes, Python
 backward) get the programs in `EXTRA`; `PATHS` adds the recording paths no example
-reaches (casts both ways, implicit promotion, a read-only constant).
+reaches (casts both ways, implicit promotion, a read-only constant). Last, `optimizers`
+steps every optimizer kernel of tapegrad.optim once per dtype.
 
 With --jobs N > 1 the work runs in N processes (multiprocessing, spawn) in two stages.
 First the expensive compiles are spread over the processes (`priming`): the reverse sweep,
@@ -262,6 +263,33 @@ def run(progs, phases=PHASES):
             "phases": list(phases), "compiled": _delta(before, _compiled())}
 
 
+def optimizers():
+    """One step of every optimizer kernel (tapegrad.optim), in float32 and float64: their
+    compiled step is per dtype, the options are runtime arguments. Returns like `run`."""
+    import tapegrad as torch
+
+    before = _compiled()
+    t0, c0 = time.perf_counter(), time.process_time()
+    failed, steps = [], 0
+    configs = (("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9}),
+               ("Adam", {}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
+               ("RMSprop", {"centered": True, "momentum": 0.5}), ("Adagrad", {}))
+    for dt in DTYPES:
+        for name, kw in configs:
+            try:
+                p = torch.ones(3, dtype=getattr(torch, dt), requires_grad=True)
+                opt = getattr(torch.optim, name)([p], **kw)
+                (p * p).sum().backward()
+                opt.step()
+                steps += 1
+            except Exception as e:  # noqa: BLE001
+                failed.append(f"optim.{name} [{dt}]: {type(e).__name__}: {e}")
+    return {"programs": steps, "sweeps": 0, "backwards": steps, "recorded": {},
+            "failed": failed, "seconds": time.perf_counter() - t0,
+            "cpu": time.process_time() - c0, "phases": ["optimizer steps"],
+            "compiled": _delta(before, _compiled()), "stage": 2, "pid": os.getpid()}
+
+
 def _compiled():
     """{cached Numba function of tapegrad: (signatures compiled, signatures loaded from
     the cache)} in this process so far, signatures as strings."""
@@ -376,7 +404,7 @@ def warmup(jobs=1):
         notice.quiet()
         r = run(progs)
         r["stage"], r["pid"] = 1, os.getpid()
-        return [r], progs, 1, time.perf_counter() - t0
+        return [r, optimizers()], progs, 1, time.perf_counter() - t0
     import multiprocessing
 
     prime = priming(progs, jobs)
@@ -392,6 +420,8 @@ def warmup(jobs=1):
                     for r in rs:
                         r["stage"] = n
                     results.extend(rs)
+    notice.quiet()
+    results.append(optimizers())  # a few seconds; the pool's work is done by now
     return results, progs, nproc, time.perf_counter() - t0
 
 

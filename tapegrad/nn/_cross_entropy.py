@@ -12,12 +12,11 @@ import numpy as np
 
 from .. import dtypes
 from ..activations import log_softmax, logsigmoid
-from ..recorder import check_tensor, needs_grad
-from ..selection import where
+from ..recorder import check_tensor
+from ..functions import _binary
 from ..tensor import Tensor
 from ._losses import _const, _float_loss_input, _legacy_reduction, _reduce, _tname
 
-_EPS = float(np.float32(1e-12))  # BCE's floor of p (1 - p) in its gradient (a float32 1e-12)
 
 
 # ---- binary classification ----------------------------------------------------------
@@ -26,10 +25,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          reduction: str = "mean") -> Tensor:
     """-w (t log p + (1 - t) log(1 - p)) with each log clamped at -100.
 
-    The gradient with respect to p is w (p - t) / max(p (1 - p), 1e-12), as PyTorch's
-    (1e-12 rounded to float32): at the points where p (1 - p) < 1e-12 (p = 0, p = 1) it
-    is a constant of that formula; in the interior it is the composed ops' own derivative.
-    The gradient with respect to a target that requires grad is -w (log p - log(1 - p))
+    One BinaryCrossEntropyBackward0 record (the op table's kernel), then the weight and
+    the reduction. The gradient with respect to p is w (p - t) / max(p (1 - p), 1e-12), as
+    PyTorch's (1e-12 rounded to float32). The gradient with respect to a target that requires grad is -w (log p - log(1 - p))
     with the clamped logs (finite at p = 0 and 1, where PyTorch's is infinite)."""
     _float_loss_input(input, "binary_cross_entropy")
     check_tensor(target, "binary_cross_entropy", "target")
@@ -39,27 +37,15 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"size ({input.shape}) is deprecated. Please ensure they have the "
                          "same size.")
     dt = input._dtype
-    pv, tv = input._value(), np.asarray(target._value(), dt.np)
-    if not np.all((pv >= 0) & (pv <= 1)):
+    pv = input._value()
+    if not (pv.size == 0 or 0 <= pv.min() and pv.max() <= 1):  # nan fails too
         raise RuntimeError("all elements of input should be between 0 and 1")
-    if not np.all((tv >= 0) & (tv <= 1)):
+    if target._dtype is not dt:
+        target = target.to(dt)
+    tv = target._value()
+    if not (tv.size == 0 or 0 <= tv.min() and tv.max() <= 1):
         raise RuntimeError("all elements of target should be between 0 and 1")
-    edge = pv * (1 - pv) < dt.np.type(_EPS)
-    p = input
-    if edge.any():
-        mask = _const(edge, dtypes.bool_)
-        with np.errstate(all="ignore"):
-            l1c = np.maximum(np.log(pv), -100).astype(dt.np)
-            l0c = np.maximum(np.log1p(-pv), -100).astype(dt.np)
-        p = input.masked_fill(mask, 0.5)
-        log_p = where(mask, _const(l1c, dt), p.log())
-        log_1mp = where(mask, _const(l0c, dt), (-p).log1p())
-    else:
-        log_p, log_1mp = p.log(), (-p).log1p()
-    loss = (target - 1.0) * log_1mp - target * log_p
-    if edge.any() and needs_grad(input):  # PyTorch's gradient at the clamped points
-        g = np.where(edge, (pv - tv) / dt.np.type(_EPS), 0).astype(dt.np)
-        loss = loss + (input - _const(pv, dt)) * _const(g, dt)
+    loss = _binary("binary_cross_entropy", input, target)  # one record
     if weight is not None:
         check_tensor(weight, "binary_cross_entropy", "weight")
         loss = loss * weight

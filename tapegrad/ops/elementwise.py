@@ -579,6 +579,32 @@ def pow_vjp_b(a, b, y, g, c):  # a == 0 and b >= 0: zero gradient, not nan (PyTo
 
 
 
+@binary(88, "binary_cross_entropy", "BinaryCrossEntropyBackward0", saves=IN0 | IN1,
+        domain=(0.05, 0.95),
+        examples=(("torch.nn.functional.binary_cross_entropy(x, y, reduction='none')", (3, 4),
+                   (3, 4)),
+                  ("torch.nn.functional.binary_cross_entropy(x, y, reduction='none')", (5,),
+                   (5,))))
+def binary_cross_entropy(a, b, c):  # a = p, b = target; each log clamped at -100 (PyTorch)
+    return (b - 1) * max(np.log1p(-a), -100.0) - b * max(np.log(a), -100.0)
+
+
+@binary_cross_entropy.vjp
+def binary_cross_entropy_vjp_p(a, b, y, g, c):  # p (1 - p) floored at float32's 1e-12
+    return g * (a - b) / max(a * (1 - a), 9.999999960041972e-13)
+
+
+@binary_cross_entropy.vjp
+def binary_cross_entropy_vjp_t(a, b, y, g, c):  # the clamped logs: finite at p = 0 and 1
+    return g * (max(np.log1p(-a), -100.0) - max(np.log(a), -100.0))
+
+
+@binary_cross_entropy.numpy
+def binary_cross_entropy_np(a, b, c):
+    with np.errstate(divide="ignore"):
+        return (b - 1) * np.maximum(np.log1p(-a), -100) - b * np.maximum(np.log(a), -100)
+
+
 @binary(80, "atan2", "Atan2Backward0", saves=IN0 | IN1, domain=(0.3, 2.0))
 def atan2(a, b, c):  # atan(a / b) in the right quadrant
     return np.arctan2(a, b)

@@ -11,9 +11,9 @@ from numba import njit
 
 # opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)
 
-FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, -1, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, -1, 9, 9, 9, 9, 9, -1, -1, -1, -1, -1, 10, 10, 10, -1, -1, -1, -1, -1, -1, -1, 0, 11, 0, 0, 0, 0, 0, -1, 0], dtype=np.int64)
+FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, -1, 5, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, -1, 9, 9, 9, 9, 9, -1, -1, -1, -1, -1, 10, 10, 10, -1, -1, -1, -1, -1, -1, -1, 0, 11, 0, 0, 0, 0, 0, -1, 0], dtype=np.int64)
 
-SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 3, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 3, 9, 3, 3, 3, 3, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 9, 9, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 65, 71, 71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
+SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 3, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 3, 9, 3, 3, 3, 3, 7, 7, 7, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 9, 9, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 65, 71, 71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
 
 # the opcodes the sweeps name (rows without kernels of their own)
 
@@ -631,6 +631,21 @@ def copy_from_vjp1(a, b, y, g, c):
 
 
 @njit(inline="always", error_model="numpy")
+def binary_cross_entropy_fwd(a, b, c):  # a = p, b = target; each log clamped at -100 (PyTorch)
+    return (b - 1) * max(np.log1p(-a), -100.0) - b * max(np.log(a), -100.0)
+
+
+@njit(inline="always", error_model="numpy")
+def binary_cross_entropy_vjp0(a, b, y, g, c):  # p (1 - p) floored at float32's 1e-12
+    return g * (a - b) / max(a * (1 - a), 9.999999960041972e-13)
+
+
+@njit(inline="always", error_model="numpy")
+def binary_cross_entropy_vjp1(a, b, y, g, c):  # the clamped logs: finite at p = 0 and 1
+    return g * (max(np.log1p(-a), -100.0) - max(np.log(a), -100.0))
+
+
+@njit(inline="always", error_model="numpy")
 def where_fwd(a, b, m, c):
     return a if m != 0 else b
 
@@ -1085,6 +1100,16 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
         else:
             for i in range(n):
                 A[po + i] = copy_from_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 88:  # binary_cross_entropy
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = binary_cross_entropy_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = binary_cross_entropy_fwd(A[pa + i * sa], A[pb + i * sb], c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -1336,6 +1361,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     G[pa + i * sa] += copy_from_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
                 if need_b:
                     G[pb + i * sb] += copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+    elif op == 88:  # binary_cross_entropy
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += binary_cross_entropy_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += binary_cross_entropy_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            for i in range(n):
+                if need_a:
+                    G[pa + i * sa] += binary_cross_entropy_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                if need_b:
+                    G[pb + i * sb] += binary_cross_entropy_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -1449,6 +1493,8 @@ def binary_vjp1(op, a, b, y, g, c):
         return where_scalar_self_vjp0(a, b, y, g, c), where_scalar_self_vjp1(a, b, y, g, c)
     elif op == 87:  # copy_from
         return copy_from_vjp0(a, b, y, g, c), copy_from_vjp1(a, b, y, g, c)
+    elif op == 88:  # binary_cross_entropy
+        return binary_cross_entropy_vjp0(a, b, y, g, c), binary_cross_entropy_vjp1(a, b, y, g, c)
     return g * 0, g * 0
 
 
