@@ -73,6 +73,15 @@ OP_SOFTMAX, OP_LOG_SOFTMAX = 107, 108
 
 
 @njit(inline="always", error_model="numpy")
+def copy_into(dst, src, n):
+    """dst[:n] = src[:n] as a loop (it vectorizes): a slice assignment would compile
+    NumPy's shape-mismatch error (string formatting, 1.4 s of the first-ever compile) for a
+    check that cannot fail here."""
+    for i in range(n):
+        dst[i] = src[i]
+
+
+@njit(inline="always", error_model="numpy")
 def _sum_all(A, G, pa, po, n, mean, backward):
     """sum() or mean() of n elements at pa into po: float64 accumulation in four running
     sums (independent chains the CPU overlaps); the reverse adds g (or g / n) to each."""
@@ -434,7 +443,7 @@ def _strided(R, S, AUX, A, G, k, backward):
                 for i in range(inner):
                     gi[i] += go[i]
             else:
-                A[qo:qo + inner] = A[qi:qi + inner]
+                copy_into(A[qo:qo + inner], A[qi:qi + inner], inner)
         elif backward:
             for i in range(inner):
                 G[qi + i * si] += G[qo + i]

@@ -15,7 +15,8 @@ from ..ops.spec import (BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, PYTHON, R
                         TERNARY, UNARY)
 from .dispatch import (FAMILY, OP_DETACH, OP_LEAF, OP_SNAPSHOT, OP_TO_COPY, SAVES, binary_vjp1, unary_fwd,
                        unary_vjp, unary_vjp1)
-from .kernels import _binary, _cast, _index, _join, _matmul, _reduce, _strided, _ternary
+from .kernels import (_binary, _cast, _index, _join, _matmul, _reduce, _strided, _ternary,
+                      copy_into)
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST, R_FLAGS, R_FREED,
                       R_IN0, R_IN1, R_IN2, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
                       R_SAVES_IN2, R_SAVES_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NDIM,
@@ -24,7 +25,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, PAUSE, R_AUX, R_CONST,
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "b696eb24579f982a"
+DISPATCH_STAMP = "d229210ceea17f4e"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_SPARE = range(8)
@@ -62,7 +63,7 @@ def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
             for i in range(n):
                 ga[i] += go[i]
         else:
-            A[po:po + n] = A[pa:pa + n]
+            copy_into(A[po:po + n], A[pa:pa + n], n)
 
 
 @njit(inline="always", error_model="numpy")
@@ -229,7 +230,7 @@ def load(R, S, AUX, A, src, shape, dtype, sflags):
     top = AUX[H_TOP32 + dtype]
     if nrec >= R.shape[0] or nslot >= S.shape[0] or top + numel > A.shape[0]:
         return -1
-    A[top:top + numel] = src
+    copy_into(A[top:top + numel], src, numel)
     S[nslot, S_OFF] = top
     S[nslot, S_NUMEL] = numel
     S[nslot, S_NDIM] = AUX[shape]
@@ -560,11 +561,11 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
         elif MARK[s] & KEEP_VALUE == 0 or p < 0:
             S[s, S_OFF] = -1  # the row stays for the graph's structure, the value is dropped
         elif S[s, S_DTYPE] == DT_F32:
-            N32[top32:top32 + n] = A32[p:p + n]
+            copy_into(N32[top32:top32 + n], A32[p:p + n], n)
             S[s, S_OFF] = top32
             top32 += n
         else:
-            N64[top64:top64 + n] = A64[p:p + n]
+            copy_into(N64[top64:top64 + n], A64[p:p + n], n)
             S[s, S_OFF] = top64
             top64 += n
         for f in range(S.shape[1]):
