@@ -35,7 +35,8 @@ LABELS = {"tapegrad": "tapegrad (eager)", "torch": "PyTorch (eager)", "numpy": "
           "jax": "JAX (jit)", "autograd": "HIPS autograd", "casadi": "CasADi",
           "numba": "Numba (by hand)"}
 WORKLOADS = ("seed", "seed_grad", "record_op", "sweep", "elementwise", "elementwise_rg",
-             "rosenbrock", "scalar_ode", "rnn", "hvp")
+             "rosenbrock", "scalar_ode", "rnn", "hvp", "train_logistic", "train_mlp",
+             "optim_adam", "optim_sgd_momentum")
 COMMAND = "python -m bench.report"
 
 # The figures tapegrad is tuned for, in the order of the summary table:
@@ -59,6 +60,14 @@ TARGETS = (
      0.15),
     ("tanh RNN h32 T100 eager, vs PyTorch", "ratio", ("rnn", 0, "torch"), 0.5),
     ("record one op (1 element)", "time", "record_op", 1.0e-6),
+    ("logistic regression training step (200 points, BCE, SGD momentum), vs PyTorch",
+     "ratio", ("train_logistic", 0, "torch"), 1 / 3),
+    ("MLP training step (batch 256, 784-256-256-10, Adam), vs PyTorch", "ratio",
+     ("train_mlp", 0, "torch"), 1.0),
+    ("Adam step, 100 parameters of 1,000 elements, vs PyTorch foreach", "ratio",
+     ("optim_adam", 0, "torch"), 0.5),
+    ("SGD momentum step, 100 parameters of 1,000 elements, vs PyTorch foreach", "ratio",
+     ("optim_sgd_momentum", 0, "torch"), 0.5),
     ("seed after a dropped 10,000-record graph, vs a fresh process", "history",
      "fresh_process", 1.2),
     ("seed after a dropped 10,000-record graph, vs a fresh tape (new thread)", "history",
