@@ -44,12 +44,17 @@ def _strided(name, x, shape, it_shape, strides, base, numpy_fn):
 
 
 # ---- reshape ----------------------------------------------------------------------------
+def _bad_shape(name, shape, x):
+    return (f"{name}(): shape '{list(shape)}' is invalid for input of size {x.numel()} (input "
+            f"shape {list(x._shape)})")
+
+
 def reshape(input, *shape, _name="reshape"):
     _check_tensor(input, _name)
     shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
     n = input.numel()
-    bad = f"{_name}(): shape '{list(shape)}' is invalid for input of size {n} (input shape " \
-          f"{list(input._shape)})"
+    if shape == input._shape:  # nothing to check (view(x.shape), reshape(x.size()))
+        return _record("view", input, shape, None, lambda a: a.reshape(shape))
     if shape.count(-1) > 1:
         raise RuntimeError(f"{_name}(): only one dimension can be inferred (shape "
                            f"{list(shape)}, input shape {list(input._shape)})")
@@ -60,10 +65,10 @@ def reshape(input, *shape, _name="reshape"):
     known = math.prod(d for d in shape if d != -1)
     if -1 in shape:
         if known == 0 or n % known:
-            raise RuntimeError(bad)
+            raise RuntimeError(_bad_shape(_name, shape, input))
         shape = tuple(n // known if d == -1 else d for d in shape)
     if math.prod(shape) != n:
-        raise RuntimeError(bad)
+        raise RuntimeError(_bad_shape(_name, shape, input))
     return _record("view", input, shape, None, lambda a: a.reshape(shape))
 
 
@@ -249,8 +254,7 @@ def squeeze(input, dim=None):
         if sh[dims[0]] != 1:
             dims = []
     shape = tuple(n for i, n in enumerate(sh) if i not in dims)
-    st = [s for i, s in enumerate(_contiguous_strides(sh)) if i not in dims]
-    return _strided(name, input, shape, shape, st, 0, lambda a: a.reshape(shape))
+    return _record(name, input, shape, None, lambda a: a.reshape(shape))
 
 
 def expand(input, *sizes):

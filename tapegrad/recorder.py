@@ -34,7 +34,11 @@ def check_tensor(x, op: str, arg: str = "input") -> None:
 
 def needs_grad(*ts) -> bool:
     """Is an op over tensors ts recorded: grad mode on and an input requiring grad?"""
-    return _local.grad_enabled and any(t._rg for t in ts)
+    if _local.grad_enabled:
+        for t in ts:
+            if t._rg:
+                return True
+    return False
 
 
 def record(name, ins, shape, dt, *, params=None, c=0.0, positions=None):

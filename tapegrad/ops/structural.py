@@ -80,7 +80,8 @@ declare(45, "matmul_batched", "UnsafeViewBackward0", MATMUL, saves=IN0 | IN1,
                   ("x @ y", (2, 1, 3, 4), (3, 4, 2)), ("x @ y", (2, 3, 4), (4,)),
                   ("x @ y", (4,), (2, 4, 3)), ("torch.matmul(x, y)", (5, 30, 20), (5, 20, 40))))
 
-# ---- movement -----------------------------------------------------------------------
+# ---- movement (squeeze keeps the elements in order: a COPY record; unsqueeze is STRIDED,
+# as indexing with None records it after slices and selects) ------------------------------
 declare(50, "view", "ViewBackward0", COPY, doc="reshape, view, flatten",
         examples=(("x.reshape(3, 2)", (2, 3)), ("x.view(-1)", (2, 3, 2)), ("x.flatten()", (2, 2)),
                   ("x.reshape(())", (1,))))
@@ -98,8 +99,8 @@ declare(57, "slice", "SliceBackward0", STRIDED,
                   ("x[0, 1:]", (3, 4))))
 declare(58, "unsqueeze", "UnsqueezeBackward0", STRIDED,
         examples=(("x.unsqueeze(0)", (3,)), ("x.unsqueeze(-1)", (2, 3)), ("x[:, None]", (3,))))
-declare(59, "squeeze", "SqueezeBackward0", STRIDED, examples=(("x.squeeze()", (1, 3, 1)),))
-declare(90, "squeeze_dim", "SqueezeBackward1", STRIDED, examples=(("x.squeeze(1)", (3, 1)),))
+declare(59, "squeeze", "SqueezeBackward0", COPY, examples=(("x.squeeze()", (1, 3, 1)),))
+declare(90, "squeeze_dim", "SqueezeBackward1", COPY, examples=(("x.squeeze(1)", (3, 1)),))
 declare(91, "expand", "ExpandBackward0", STRIDED,
         examples=(("x.expand(2, 3)", (3,)), ("x.expand(4, -1, 2)", (3, 1))))
 declare(92, "flip", "FlipBackward0", STRIDED,
