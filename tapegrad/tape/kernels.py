@@ -92,6 +92,13 @@ def _sum_all(A, G, pa, po, n, mean, backward):
         for i in range(n):
             gx[i] += g
         return
+    s = _sum4(x, n)
+    A[po] = s / n if mean else s  # mean of nothing: 0 / 0 = nan, as PyTorch
+
+
+@njit(inline="always", error_model="numpy")
+def _sum4(x, n):
+    """The float64 sum of x[:n] in four running sums (independent chains the CPU overlaps)."""
     s0 = s1 = s2 = s3 = 0.0
     n4 = n - n % 4
     for i in range(0, n4, 4):
@@ -101,8 +108,7 @@ def _sum_all(A, G, pa, po, n, mean, backward):
         s3 += x[i + 3]
     for i in range(n4, n):
         s0 += x[i]
-    s = (s0 + s1) + (s2 + s3)
-    A[po] = s / n if mean else s  # mean of nothing: 0 / 0 = nan, as PyTorch
+    return (s0 + s1) + (s2 + s3)
 
 
 @njit(error_model="numpy")
@@ -131,9 +137,71 @@ def _outmap(AUX, x, n):
     return om
 
 
+@njit(error_model="numpy")
+def _sum_dims(A, G, pa, po, m, per, trailing, mean, backward):
+    """sum/mean over the trailing dims (output j reads the block j*per...) or the leading
+    ones (output j reads j, j + m, ...): loops that vectorize, float64 accumulation."""
+    if backward:
+        if trailing:
+            for j in range(m):
+                g = G[po + j] / per if mean else G[po + j]
+                blk = G[pa + j * per:pa + (j + 1) * per]
+                for r in range(per):
+                    blk[r] += g
+        else:
+            go = G[po:po + m]
+            for r in range(per):
+                row = G[pa + r * m:pa + (r + 1) * m]
+                for j in range(m):
+                    row[j] += go[j] / per if mean else go[j]
+        return
+    if trailing:
+        for j in range(m):
+            acc = _sum4(A[pa + j * per:pa + (j + 1) * per], per)
+            A[po + j] = acc / per if mean else acc
+        return
+    acc = np.zeros(m)
+    for r in range(per):
+        row = A[pa + r * m:pa + (r + 1) * m]
+        for j in range(m):
+            acc[j] += row[j]
+    for j in range(m):
+        A[po + j] = acc[j] / per if mean else acc[j]
+
+
+@njit(error_model="numpy")
+def _layout(AUX, x):
+    """How input elements map to outputs: 0 all to one, 1 the reduced dims are the
+    trailing ones (output i // per), 2 the leading ones (output i % m), 3 any (a map)."""
+    if x < 0:
+        return 0
+    nd = AUX[x]
+    st = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    f = 0
+    while f < nd and st[f] != 0:
+        f += 1
+    trailing = True
+    for d in range(f, nd):
+        if st[d] != 0:
+            trailing = False
+    if trailing:
+        return 1
+    f = 0
+    while f < nd and st[f] == 0:
+        f += 1
+    for d in range(f, nd):
+        if st[d] == 0:
+            return 3
+    return 2
+
+
 @njit(inline="always", error_model="numpy")
-def _oi(om, i, dimred):
-    return om[i] if dimred else 0
+def _oi(om, i, mode, per, m):
+    if mode == 1:
+        return i // per
+    if mode == 2:
+        return i % m
+    return om[i] if mode == 3 else 0
 
 
 @njit(error_model="numpy")
@@ -154,9 +222,14 @@ def _reduce(R, S, AUX, A, G, k, backward):
         _sum_all(A, G, pa, po, n, op == OP_MEAN, backward)
         return
     c = R.view(np.float64)[k, R_CONST]
-    om = _outmap(AUX, R[k, R_AUX], n)
-    dimred = R[k, R_AUX] >= 0
+    mode = _layout(AUX, R[k, R_AUX])
+    om = _outmap(AUX, R[k, R_AUX] if mode == 3 else -1, n)
     per = n // m if m > 0 else 0  # input elements per output
+    if per == 0 and mode != 0:  # no input elements: every loop below is empty
+        mode = 0
+    if op <= OP_MEAN_DIM and (mode == 1 or mode == 2) and per > 0:
+        _sum_dims(A, G, pa, po, m, per, mode == 1, op >= OP_MEAN, backward)
+        return
     acc = np.zeros(0 if backward else m)  # scratch arrays are sized only where used
     if op == OP_PROD or op == OP_PROD_DIM:
         acc[:] = 1.0
@@ -167,13 +240,13 @@ def _reduce(R, S, AUX, A, G, k, backward):
     mean = np.zeros(m if op == OP_VAR or op == OP_STD else 0)
     if op == OP_VAR or op == OP_STD:
         for i in range(n):
-            mean[_oi(om, i, dimred)] += A[pa + i]
+            mean[_oi(om, i, mode, per, m)] += A[pa + i]
         for j in range(m):
             mean[j] /= per
     if not backward:
         for i in range(n):
             v = np.float64(A[pa + i])
-            j = _oi(om, i, dimred)
+            j = _oi(om, i, mode, per, m)
             if op <= OP_MEAN_DIM:
                 acc[j] += v
             elif op == OP_PROD or op == OP_PROD_DIM:
@@ -196,7 +269,7 @@ def _reduce(R, S, AUX, A, G, k, backward):
         if op == OP_LOGSUMEXP:  # m + log(sum exp(x - m)), m the max (0 when not finite)
             s = np.zeros(m)
             for i in range(n):
-                j = _oi(om, i, dimred)
+                j = _oi(om, i, mode, per, m)
                 mj = acc[j] if np.isfinite(acc[j]) else 0.0
                 s[j] += np.exp(A[pa + i] - mj)
             for j in range(m):
@@ -221,19 +294,19 @@ def _reduce(R, S, AUX, A, G, k, backward):
     if ties:
         for i in range(n):
             v = abs(A[pa + i]) if op == OP_NORM else A[pa + i]
-            if v == A[po + _oi(om, i, dimred)]:
-                cnt[_oi(om, i, dimred)] += 1
+            if v == A[po + _oi(om, i, mode, per, m)]:
+                cnt[_oi(om, i, mode, per, m)] += 1
     nz = np.ones(m if prod else 0)  # prod: product of the nonzero elements; cnt: zeros
     if prod:
         for i in range(n):
             v = A[pa + i]
             if v == 0:
-                cnt[_oi(om, i, dimred)] += 1
+                cnt[_oi(om, i, mode, per, m)] += 1
             else:
-                nz[_oi(om, i, dimred)] *= v
+                nz[_oi(om, i, mode, per, m)] *= v
     taken = np.zeros(m if op == OP_MAX_DIM or op == OP_MIN_DIM else 0, np.bool_)
     for i in range(n):
-        j = _oi(om, i, dimred)
+        j = _oi(om, i, mode, per, m)
         g = G[po + j]
         x = A[pa + i]
         y = A[po + j]
