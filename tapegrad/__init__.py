@@ -14,7 +14,8 @@ from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
 from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor, empty,
                        empty_like, eye, from_numpy, full, full_like, linspace, normal, ones,
                        ones_like, rand, rand_like, randint, randint_like, randn, randn_like,
-                       randperm, tensor, zeros, zeros_like)
+                       randperm, tensor, zeros, zeros_like, get_default_device,
+                       set_default_device, with_out as _with_out)
 from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
                      manual_seed, multinomial, seed, set_rng_state)
 from .serialization import load, save
@@ -31,6 +32,7 @@ from .reductions import (amax, amin, cumsum, logsumexp, max, mean, min, norm, pr
 from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, flatten, flip, permute, repeat, reshape, select,
                        split, squeeze, swapaxes, t, transpose, unsqueeze, view)
 from .selection import gather, index_put, index_select, lerp, masked_fill, where
+from .scatter import scatter, scatter_add
 from .tensor import Size, Tensor
 from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_not, bitwise_or,
                       bitwise_xor, eq, equal, ge, greater, greater_equal, gt, isclose, isfinite,
@@ -39,6 +41,9 @@ from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_n
 
 globals().update(UNARY_FUNCTIONS)  # exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs, ...
 globals().update(BINARY_FUNCTIONS)  # atan2, maximum, minimum
+add, sub, mul, div, pow, matmul, mm, bmm, mv, cat, stack = map(  # out= as in PyTorch
+    _with_out, (add, sub, mul, div, pow, matmul, mm, bmm, mv, cat, stack))
+concat = concatenate = cat
 true_divide = divide = div
 multiply, subtract, negative = mul, sub, neg
 

@@ -217,22 +217,7 @@ def eye(n, m=None, *, dtype=None, requires_grad=False, device=None):
     return _from_array(np.eye(n, m, dtype=dt.np), dt, requires_grad)
 
 
-def arange(start, end=None, step=1, *, dtype=None, requires_grad=False, device=None):
-    if end is None:
-        start, end = 0, start
-    if step == 0:
-        raise RuntimeError("arange: step must be nonzero")
-    if dtype is None:
-        ints = builtins.all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-        dtype = dtypes.int64 if ints else dtypes.get_default_dtype()
-    _check_rg(dtype, requires_grad)
-    return _from_array(np.arange(start, end, step).astype(dtype.np), dtype, requires_grad)
-
-
-def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None):
-    dt = dtype or dtypes.get_default_dtype()
-    _check_rg(dt, requires_grad)
-    return _from_array(np.linspace(start, end, steps).astype(dt.np), dt, requires_grad)
+from .ranges import arange, linspace  # noqa: E402  (they use _check_rg and full)
 
 
 def _randint_args(args, kw):
@@ -336,3 +321,98 @@ def LongTensor(*data):
     if len(data) == 1 and not isinstance(data[0], int):
         return tensor(data[0], dtype=dtypes.int64)
     return zeros(*data, dtype=dtypes.int64)
+
+
+# ---- the default device, and out= arguments ------------------------------------------------
+def set_default_device(device) -> None:
+    """The device factories use by default: the CPU (None or "cpu"), the only one here;
+    another raises RuntimeError instead of silently computing on the CPU."""
+    from .device import check_device
+
+    check_device(device, "set_default_device")
+
+
+def get_default_device():
+    """The device factories use by default: always the CPU."""
+    from .device import device
+
+    return device("cpu")
+
+
+def _tensors_in(args):
+    for a in args:
+        if isinstance(a, Tensor):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            yield from _tensors_in(a)
+
+
+def with_out(fn):
+    """fn with PyTorch's `out=` keyword: the result is written into `out` (resized, with
+    PyTorch's warning, when its shape differs) and `out` is returned; refused while grad
+    mode is on and an argument requires grad, as out= results are not differentiable."""
+    import functools
+    import warnings
+
+    from .autograd.grad_mode import is_grad_enabled, no_grad
+
+    @functools.wraps(fn)
+    def call(*args, out=None, **kwargs):
+        if out is None:
+            return fn(*args, **kwargs)
+        op = fn.__name__
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+        if is_grad_enabled() and builtins.any(t.requires_grad for t in _tensors_in(
+                (args, tuple(kwargs.values()), out))):
+            raise RuntimeError(f"{op}(): functions with out=... arguments don't support "
+                               "automatic differentiation, but one of the arguments requires "
+                               "grad.")
+        with no_grad():
+            r = fn(*args, **kwargs)
+            rd, od = r._dtype, out._dtype
+            if rd.is_floating_point and not od.is_floating_point or (
+                    od is dtypes.bool_ and rd is not dtypes.bool_):
+                raise RuntimeError(f"{op}(): result type {rd.legacy[:-6]} can't be cast to the "
+                                   f"desired output type {od.legacy[:-6]}")
+            if r._shape == out._shape:
+                return out.copy_(r)
+            if out.numel():
+                warnings.warn(f"An output with one or more elements was resized since it had "
+                              f"shape {list(out._shape)}, which does not match the required "
+                              f"output shape {list(r._shape)}. This behavior is deprecated, and "
+                              "in a future PyTorch release outputs will not be resized unless "
+                              "they have zero elements. You can explicitly reuse an out tensor "
+                              "t by resizing it, inplace, to zero elements with t.resize_(0).",
+                              UserWarning, stacklevel=2)
+            out.data = r.to(od)
+        return out
+
+    return call
+
+
+def _new_method(factory):
+    def method(self, *size, dtype=None, device=None, requires_grad=False, layout=None,
+               pin_memory=False):
+        return factory(*size, dtype=dtype or self._dtype, requires_grad=requires_grad)
+
+    method.__name__ = "new_" + factory.__name__
+    method.__doc__ = f"A {factory.__name__} tensor of this tensor's dtype (unless `dtype`)."
+    return method
+
+
+def _bind():
+    T = Tensor
+    for f in (zeros, ones, empty):
+        setattr(T, "new_" + f.__name__, _new_method(f))
+    T.new_full = lambda self, size, fill_value, *, dtype=None, device=None, \
+        requires_grad=False: full(size, fill_value, dtype=dtype or self._dtype,
+                                  requires_grad=requires_grad)
+    T.is_floating_point = lambda self: self._dtype.is_floating_point
+    T.is_contiguous = lambda self, memory_format=None: bool(
+        self._value().flags.c_contiguous)
+    T.new_tensor = lambda self, data, *, dtype=None, device=None, requires_grad=False: \
+        tensor(data, dtype=dtype or self._dtype, requires_grad=requires_grad)
+
+
+_bind()

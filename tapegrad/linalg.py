@@ -83,8 +83,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias over the last dim of input (torch.nn.functional.linear).
 
     The product is one `mm_nt` record that reads weight as stored (out, in): no transposed
-    copy of the weight per call. PyTorch shows a 2-D input with a bias as one AddmmBackward0;
-    here it is MmBackward0 followed by AddBackward0, with the same gradients."""
+    copy of the weight per call, then the bias add: two records. `nn.functional.linear`
+    gives the result PyTorch's grad_fn for display (AddmmBackward0 for a 2-D input with a
+    bias; tapegrad/nn/_grad_fn.py)."""
     _check_tensor(input, "linear")
     _check_tensor(weight, "linear", "weight")
     if weight.ndim != 2 or input.ndim < 2:

@@ -15,6 +15,7 @@ from ..activations import log_softmax, logsigmoid
 from ..recorder import check_tensor
 from ..functions import _binary
 from ..tensor import Tensor
+from ._grad_fn import show
 from ._losses import _const, _float_loss_input, _legacy_reduction, _reduce, _tname
 
 
@@ -52,7 +53,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         if loss._shape != input._shape:
             raise RuntimeError(f"binary_cross_entropy: output with shape {list(input._shape)} "
                                f"doesn't match the broadcast shape {list(loss._shape)}")
-    return _reduce(loss, reduction)
+    return show(_reduce(loss, reduction), "BinaryCrossEntropyBackward0", input, target)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
@@ -76,7 +77,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     if weight is not None:
         check_tensor(weight, "binary_cross_entropy_with_logits", "weight")
         loss = loss * weight
-    return _reduce(loss, reduction)
+    return show(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0", input,
+                target)
 
 
 # ---- nll_loss and cross_entropy -----------------------------------------------------
@@ -142,6 +144,13 @@ def _mean_by(s: Tensor, total: float) -> Tensor:
 
 def _nll(logp: Tensor, target: Tensor, weight, ignore_index: int, reduction: str,
          op: str) -> Tensor:
+    """nll_loss of log-probabilities logp, shown as PyTorch's one NllLossBackward0 node."""
+    return show(_nll_terms(logp, target, weight, ignore_index, reduction, op),
+                "NllLossBackward0", logp)
+
+
+def _nll_terms(logp: Tensor, target: Tensor, weight, ignore_index: int, reduction: str,
+               op: str) -> Tensor:
     safe, _, cdim, wt, _ = _class_targets(logp, target, weight, ignore_index, op)
     picked = _pick(logp, safe, cdim)
     # negated before the reduction, so a sum of zeros is +0 (PyTorch's), not -0

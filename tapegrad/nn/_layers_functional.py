@@ -18,6 +18,7 @@ from ..creation import _rng
 from ..recorder import check_tensor
 from ..selection import where
 from ..tensor import Tensor, _dim, _from_array
+from ._grad_fn import show
 
 
 def _const(v, dt: dtypes.dtype) -> Tensor:
@@ -162,7 +163,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     if padding_idx is not None and out._rg and (idx == padding_idx).any():
         pad = _const((idx == padding_idx)[..., None], dtypes.bool_)
         out = where(pad, _const(np.broadcast_to(out._value(), out._shape), dt), out)
-    return out
+    return show(out, "EmbeddingBackward0", weight)
 
 
 def _renorm_rows(weight: Tensor, rows: np.ndarray, max_norm: float, p: float) -> None:

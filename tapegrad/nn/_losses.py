@@ -17,6 +17,7 @@ from ..activations import softplus
 from ..recorder import check_tensor, needs_grad
 from ..selection import where
 from ..tensor import Tensor, _from_array
+from ._grad_fn import show
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -99,7 +100,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
     _size_warning(input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     d = input - target
-    return _weighted(d * d, weight, input, reduction, True)
+    out = _weighted(d * d, weight, input, reduction, True)
+    return out if weight is not None else show(out, "MseLossBackward0", input, target)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
@@ -131,8 +133,9 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     _size_warning(input, target)
     _check_reduction(reduction)
     d = input - target
-    loss = _huber_terms(d, delta, 0.5, float(delta), 0.5 * delta)
-    return _weighted(loss, weight, input, reduction, False)
+    loss = _weighted(_huber_terms(d, delta, 0.5, float(delta), 0.5 * delta), weight, input,
+                     reduction, False)
+    return loss if weight is not None else show(loss, "HuberLossBackward0", input, target)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
@@ -148,7 +151,8 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     d = input - target
     if beta == 0:
         return _reduce(d.abs(), reduction)
-    return _reduce(_huber_terms(d, beta, 0.5 / beta, 1.0, 0.5 * beta), reduction)
+    return show(_reduce(_huber_terms(d, beta, 0.5 / beta, 1.0, 0.5 * beta), reduction),
+                "SmoothL1LossBackward0", input, target)
 
 
 

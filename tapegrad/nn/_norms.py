@@ -11,6 +11,7 @@ from .. import dtypes
 from ..autograd.grad_mode import no_grad
 from ..recorder import check_tensor
 from ..tensor import Tensor, _from_array
+from ._grad_fn import show
 
 
 def _const(v, dt: dtypes.dtype) -> Tensor:
@@ -52,7 +53,7 @@ def layer_norm(input: Tensor, normalized_shape: list[int], weight: Tensor | None
                                f"got {name} of shape {list(t._shape)} and normalized_shape = "
                                f"{list(ns)}")
     y = _standardize(input, tuple(range(len(sh) - k, len(sh))), eps)
-    return _affine(y, weight, bias, ns)
+    return show(_affine(y, weight, bias, ns), "NativeLayerNormBackward0", input, weight, bias)
 
 
 def rms_norm(input: Tensor, normalized_shape: list[int], weight: Tensor | None = None,
@@ -124,7 +125,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         rstd = 1.0 / np.sqrt(running_var._value().astype(np.float64).reshape(cs) + eps)
         y = (input - _const(rm, dt)) * _const(rstd, dt)
     _check_affine(input, weight, bias)
-    return _affine(y, weight, bias, cs)
+    return show(_affine(y, weight, bias, cs), "NativeBatchNormBackward0", input, weight, bias)
 
 
 def _check_affine(input: Tensor, weight, bias) -> None:
@@ -178,7 +179,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                            f"{num_groups}")
     _check_affine(input, weight, bias)
     y = _standardize(input.reshape(sh[0], num_groups, -1), (2,), eps).reshape(sh)
-    return _affine(y, weight, bias, _channel_shape(input))
+    return show(_affine(y, weight, bias, _channel_shape(input)), "NativeGroupNormBackward0",
+                input, weight, bias)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,

@@ -19,11 +19,12 @@ from ..activations import (gelu, log_softmax, logsigmoid, softmax, softmin, soft
                            tanhshrink)
 from ..autograd.grad_mode import is_grad_enabled as _grad_on
 from ..functions import UNARY_FUNCTIONS as _U
-from ..linalg import linear
+from ..linalg import linear as _linear
 from ..recorder import check_tensor as _check_tensor
 from ..selection import where as _where
 from ..tensor import Tensor
 from ..tensor import _from_array
+from ._grad_fn import show_linear as _show_linear
 from ._cross_entropy import (binary_cross_entropy, binary_cross_entropy_with_logits,
                              cross_entropy, nll_loss)
 from ._layers_functional import (cosine_similarity, dropout, dropout1d, dropout2d, dropout3d,
@@ -34,6 +35,12 @@ from ._norms import batch_norm, bilinear, group_norm, instance_norm, layer_norm,
 
 sigmoid = _U["sigmoid"]
 tanh = _U["tanh"]
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight.T + bias over the last dim of input, with PyTorch's grad_fn
+    (AddmmBackward0 for a 2-D input with a bias)."""
+    return _show_linear(_linear(input, weight, bias), input, weight, bias)
 
 
 def _in_place(input: Tensor, fn, inplace: bool, *args) -> Tensor:
