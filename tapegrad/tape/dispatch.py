@@ -1128,11 +1128,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += add_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += add_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = add_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += add_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = add_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 21:  # sub
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1147,11 +1161,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += sub_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += sub_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = sub_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += sub_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = sub_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 22:  # mul
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1166,11 +1194,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += mul_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += mul_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = mul_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += mul_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = mul_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 23:  # div
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1185,11 +1227,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += div_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += div_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = div_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += div_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = div_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 24:  # pow
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1204,11 +1260,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += pow_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += pow_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = pow_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += pow_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = pow_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 80:  # atan2
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1223,11 +1293,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += atan2_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += atan2_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = atan2_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += atan2_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = atan2_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 81:  # maximum
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1242,11 +1326,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += maximum_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += maximum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = maximum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += maximum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = maximum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 82:  # minimum
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1261,11 +1359,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += minimum_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += minimum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = minimum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 83:  # masked_fill
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1280,11 +1392,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += masked_fill_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += masked_fill_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = masked_fill_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += masked_fill_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = masked_fill_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 84:  # lerp
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1299,11 +1425,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += lerp_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += lerp_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = lerp_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += lerp_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = lerp_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 85:  # where_scalar_other
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1318,11 +1458,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += where_scalar_other_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += where_scalar_other_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = where_scalar_other_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += where_scalar_other_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = where_scalar_other_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 86:  # where_scalar_self
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1337,11 +1491,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += where_scalar_self_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 87:  # copy_from
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1356,11 +1524,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += copy_from_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += copy_from_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = copy_from_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
     elif op == 88:  # binary_cross_entropy
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1375,11 +1557,25 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 if need_b:
                     gb[i] += binary_cross_entropy_vjp1(xa[i], xb[i], y[i], gy[i], c)
         else:
+            acc_a = 0.0
+            acc_b = 0.0
             for i in range(n):
                 if need_a:
-                    G[pa + i * sa] += binary_cross_entropy_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = binary_cross_entropy_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
                 if need_b:
-                    G[pb + i * sb] += binary_cross_entropy_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    d = binary_cross_entropy_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
 
 
 @njit(cache=True, error_model="numpy")
