@@ -85,6 +85,18 @@ tensor([5.1200e+01, 5.1200e+02, 5.1200e-02])
 tensor([36., 81.])
 tensor([-12.,  -8.])
 """,
+    "straight_through.py": """\
+gradient through torch.sign: tensor([0., 0., 0., 0.])
+step  1: loss 8.5000
+step  2: loss 6.5000
+step  3: loss 4.0000
+step  4: loss 6.5000
+step  5: loss 1.2500
+step  6: loss 0.0000
+step 20: loss 0.0000
+real weights:   tensor([ 0.1250, -0.5000, -0.3438,  0.3125])
+binary weights: tensor([ 1., -1., -1.,  1.], grad_fn=<SignSTEBackward>)
+""",
 }
 
 # Examples whose printout also shows object identity: PyTorch prints a.grad_fn and

@@ -10,6 +10,7 @@ import pytest
 import tapegrad as torch
 from tapegrad.tape import Tape
 from tapegrad.tape import tape as tapes
+from tapegrad.tape.tape import _FREQUENT_CAP
 
 
 @pytest.fixture
@@ -117,18 +118,24 @@ def _train(steps, seed=0):
 
 
 def _memory_after(steps):
-    tracemalloc.start()
+    """Bytes allocated while training `steps` steps and still held after a compaction,
+    outside the tape's own tables and arenas (those grow to a cap: checked apart)."""
+    tracemalloc.start(5)
     _train(steps)
     tapes.current().compact()
-    used = tracemalloc.get_traced_memory()[0]
+    snap = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, "*tapegrad*tape*tape.py", all_frames=True)])
     tracemalloc.stop()
-    return used
+    return sum(st.size for st in snap.statistics("filename"))
 
 
 def test_training_loop_runs_in_constant_memory():
-    _train(2000)  # reach the steady-state table sizes first
-    m2k = _memory_after(2000)
-    m20k = _memory_after(20000)
+    with tapes.recording() as tape:  # a fresh tape, not one earlier tests grew
+        _train(2000)
+        m2k = _memory_after(2000)
+        m20k = _memory_after(20000)
+        assert tape.nrecords < tape.R.shape[0] <= 1 << 16  # the tables stay small
+        assert all(a.size <= _FREQUENT_CAP for a in tape.A)  # the arenas reach a cap at most
     assert abs(m20k - m2k) < 1 << 20
 
 

@@ -1,6 +1,10 @@
-"""tapegrad.autograd: backward, grad, grad modes and the legacy Variable."""
+"""tapegrad.autograd: backward, grad, grad modes, custom Functions, tensor hooks,
+gradcheck, the functional API and the legacy Variable."""
 
+from . import function, functional, graph
 from .engine import backward, grad
+from .function import Function, FunctionCtx, once_differentiable
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                         set_grad_enabled)
 from .graph import Node
@@ -14,4 +18,6 @@ def Variable(data, requires_grad=False, volatile=False):
 
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-           "is_grad_enabled", "Variable", "Node"]
+           "is_grad_enabled", "Variable", "Node", "Function", "FunctionCtx",
+           "once_differentiable", "gradcheck", "gradgradcheck", "GradcheckError", "function",
+           "functional", "graph"]

@@ -4,6 +4,10 @@ Python checks the arguments and calls `sweep.mark` (which marks what the sweep n
 seeds the roots), then `sweep.reverse` or `reverse1`, which walks the records in reverse
 and reports the reached leaves, pausing where a record's backward runs in Python. Only after it succeeded are
 gradients written to `.grad`, so a failed backward leaves every `.grad` as it was.
+
+Tensor hooks (tapegrad/autograd/hooks.py) add two things here: a sweep over a tape with
+hooked non-leaf tensors runs in segments that stop above each hooked record, where Python
+runs the hooks on that tensor's complete adjoint; hooks of leaves run at delivery.
 """
 
 from sys import getrefcount
@@ -16,8 +20,12 @@ from ..tape.records import (DT_F32, DT_F64, ERR_FREED, ERR_VERSION, OK, PAUSE, R
                             S_VER)
 from ..tape.tape import _fast, current
 from ..tensor import Tensor, _from_array, bump
+from . import hooks as _hooks
 
 _entry = {}
+_SWEEPS = [0]  # sweeps that ran Python: a PYTHON record's state from another one is stale
+_HOOKED = _hooks.NONLEAF.data   # tape -> hooks of its non-leaf tensors (never rebound)
+_LEAF_HOOKED, _POST_HOOKED = _hooks.LEAF, _hooks.POST
 
 
 def _sweep(tape, roots, seed, retain):
@@ -28,10 +36,12 @@ def _sweep(tape, roots, seed, retain):
         fn = _entry["mark"] = _fast(sweep.mark, *args)
     status, a, b, top, bottom = fn(*args)
     if status == OK:
+        if _HOOKED:  # a tape has hooked non-leaf tensors
+            return _hooked_sweep(tape, top, bottom, retain)
         status, a, b, top = _reverse(tape, top, bottom, top, retain)
-        while status == PAUSE:  # record a runs in Python; then the sweep goes on below it
-            _python_step(tape, a)
-            status, a, b, top = _reverse(tape, a - 1, b, top, retain)
+        if status == PAUSE:
+            a = _paused_sweep(tape, a, b, top, retain)
+        return a
     if status == ERR_FREED:
         from ..ops import BY_CODE
 
@@ -44,6 +54,54 @@ def _sweep(tape, roots, seed, retain):
             f"{BY_CODE[int(tape.R[a, R_OP])].grad_fn}.)")
     if status == ERR_VERSION:
         raise RuntimeError(_version_message(tape, a, b))
+    return a
+
+
+def _paused_sweep(tape, k, bottom, top, retain):
+    """The rest of pass 2 after it paused at PYTHON record k; the reached-slot count."""
+    _SWEEPS[0] += 1
+    paused = []
+    status = PAUSE
+    while status == PAUSE:  # record k runs in Python; then the sweep goes on below it
+        paused.append(_python_step(tape, k))
+        status, k, bottom, top = _reverse(tape, k - 1, bottom, top, retain)
+    if not retain:
+        _release(paused)
+    return k
+
+
+def _hooked_sweep(tape, top, bottom, retain):
+    """Pass 2 in segments: it stops above each hooked record this sweep reaches (whose
+    adjoint is then complete), runs that tensor's hooks, and goes on."""
+    _SWEEPS[0] += 1
+    paused = []
+    k0 = top
+    for k, s, fns in _hooks.marked(tape, bottom, top):
+        if k < k0:
+            _segment(tape, k0, k + 1, top, True, paused)
+        _hooks.run_slot_hooks(tape, s, fns)
+        k0 = k
+    a = _segment(tape, k0, bottom, top, retain, paused)
+    if not retain:
+        _release(paused)
+    return a
+
+
+def _release(paused):
+    """After a sweep without retain_graph: e.g. a custom Function frees its saved tensors."""
+    for f in paused:
+        release = getattr(f, "release", None)
+        if release is not None:
+            release()
+
+
+def _segment(tape, k0, bottom, top, retain, paused):
+    """Pass 2 over records k0 down to `bottom`, running the PYTHON records it pauses at
+    (their backward functions are appended to `paused`); returns the reached-slot count."""
+    status, a, b, t = _reverse(tape, k0, bottom, top, retain)
+    while status == PAUSE:  # record a runs in Python; then the sweep goes on below it
+        paused.append(_python_step(tape, a))
+        status, a, b, t = _reverse(tape, a - 1, bottom, top, retain)
     return a
 
 
@@ -71,17 +129,29 @@ _ONE_DTYPE = {1 << DT_F32: DT_F32, 1 << DT_F64: DT_F64}  # tape.codes -> its one
 
 def _python_step(tape, k):
     """The backward of PYTHON record k: its function maps the output's adjoint to one
-    adjoint (or None) per input, which are added to the inputs the sweep needs."""
-    R, S, G = tape.R, tape.S, tape.G
-    o = int(R[k, R_OUT])
-    g = G[int(S[o, S_DTYPE])][S[o, S_OFF]:S[o, S_OFF] + S[o, S_NUMEL]]
-    grads = tape.python_vjp[int(R[k, R_SEQ])](g.reshape(tape._dims(int(S[o, S_SHAPE]))).copy())
-    for field, gi in zip((R_IN0, R_IN1, R_IN2), grads):
-        s = int(R[k, field])
+    adjoint (or None) per input, which are added to the inputs the sweep needs. Returns
+    the function."""
+    S, G, AUX = tape.S, tape.G, tape.AUX
+    rk = tape.R[k].tolist()  # Python ints in one call
+    so = S[rk[R_OUT]].tolist()
+    off, sh = so[S_OFF], so[S_SHAPE]
+    g = G[so[S_DTYPE]][off:off + so[S_NUMEL]]
+    vjp = tape.python_vjp[rk[R_SEQ]]
+    grads = vjp(g.reshape(AUX[sh + 1:sh + 1 + AUX[sh]].tolist()).copy())
+    for s, gi in zip((rk[R_IN0], rk[R_IN1], rk[R_IN2]), grads):
         if s < 0 or gi is None or tape.MARK[s] != 1:
             continue
-        code, off, n = int(S[s, S_DTYPE]), int(S[s, S_OFF]), int(S[s, S_NUMEL])
-        G[code][off:off + n] += np.asarray(gi, G[code].dtype).reshape(-1)
+        ss = S[s].tolist()
+        Gc, off, n = G[ss[S_DTYPE]], ss[S_OFF], ss[S_NUMEL]
+        v = np.asarray(gi, Gc.dtype).reshape(-1)
+        if v.size != n:
+            raise RuntimeError(f"a Python backward returned a gradient of {v.size} elements for "
+                               f"an input of {n}")
+        if n == 1:
+            Gc[off] += v[0]  # a scalar add: a fifth of a slice's
+        else:
+            Gc[off:off + n] += v
+    return vjp
 
 
 def _version_message(tape, k, s):
@@ -217,6 +287,8 @@ def _run(tape, roots, seed, retain):
 
 
 def _deliver(tape, slots):
+    if _LEAF_HOOKED or _POST_HOOKED:
+        return _hooks.deliver(tape, slots, _accumulate)
     S, G = tape.S, tape.G
     for s in slots:
         off, n = S[s, S_OFF], S[s, S_NUMEL]
@@ -238,6 +310,10 @@ def _backward_inputs(tape, roots, seed, retain, inputs):
     for t, g in zip(inputs, grads):
         if g is not None:
             _accumulate(t, g)
+    if _POST_HOOKED:
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                _hooks.run_post_hooks(t)
 
 
 def _grads(tape, roots, seed, retain, inputs, allow_unused):
@@ -259,6 +335,8 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
                 off, n = tape.S[s, S_OFF], tape.S[s, S_NUMEL]
                 v = tape.G[t._dtype.code][off:off + n].reshape(t._shape)
                 g = v.copy() if g is None else g + v
+        if g is not None and _LEAF_HOOKED and t._tape is None:
+            g = _hooks.run_leaf_hooks(t, g)
         if g is None and not allow_unused:
             raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been "
                                "used in the graph. Set allow_unused=True if this is the desired "

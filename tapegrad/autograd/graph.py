@@ -4,7 +4,8 @@ import weakref
 
 from ..ops import BY_CODE
 from ..ops.spec import UNARY
-from ..tape.records import R_FLAGS, R_IMPLICIT, R_IN0, R_OP, S_FLAGS, S_LEAF, S_REC, S_RG
+from ..tape.dispatch import OP_PYTHON
+from ..tape.records import R_FLAGS, R_IMPLICIT, R_IN0, R_OP, R_SEQ, S_FLAGS, S_LEAF, S_REC, S_RG
 
 _classes = {}
 _accumulators = weakref.WeakValueDictionary()  # id(leaf) -> its AccumulateGrad, while alive
@@ -29,19 +30,7 @@ class Node:
         ins = [int(tape.R[k, f]) for f in spec.edges]
         if spec.family == UNARY and spec.name.endswith("_scalar"):
             ins[1] = -2  # the python scalar: PyTorch lists it as (None, 0)
-        out = []
-        for s in ins:
-            if s == -1:
-                continue
-            while s >= 0 and tape.R[tape.S[s, S_REC], R_FLAGS] & R_IMPLICIT:
-                s = int(tape.R[tape.S[s, S_REC], R_IN0])  # a cast or broadcast: not a node
-            if s < 0 or not tape.S[s, S_FLAGS] & S_RG:
-                out.append((None, 0))
-            elif tape.S[s, S_FLAGS] & S_LEAF:
-                out.append((accumulator(tape.leaf_of[s]), 0))
-            else:
-                out.append((node(tape, s), 0))
-        return tuple(out)
+        return tuple(edge(tape, s) for s in ins if s != -1)
 
     def __repr__(self):
         return f"<{self.name()} object at {id(self):#x}>"
@@ -71,6 +60,17 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
+def edge(tape, s: int) -> tuple:
+    """The (node, 0) pair that next_functions lists for input slot s (-2: a scalar)."""
+    while s >= 0 and tape.R[tape.S[s, S_REC], R_FLAGS] & R_IMPLICIT:
+        s = int(tape.R[tape.S[s, S_REC], R_IN0])  # a cast or broadcast: not a node
+    if s < 0 or not tape.S[s, S_FLAGS] & S_RG:
+        return (None, 0)
+    if tape.S[s, S_FLAGS] & S_LEAF:
+        return (accumulator(tape.leaf_of[s]), 0)
+    return (node(tape, s), 0)
+
+
 def accumulator(leaf):
     """The AccumulateGrad node of a leaf: the same object while anything holds it."""
     acc = _accumulators.get(id(leaf))
@@ -81,12 +81,18 @@ def accumulator(leaf):
 
 def node(tape, slot):
     """The grad_fn object for `slot`: one per record while anything holds it (registered
-    so that compaction renumbers it). A snapshot (R_IMPLICIT) is its source's node."""
+    so that compaction renumbers it). A snapshot (R_IMPLICIT) is its source's node; a
+    custom Function's record has its ctx as node (tapegrad/autograd/function.py)."""
     while tape.R[tape.S[slot, S_REC], R_FLAGS] & R_IMPLICIT:
         slot = int(tape.R[tape.S[slot, S_REC], R_IN0])
     n = tape.nodes.get(slot)
     if n is not None:
         return n
+    k = tape.S[slot, S_REC]
+    if tape.R[k, R_OP] == OP_PYTHON:  # a custom Function's record: its ctx is the node
+        ctx = getattr(tape.python_vjp.get(int(tape.R[k, R_SEQ])), "ctx", None)
+        if ctx is not None:
+            return ctx
     name = BY_CODE[int(tape.R[tape.S[slot, S_REC], R_OP])].grad_fn
     cls = _classes.get(name)
     if cls is None:

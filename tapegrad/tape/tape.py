@@ -210,17 +210,22 @@ class Tape:
         NumPy array `value`; at backward, vjp(output adjoint) returns one adjoint (or None)
         per input. Returns the output slot."""
         ins = list(ins) + [-1] * (3 - len(ins))
-        top = int(self.AUX[sweep.H_TOP32 + code])
-        if max(self.nrecords, self.nslots) + 1 >= self.R.shape[0] or \
-                top + value.size > self.A[code].shape[0]:
-            ins = list(self.make_room(value.size, code, tuple(ins)))  # renumbers all three
+        n = value.size
+        head = self.AUX[:sweep.AUX_HEADER].tolist()  # the counters, as Python ints
+        if max(head[sweep.H_NREC], head[sweep.H_NSLOT]) + 1 >= self.R.shape[0] or \
+                head[sweep.H_TOP32 + code] + n > self.A[code].shape[0]:
+            ins = list(self.make_room(n, code, tuple(ins)))  # renumbers all three
+            head = self.AUX[:sweep.AUX_HEADER].tolist()
         shape = self.shape(tuple(value.shape))
         s = self.record(OP_PYTHON, ins[0], ins[1], -1, 0.0, shape, code, S_RG if rg else 0)
-        k = int(self.S[s, S_REC])
-        self.R[k, R_IN2] = ins[2]
-        off = int(self.S[s, S_OFF])
-        self.A[code][off:off + value.size] = value.reshape(-1)
-        self.python_vjp[int(self.R[k, R_SEQ])] = vjp
+        k, off = head[sweep.H_NREC], head[sweep.H_TOP32 + code]  # there was room: appended
+        if ins[2] >= 0:
+            self.R[k, R_IN2] = ins[2]
+        if n == 1:
+            self.A[code][off] = value.reshape(-1)[0]
+        elif n:
+            self.A[code][off:off + n] = value.reshape(-1)
+        self.python_vjp[head[sweep.H_SEQ]] = vjp
         return s
 
     def load(self, t, dt):
