@@ -30,7 +30,7 @@ def _record(name, x, shape, aux, numpy_fn, view=True):
             if view:
                 t._vc = x._vc
             return t
-        return _from_array(np.array(numpy_fn(x._value())), x._dtype, False)  # a tape value
+        return _from_array(np.array(numpy_fn(x._value()), order="C"), x._dtype, False)
     return record(name, (x,), shape, x._dtype, params=aux)
 
 
@@ -93,7 +93,8 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 def clone(input):
     """A copy with its own storage (CloneBackward0 when recorded)."""
-    return _record("clone", input, input._shape, None, np.copy, view=False)
+    return _record("clone", input, input._shape, None, lambda a: np.array(a, order="C"),
+                   view=False)
 
 
 # ---- permutes -------------------------------------------------------------------------

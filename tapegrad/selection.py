@@ -329,7 +329,7 @@ def _put(name, x, pos, value, accumulate=False, op="index_put"):
         value = _from_array(np.array(value, x._dtype.np), x._dtype, False)
     tape = current()
     if not needs_grad(x, value) or not x._dtype.is_floating_point:
-        v = np.array(x._value())
+        v = np.array(x._value(), order="C")  # (C order: v.reshape(-1) below is a view)
         vals = np.broadcast_to(value._value(), pos.shape).reshape(-1)
         if accumulate:
             np.add.at(v.reshape(-1), pos.reshape(-1), vals.astype(v.dtype))

@@ -252,3 +252,21 @@ def test_where_and_lerp_match_pytorch_with_broadcasting():
             res.append([w.detach().numpy(), a.grad.numpy(), b.grad.numpy(), m.grad.numpy()])
         for p, q in zip(*res):
             np.testing.assert_allclose(q, p, rtol=1e-12, atol=1e-12)
+
+
+def test_setitem_on_arrays_not_in_c_order():
+    """Found by the fuzzer: a write by index into a tensor whose array is not in C order
+    (from_numpy of a Fortran or transposed array, an expand of a detached value cloned)
+    was computed on a flattened copy and lost."""
+    a = np.asfortranarray(np.ones((2, 3)))
+    t = tg.from_numpy(a)
+    t[0] = 0.0
+    assert t.tolist() == [[0, 0, 0], [1, 1, 1]] and a.tolist() == t.tolist()  # still shared
+    b = np.ones((3, 2)).T
+    u = tg.from_numpy(b)
+    u[0, 1] = 5.0
+    assert b[0, 1] == 5.0 and u[0, 1].item() == 5.0
+    v0 = tg.tensor([0.5, -0.9], dtype=tg.float64, requires_grad=True)
+    v3 = v0.expand(1, 2).detach().expand(2, 1, 2).clone()
+    v3[0, :, :] = 0.0
+    assert v3.tolist() == [[[0.0, 0.0]], [[0.5, -0.9]]]
