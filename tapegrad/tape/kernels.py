@@ -431,7 +431,7 @@ def _mm_nt(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
         else:
             for i in range(m):
                 for j in range(n):
-                    acc = a[i, 0] * 0
+                    acc = 0.0  # (in_features may be 0: then the output is 0)
                     for p in range(kk):
                         acc += a[i, p] * w[j, p]
                     out[i, j] = acc
