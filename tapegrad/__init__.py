@@ -34,6 +34,14 @@ from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, fl
 from .selection import gather, index_put, index_select, lerp, masked_fill, where
 from .scatter import scatter, scatter_add
 from .tensor import Size, Tensor
+from .composite import (addmm, argsort, atleast_1d, atleast_2d, baddbmm, bincount,
+                        broadcast_to, bucketize, cdist, ceil, clamp_max, clamp_min,
+                        column_stack, count_nonzero, diag, diagonal, diff, e, finfo, fix,
+                        floor, floor_divide, fmod, frac, get_num_threads, hstack, iinfo, inf,
+                        isin, masked_select, meshgrid, movedim, msort, nan, nan_to_num,
+                        narrow, nonzero, pi, remainder, repeat_interleave, roll, round,
+                        searchsorted, set_num_threads, sort, std_mean, tile, topk, trace,
+                        tril, triu, trunc, unbind, unique, var_mean, vstack)
 from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_not, bitwise_or,
                       bitwise_xor, eq, equal, ge, greater, greater_equal, gt, isclose, isfinite,
                       isinf, isnan, le, less, less_equal, logical_and, logical_not, logical_or,

@@ -1,0 +1,494 @@
+"""Tensor functions that programs reach for, composed of recorded ops (no rows of their own).
+
+Each is written with ops of the table, so its gradient is theirs: `sort`/`topk` are a
+gather by the order NumPy finds, `tril`/`triu` a product with a constant mask, `roll` and
+`repeat_interleave` an index_select, `addmm` a product and a sum. Integer results
+(`argsort`, `nonzero`, `unique`, `bincount`, ...) are NumPy's and never recorded.
+"""
+
+import math
+
+import numpy as np
+
+from . import dtypes
+from .recorder import check_tensor
+from .tensor import Tensor, _dim, _from_array
+
+_LONG = dtypes.int64
+
+
+def _long(a) -> Tensor:
+    return _from_array(np.asarray(a, np.int64), _LONG, False)
+
+
+def _const(a, dt) -> Tensor:
+    return _from_array(np.asarray(a, dt.np), dt, False)
+
+
+class _ValuesIndices(tuple):
+    """(values, indices), like torch.return_types.sort / topk."""
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self):
+        return f"torch.return_types.{self.name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+
+def _pair(name, values, indices):
+    out = _ValuesIndices((values, indices))
+    out.name = name
+    return out
+
+
+# ---- order ------------------------------------------------------------------------------
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """Indices that sort input along dim (NumPy's stable sort; ties keep their order)."""
+    check_tensor(input, "argsort")
+    v = input._value()
+    if v.ndim == 0:
+        return _long(np.zeros((), np.int64))
+    d = _dim(dim, v.ndim, "argsort")
+    idx = np.argsort(-v if descending and v.dtype != np.bool_ else v, axis=d, kind="stable")
+    return _long(idx)
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """(values, indices) sorted along dim; values are a gather, so gradients flow."""
+    idx = argsort(input, dim, descending)
+    if input.ndim == 0:
+        return _pair("sort", input.clone(), idx)
+    return _pair("sort", input.gather(_dim(dim, input.ndim, "sort"), idx), idx)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """The k largest (or smallest) along dim, with their indices."""
+    check_tensor(input, "topk")
+    nd = input.ndim
+    d = _dim(dim, nd, "topk") if nd else 0
+    size = input._shape[d] if nd else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"selected index k out of range (k = {k}, dim {dim} of size {size})")
+    if nd == 0:
+        return _pair("topk", input.clone(), _long(np.zeros((), np.int64)))
+    idx = argsort(input, d, descending=largest)._value()
+    idx = np.take(idx, np.arange(k), axis=d)
+    ind = _long(idx)
+    return _pair("topk", input.gather(d, ind), ind)
+
+
+def msort(input: Tensor) -> Tensor:
+    return sort(input, 0)[0]
+
+
+# ---- masks and triangles ----------------------------------------------------------------
+def _tri(input: Tensor, diagonal: int, lower: bool, op: str) -> Tensor:
+    check_tensor(input, op)
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions (got shape "
+                           f"{list(input._shape)})")
+    r, c = input._shape[-2:]
+    mask = np.tri(r, c, diagonal, dtype=bool) if lower else ~np.tri(r, c, diagonal - 1,
+                                                                   dtype=bool)
+    if not input._dtype.is_floating_point:
+        return _from_array(np.where(mask, input._value(), 0).astype(input._dtype.np),
+                           input._dtype, False)
+    return input.masked_fill(_const(~mask, dtypes.bool_), 0.0)
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """Lower triangle (elements above the diagonal set to 0)."""
+    return _tri(input, diagonal, True, "tril")
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """Upper triangle (elements below the diagonal set to 0)."""
+    return _tri(input, diagonal, False, "triu")
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of a matrix (2-D input) as a 1-D tensor."""
+    check_tensor(input, "diagonal")
+    if input.ndim != 2 or (dim1, dim2) not in ((0, 1), (-2, -1), (1, 0)):
+        raise NotImplementedError("diagonal: only the diagonal of a 2-D tensor is supported")
+    r, c = input._shape
+    i = np.arange(max(0, min(r - max(0, -offset), c - max(0, offset))))
+    flat = (i + max(0, -offset)) * c + i + max(0, offset)
+    return input.reshape(-1)[_long(flat)]
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """1-D input: a square matrix with it on the diagonal; 2-D: its diagonal."""
+    check_tensor(input, "diag")
+    if input.ndim == 2:
+        return globals()["diagonal"](input, diagonal)
+    if input.ndim != 1:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+    n = input._shape[0] + abs(diagonal)
+    i = np.arange(input._shape[0])
+    pos = (i + max(0, -diagonal)) * n + i + max(0, diagonal)
+    from .selection import index_put
+
+    zeros = _from_array(np.zeros(n * n, input._dtype.np), input._dtype, False)
+    return index_put(zeros, (_long(pos),), input).reshape(n, n)
+
+
+def trace(input: Tensor) -> Tensor:
+    """Sum of the diagonal of a 2-D tensor."""
+    return diagonal(input).sum()
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """The elements where mask is True, as a 1-D tensor (mask broadcasts)."""
+    check_tensor(mask, "masked_select", "mask")
+    if mask._shape != input._shape:
+        mask = _const(np.broadcast_to(mask._value(), input._shape), dtypes.bool_)
+    return input[mask]
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False):
+    """Indices of the nonzero elements: (n, ndim) int64, or a tuple of 1-D index tensors."""
+    v = input._value()
+    if as_tuple:
+        return tuple(_long(i) for i in np.nonzero(np.atleast_1d(v)))
+    return _long(np.argwhere(v))
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    return _long(np.count_nonzero(input._value(), axis=dim))
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """nan, +inf and -inf replaced (by 0 and the dtype's largest and smallest finite)."""
+    from .selection import where
+
+    v = input._value()
+    if not input._dtype.is_floating_point:
+        return input.clone()
+    fi = np.finfo(v.dtype)
+    rep = np.nan_to_num(v, nan=nan, posinf=fi.max if posinf is None else posinf,
+                        neginf=fi.min if neginf is None else neginf)
+    return where(_const(np.isfinite(v), dtypes.bool_), input, _const(rep, input._dtype))
+
+
+# ---- rearranging ------------------------------------------------------------------------
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
+    """Elements shifted along dims (wrapping around); over the flattened tensor without dims."""
+    check_tensor(input, "roll")
+    if dims is None:
+        return roll(input.reshape(-1), shifts, 0).reshape(input._shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, "
+                           f"dims:{len(dims)}")
+    out = input
+    for s, d in zip(shifts, dims):
+        d = _dim(d, input.ndim, "roll")
+        n = input._shape[d]
+        if n:
+            out = out.index_select(d, _long((np.arange(n) - s) % n))
+    return out
+
+
+def repeat_interleave(input: Tensor, repeats, dim: int | None = None) -> Tensor:
+    """Each element (or slice along dim) repeated `repeats` times in place."""
+    if dim is None:
+        input, dim = input.reshape(-1), 0
+    d = _dim(dim, input.ndim, "repeat_interleave")
+    reps = repeats._value() if isinstance(repeats, Tensor) else repeats
+    idx = np.repeat(np.arange(input._shape[d]), reps)
+    return input.index_select(d, _long(idx))
+
+
+def tile(input: Tensor, dims) -> Tensor:
+    dims = tuple(dims)
+    if len(dims) < input.ndim:
+        dims = (1,) * (input.ndim - len(dims)) + dims
+    return input.repeat(*dims)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """The slices along dim, as a tuple."""
+    d = _dim(dim, input.ndim, "unbind")
+    return tuple(input.select(d, i) for i in range(input._shape[d]))
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    d = _dim(dim, input.ndim, "narrow")
+    start = start + input._shape[d] if start < 0 else start
+    if start < 0 or start + length > input._shape[d] or length < 0:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({input._shape[d]}).")
+    index = (slice(None),) * d + (slice(start, start + length),)
+    return input[index]
+
+
+def movedim(input: Tensor, source, destination) -> Tensor:
+    nd = input.ndim
+    src = [_dim(s, nd, "movedim") for s in ((source,) if isinstance(source, int) else source)]
+    dst = [_dim(s, nd, "movedim") for s in ((destination,) if isinstance(destination, int)
+                                            else destination)]
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return input.permute(*order)
+
+
+def broadcast_to(input: Tensor, size) -> Tensor:
+    return input.expand(*size)
+
+
+def atleast_1d(input: Tensor) -> Tensor:
+    return input.reshape(1) if input.ndim == 0 else input
+
+
+def atleast_2d(input: Tensor) -> Tensor:
+    return input.reshape(1, -1) if input.ndim < 2 else input
+
+
+def hstack(tensors) -> Tensor:
+    from .movement import cat
+
+    tensors = [atleast_1d(t) for t in tensors]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    from .movement import cat
+
+    return cat([atleast_2d(t) for t in tensors], 0)
+
+
+def column_stack(tensors) -> Tensor:
+    from .movement import cat
+
+    return cat([t.reshape(-1, 1) if t.ndim < 2 else t for t in tensors], 1)
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids (expanded views of the inputs); indexing 'ij' or 'xy'."""
+    if len(tensors) == 1 and not isinstance(tensors[0], Tensor):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"torch.meshgrid: indexing must be one of 'xy' or 'ij', but received: "
+                         f"{indexing}")
+    ts = list(tensors)
+    if indexing == "xy" and len(ts) >= 2:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.numel() for t in ts)
+    out = []
+    for i, t in enumerate(ts):
+        view = [1] * len(ts)
+        view[i] = -1
+        out.append(t.reshape(*view).expand(*shape))
+    if indexing == "xy" and len(out) >= 2:
+        out = [o.transpose(0, 1) for o in out]
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+# ---- arithmetic -------------------------------------------------------------------------
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1):
+    """beta * input + alpha * (mat1 @ mat2)."""
+    prod = mat1 @ mat2
+    prod = prod if alpha == 1 else prod * alpha
+    return prod + (input if beta == 1 else input * beta) if beta != 0 else prod
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1,
+            alpha: float = 1):
+    from .linalg import bmm
+
+    prod = bmm(batch1, batch2)
+    prod = prod if alpha == 1 else prod * alpha
+    return prod + (input if beta == 1 else input * beta) if beta != 0 else prod
+
+
+def clamp_min(input: Tensor, min) -> Tensor:
+    return input.clamp(min=min)
+
+
+def clamp_max(input: Tensor, max) -> Tensor:
+    return input.clamp(max=max)
+
+
+def _rounding(name, fn):
+    def op(input: Tensor) -> Tensor:
+        """Rounded elementwise; zero gradient (as PyTorch's) where the input requires grad."""
+        check_tensor(input, name)
+        r = _from_array(np.asarray(fn(input._value()), input._dtype.np), input._dtype, False)
+        if not input._rg:
+            return r
+        return input * 0.0 + r  # the rounded value, with a zero gradient
+    op.__name__ = name
+    return op
+
+
+floor = _rounding("floor", np.floor)
+ceil = _rounding("ceil", np.ceil)
+round = _rounding("round", np.round)  # half to even, as PyTorch
+trunc = _rounding("trunc", np.trunc)
+fix = trunc
+
+
+def frac(input: Tensor) -> Tensor:
+    return input - trunc(input.detach())
+
+
+def floor_divide(input, other) -> Tensor:
+    """Floor of input / other (not recorded)."""
+    return _int_op(np.floor_divide, input, other)
+
+
+def remainder(input, other) -> Tensor:
+    """input - floor(input / other) * other, the sign of other (Python's %)."""
+    if isinstance(input, Tensor) and input._rg:
+        return input - floor(input.detach() / other) * other
+    return _int_op(np.remainder, input, other)
+
+
+def fmod(input, other) -> Tensor:
+    """C's fmod: the sign of input."""
+    if isinstance(input, Tensor) and input._rg:
+        return input - trunc(input.detach() / other) * other
+    return _int_op(np.fmod, input, other)
+
+
+def _int_op(fn, a, b) -> Tensor:
+    av = a._value() if isinstance(a, Tensor) else a
+    bv = b._value() if isinstance(b, Tensor) else b
+    dt = a._dtype if isinstance(a, Tensor) else b._dtype
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        dt = dtypes.promote(a._dtype, b._dtype)
+    elif isinstance(b, float) and not dt.is_floating_point:
+        dt = dtypes.get_default_dtype()
+    with np.errstate(all="ignore"):
+        return _from_array(np.asarray(fn(av, bv), dt.np), dt, False)
+
+
+def std_mean(input: Tensor, dim=None, *, correction=1, keepdim=False):
+    return input.std(dim, keepdim=keepdim, correction=correction), input.mean(dim, keepdim)
+
+
+def var_mean(input: Tensor, dim=None, *, correction=1, keepdim=False):
+    return input.var(dim, keepdim=keepdim, correction=correction), input.mean(dim, keepdim)
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
+    """Pairwise p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M)."""
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    return diff.norm(p=p, dim=-1)
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1) -> Tensor:
+    d = _dim(dim, input.ndim, "diff")
+    out = input
+    for _ in range(n):
+        m = out._shape[d]
+        lo = (slice(None),) * d + (slice(0, m - 1),)
+        hi = (slice(None),) * d + (slice(1, m),)
+        out = out[hi] - out[lo]
+    return out
+
+
+# ---- integer results --------------------------------------------------------------------
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False, dim=None):
+    v = input._value()
+    u, inv, cnt = np.unique(v if dim is None else v, return_inverse=True, return_counts=True,
+                            axis=dim)
+    out = [_from_array(np.asarray(u, v.dtype), input._dtype, False)]
+    if return_inverse:
+        out.append(_long(inv.reshape(v.shape) if dim is None else inv))
+    if return_counts:
+        out.append(_long(cnt))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    w = None if weights is None else weights._value()
+    r = np.bincount(input._value(), w, minlength)
+    if w is None:
+        return _long(r)
+    return _from_array(r.astype(weights._dtype.np), weights._dtype, False)
+
+
+def searchsorted(sorted_sequence: Tensor, values, *, right: bool = False, side=None):
+    side = side or ("right" if right else "left")
+    v = values._value() if isinstance(values, Tensor) else values
+    return _long(np.searchsorted(sorted_sequence._value(), v, side=side))
+
+
+def bucketize(input: Tensor, boundaries: Tensor, *, right: bool = False) -> Tensor:
+    return _long(np.searchsorted(boundaries._value(), input._value(),
+                                 side="left" if not right else "right"))
+
+
+def isin(elements, test_elements, *, invert: bool = False) -> Tensor:
+    e = elements._value() if isinstance(elements, Tensor) else np.asarray(elements)
+    t = test_elements._value() if isinstance(test_elements, Tensor) else test_elements
+    return _from_array(np.isin(e, t, invert=invert), dtypes.bool_, False)
+
+
+# ---- constants and dtype information ---------------------------------------------------
+inf, nan, pi, e = math.inf, math.nan, math.pi, math.e
+
+
+class finfo:
+    """Floating dtype limits: bits, eps, max, min, tiny, resolution."""
+
+    def __init__(self, type=None):
+        fi = np.finfo((type or dtypes.get_default_dtype()).np)
+        self.bits, self.eps, self.max, self.min = fi.bits, float(fi.eps), float(fi.max), \
+            float(fi.min)
+        self.tiny = self.smallest_normal = float(fi.tiny)
+        self.resolution = float(fi.resolution)
+        self.dtype = str(fi.dtype)
+
+
+class iinfo:
+    """Integer dtype limits: bits, max, min."""
+
+    def __init__(self, type):
+        ii = np.iinfo(type.np)
+        self.bits, self.max, self.min, self.dtype = ii.bits, int(ii.max), int(ii.min), \
+            str(ii.dtype)
+
+
+_threads = [1]
+
+
+def get_num_threads() -> int:
+    """Threads tapegrad's kernels use (its sweeps are single-threaded)."""
+    return _threads[0]
+
+
+def set_num_threads(n: int) -> None:
+    """Accepted for compatibility; tapegrad's sweeps are single-threaded."""
+    _threads[0] = int(n)
+
+
+# ---- Tensor methods -----------------------------------------------------------------------
+def _bind() -> None:
+    T = Tensor
+    for name in ("argsort", "sort", "topk", "msort", "tril", "triu", "diagonal", "diag",
+                 "trace", "masked_select", "nonzero", "count_nonzero", "nan_to_num", "roll",
+                 "repeat_interleave", "tile", "unbind", "narrow", "movedim", "broadcast_to",
+                 "addmm", "baddbmm", "clamp_min", "clamp_max", "floor", "ceil", "round",
+                 "trunc", "fix", "frac", "floor_divide", "remainder", "fmod", "diff",
+                 "unique", "bincount", "isin"):
+        setattr(T, name, globals()[name])
+    T.view_as = lambda self, other: self.view(other._shape)
+    T.reshape_as = lambda self, other: self.reshape(other._shape)
+    T.type_as = lambda self, other: self.to(other._dtype)
+    T.ndimension = lambda self: len(self._shape)
+    T.element_size = lambda self: self._dtype.np.itemsize
+    T.__floordiv__ = lambda self, other: floor_divide(self, other)
+    T.__rfloordiv__ = lambda self, other: floor_divide(other, self)
+    T.__mod__ = lambda self, other: remainder(self, other)
+    T.__rmod__ = lambda self, other: remainder(other, self)
+
+
+_bind()
