@@ -25,6 +25,8 @@ from ..selection import where as _where
 from ..tensor import Tensor
 from ..tensor import _from_array
 from ._grad_fn import show_linear as _show_linear
+from ._conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d,
+                    conv2d, max_pool1d, max_pool2d)
 from ._cross_entropy import (binary_cross_entropy, binary_cross_entropy_with_logits,
                              cross_entropy, nll_loss)
 from ._layers_functional import (cosine_similarity, dropout, dropout1d, dropout2d, dropout3d,
@@ -203,4 +205,7 @@ __all__ = [
     "dropout", "dropout1d", "dropout2d", "dropout3d", "embedding", "one_hot", "pad",
     "normalize", "layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_norm",
     "cosine_similarity", "pairwise_distance",
+    # convolution and pooling
+    "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d",
 ]
