@@ -426,8 +426,11 @@ def _mm_nt(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
     w = A[pb:pb + n * kk].reshape((n, kk))
     if not backward:
         out = A[po:po + m * n].reshape((m, n))
-        if m * kk * n >= BLAS_MIN:
-            np.dot(a, w.T, out)
+        if m * kk * n >= BLAS_MIN:  # the products' argument layouts are _mm's (one compile)
+            r = np.dot(a, w.T)
+            for i in range(m):
+                for j in range(n):
+                    out[i, j] = r[i, j]
         else:
             for i in range(m):
                 for j in range(n):
@@ -441,7 +444,9 @@ def _mm_nt(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
     gw = G[pb:pb + n * kk].reshape((n, kk))
     if m * kk * n >= BLAS_MIN:
         if need_a:
-            ga += np.dot(g, w)
+            t = np.empty((m, kk), A.dtype)
+            np.dot(g, w, t)
+            ga += t
         if need_b:
             gw += np.dot(g.T, a)
         return
