@@ -12,6 +12,7 @@ import numpy as np
 
 from . import dtypes
 from .recorder import check_tensor
+from .reductions import _ValuesIndices  # (values, indices), as max(dim) returns
 from .tensor import Tensor, _dim, _from_array
 
 _LONG = dtypes.int64
@@ -25,17 +26,8 @@ def _const(a, dt) -> Tensor:
     return _from_array(np.asarray(a, dt.np), dt, False)
 
 
-class _ValuesIndices(tuple):
-    """(values, indices), like torch.return_types.sort / topk."""
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
-
-    def __repr__(self):
-        return f"torch.return_types.{self.name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
-
-
 def _pair(name, values, indices):
+    """torch.return_types.sort / topk: a (values, indices) tuple with those names."""
     out = _ValuesIndices((values, indices))
     out.name = name
     return out
