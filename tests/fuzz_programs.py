@@ -33,7 +33,10 @@ differences of a program in which some reads are held at the unperturbed point:
 - indexing with Python lists and `range` objects (`v2[[0, 2]]`, `v3[range(2), [1, 0]]`);
 - `in_thread(lambda: expr)` builds a graph from the leaves in a worker thread and runs its
   backward there (an `extra` step: its scalar value, a constant for the main thread, adds
-  to the objective whose gradient the leaves' .grad must hold after the main backward).
+  to the objective whose gradient the leaves' .grad must hold after the main backward);
+- `pause` steps make the reverse sweep stop for Python: `scaled(v2, 1.5)` is a custom
+  `autograd.Function` (x * s, backward g * s), `hooked(v2)` registers a tensor hook on
+  its input that hands on a fresh copy of the gradient, then returns `v2 * 1.0`.
 """
 
 import math
@@ -156,6 +159,27 @@ def in_thread(fn):  # fn()'s graph is built and backwarded in a worker thread; i
     if isinstance(box[0], BaseException):
         raise box[0]
     return torch.tensor(box[0], dtype=torch.float64)
+''',
+    "scaled": '''
+class _Scale(torch.autograd.Function):  # y = x * s, backward g * s: the sweep pauses here
+    @staticmethod
+    def forward(ctx, x, s):
+        ctx.s = s
+        return x * s
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.s, None
+
+
+def scaled(x, s):
+    return _Scale.apply(x, s)
+''',
+    "hooked": '''
+def hooked(x):  # a hook on x hands on a fresh copy of its gradient; a new value x * 1.0
+    if x.requires_grad:
+        x.register_hook(lambda g: g * 1.0)
+    return x * 1.0
 ''',
 }
 _HELPERS_CODE = compile("".join(HELPERS.values()), "<fuzz helpers>", "exec")
@@ -1043,6 +1067,14 @@ class Builder:
         self.restep()
         return k
 
+    def pause(self):
+        """A step at which the reverse sweep pauses for Python (custom Function, hook)."""
+        k = self._base()
+        if self.draw(st.booleans()):
+            sc = self.draw(st.sampled_from([0.5, 1.5, -2.0]))
+            return self.add(f"scaled({{0}}, {sc!r})", (k,), lambda x: x * sc)
+        return self.add("hooked({0})", (k,), lambda x: x * 1.0)
+
     def retain(self):
         k = self._base()
         if not self.rg[k]:
@@ -1298,13 +1330,13 @@ THREAD_FNS = (("torch.tanh({x})", np.tanh), ("torch.sin({x})", np.sin),
 
 KINDS = ("unary", "scalar", "binary", "reduce", "matmul", "reshape", "permute", "index",
          "unsqueeze", "expand", "reduce2", "clamp", "join", "select")
-AUTOGRAD_KINDS = ("detach", "nograd", "inplace", "retain", "listindex", "thread")
+AUTOGRAD_KINDS = ("detach", "nograd", "inplace", "retain", "listindex", "thread", "pause")
 WRAPPABLE = KINDS + ("inplace", "listindex")  # what detach/nograd/retain wrap
 KINDS = KINDS + AUTOGRAD_KINDS
 FLAVORS = {
     "mixed": dict.fromkeys(KINDS, 1),
     "autograd": {"detach": 4, "nograd": 2, "inplace": 4, "retain": 2, "listindex": 3,
-                 "thread": 1, "unary": 1, "scalar": 1, "binary": 2, "reduce": 1, "matmul": 1,
+                 "thread": 1, "pause": 2, "unary": 1, "scalar": 1, "binary": 2, "reduce": 1, "matmul": 1,
                  "index": 1, "select": 1, "expand": 1, "reshape": 1},
     "math": {"unary": 4, "scalar": 3, "binary": 4, "reduce": 1, "matmul": 1, "reshape": 1,
              "index": 1, "clamp": 2, "reduce2": 1, "select": 1},
