@@ -1,5 +1,5 @@
 """Activations and softmax: one record each (rows of the op table in
-tapegrad/ops/elementwise.py and tapegrad/ops/structural.py).
+tapegrad/ops/nn.py and tapegrad/ops/structural.py).
 
 These are the functions behind `tapegrad.nn.functional` and the `nn` activation layers;
 `softmax` and `log_softmax` are also `tapegrad.softmax` and Tensor methods, as in PyTorch.

@@ -69,7 +69,8 @@ _NP_FWD = {s.opcode: s.np_fwd for s in BY_NAME.values() if s.np_fwd is not None}
 # x / 0 is inf, as IEEE and PyTorch say, without NumPy's RuntimeWarning. np.errstate would
 # cost 1-2 us per op (more than the op on small tensors), so the kernels' own module is
 # filtered, and a user filter that turns the warning into an error is retried quietly.
-warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad\.ops\.elementwise")
+warnings.filterwarnings("ignore", category=RuntimeWarning,
+                        module=r"tapegrad\.ops\.(elementwise|nn)$")
 
 
 def _eager(op, dt, c, a, b=None, c2=None):

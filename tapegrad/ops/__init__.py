@@ -1,10 +1,10 @@
 """The op table: every op tapegrad records, by opcode and by name.
 
-`OPS` is the single source of truth. Families and rows are declared in elementwise.py
+`OPS` is the single source of truth. Families and rows are declared in elementwise.py, nn.py
 and structural.py; the compiled dispatch (tapegrad/tape/dispatch.py) is generated from it.
 """
 
-from . import elementwise, structural  # noqa: F401  (declaring modules fill REGISTRY)
+from . import elementwise, nn, structural  # noqa: F401  (declaring modules fill REGISTRY)
 from .spec import FAMILY_NAMES, REGISTRY, OpSpec
 
 OPS = tuple(sorted(REGISTRY, key=lambda s: s.opcode))
