@@ -46,6 +46,8 @@ def _python_calls(fn):
 def test_backward_python_calls_do_not_grow_with_the_graph():
     x, small = _chain(5)         # 10 records
     small.backward()             # warm: compile and cache the sweep
+    _chain(5000)[1].backward()   # and size the adjoint arenas for the big graph (a one-time
+    # resize would count its allocation calls against the big backward below)
     x, big = _chain(5000)        # 10,000 records
     n_small = _python_calls(lambda: _chain(5)[1].backward())
     _, small = _chain(5)
