@@ -257,6 +257,14 @@ def run(progs, phases=PHASES):
                 tape.compact()  # nothing above is alive any more: drops all of it
         except Exception as e:  # noqa: BLE001  (reported; the other programs still run)
             failed.append(f"{p.op} [{p.dtype}] {p.expr}: {type(e).__name__}: {e}")
+    if "backward" in phases:  # a fresh tape sweeps with reverse_elementwise first
+        from .tape.tape import recording
+
+        for name in sorted({p.dtype for p in progs}):
+            with recording():
+                x = torch.tensor([0.5, 1.5], dtype=getattr(torch, name), requires_grad=True)
+                (x * x + 1.0).sum().backward()
+                backwards += 1
     return {"programs": len(progs), "sweeps": sweeps, "backwards": backwards,
             "recorded": {dt: sorted(ops) for dt, ops in recorded.items()}, "failed": failed,
             "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,

@@ -264,3 +264,26 @@ def test_grad_mode_is_per_thread():
         th.join()
         assert not torch.is_grad_enabled()
     assert seen == {"enabled": True, "rg": True}  # a new thread starts with grad on
+
+
+def test_the_elementwise_sweep_hands_over_to_the_full_one():
+    """A fresh tape sweeps with reverse_elementwise, which compiles a third of reverse1;
+    at the first record of another family (a matmul here, mid-sweep) reverse1 goes on
+    from that record, and the tape keeps using reverse1."""
+    with tapes.recording() as tape:
+        w = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64, requires_grad=True)
+        x = torch.tensor([0.5, -1.5], dtype=torch.float64, requires_grad=True)
+        (x * x).sum().backward()  # sum is a reduction: hands over at its record
+        assert not tape.elementwise
+    with tapes.recording() as tape:
+        h = (w @ x).tanh() * 3.0 + x  # matmul below two elementwise records
+        h[0].backward()
+        assert not tape.elementwise
+        wv, xv = w.detach().numpy(), x.detach().numpy()
+        d = 3.0 * (1 - np.tanh(wv @ xv) ** 2)[0]
+        np.testing.assert_allclose(w.grad.numpy()[0], d * xv)
+        np.testing.assert_allclose(x.grad.numpy(), 2 * xv + d * wv[0] + [1.0, 0.0])
+    with tapes.recording() as tape:
+        y = (x * 2.0 + 1.0).exp()
+        y.backward(torch.ones(2, dtype=torch.float64))
+        assert tape.elementwise  # elementwise only: the small sweep did all of it

@@ -15,7 +15,7 @@ from sys import getrefcount
 import numpy as np
 
 from ..tape import sweep
-from ..tape.records import (DT_F32, DT_F64, ERR_FREED, ERR_VERSION, OK, PAUSE, R_IN0, R_IN1, R_IN2, R_OP, R_OUT,
+from ..tape.records import (DT_F32, DT_F64, ERR_FREED, ERR_VERSION, OK, OTHER, PAUSE, R_IN0, R_IN1, R_IN2, R_OP, R_OUT,
                             R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NUMEL, S_OFF, S_REC, S_SHAPE,
                             S_VER)
 from ..tape.tape import _fast, current
@@ -106,8 +106,10 @@ def _segment(tape, k0, bottom, top, retain, paused):
 
 
 def _reverse(tape, k0, bottom, top, retain):
-    """Pass 2 from record k0: `reverse1` over the one arena of a tape with one dtype (half
-    the code to compile), `reverse` over both."""
+    """Pass 2 from record k0: over the one arena of a tape with one dtype, `reverse1`, or
+    `reverse_elementwise` while the tape has swept only elementwise records (a third of
+    reverse1's first-ever compile; at another family it stops and reverse1 goes on);
+    `reverse` over both arenas."""
     G = tape.G
     code = _ONE_DTYPE.get(tape.codes)
     if code is None:
@@ -117,11 +119,18 @@ def _reverse(tape, k0, bottom, top, retain):
     else:
         args = (tape.R, tape.S, tape.AUX, tape.A[code], G[code], tape.MARK, tape.LIST,
                 tape.BUF, k0, bottom, top, retain)
-        key, dispatcher = code, sweep.reverse1
+        if tape.elementwise:
+            key, dispatcher = code + 2, sweep.reverse_elementwise
+        else:
+            key, dispatcher = code, sweep.reverse1
     fn = _entry.get(key)
     if fn is None:
         fn = _entry[key] = _fast(dispatcher, *args)
-    return fn(*args)
+    out = fn(*args)
+    if out[0] == OTHER:  # from now on this tape sweeps with reverse1
+        tape.elementwise = False
+        return _reverse(tape, out[1], bottom, top, retain)
+    return out
 
 
 _ONE_DTYPE = {1 << DT_F32: DT_F32, 1 << DT_F64: DT_F64}  # tape.codes -> its one arena

@@ -169,5 +169,6 @@ _NAMES = {
     "mark": "the reverse sweep's marking pass",
     "reverse": "the reverse sweep",
     "reverse1": "the reverse sweep",
+    "reverse_elementwise": "the reverse sweep of elementwise ops",
     "compact": "the tape compaction",
 }

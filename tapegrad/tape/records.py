@@ -70,3 +70,4 @@ OK = 0
 ERR_FREED = 1     # reached a freed record that saved tensors: "backward ... a second time"
 ERR_VERSION = 2   # a saved value was modified in place
 PAUSE = 3         # the reverse sweep stopped at a record whose backward runs in Python
+OTHER = 4         # reverse_elementwise stopped at a record of another family

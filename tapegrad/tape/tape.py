@@ -72,6 +72,7 @@ class Tape:
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
         self.epoch = 0        # bumped by compaction: cached leaf slots are then stale
         self._entries = [None] * 4  # compiled record entry points by (elementwise, dtype)
+        self.elementwise = True  # no sweep met a record of another family yet
 
     # ---- aux pool: shapes and op parameters, interned ---------------------------------
     def intern(self, values, tag):
