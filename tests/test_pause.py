@@ -85,3 +85,35 @@ def test_python_records_survive_compaction():
     y.backward()
     assert len(CALLS) == 5
     assert x.grad.item() == pytest.approx(1.0001 ** 50 * 2.0 ** 5, rel=1e-12)
+
+
+def test_python_backward_that_records_does_not_compact_under_the_sweep():
+    """A Python backward may record on the tape (under enable_grad); make_room then grows
+    the tables instead of compacting, so the paused sweep's marks and positions hold."""
+    from tapegrad.tape import Tape
+    from tapegrad.tape import tape as tapes
+
+    w = torch.tensor([3.0], dtype=torch.float64, requires_grad=True)
+    junk = []
+
+    def busy(x):
+        tape = current()
+        (s,) = _slots(tape, x._dtype, x)
+
+        def vjp(g):
+            with torch.enable_grad():
+                for _ in range(100):  # far more than the tiny tape holds
+                    junk.append(w * 2.0)
+            return (g * 2.0,)
+
+        out = tape.record_python([s], np.array(x._value()), vjp, x._dtype.code, x._rg)
+        return _on_tape(tape, out, x._shape, x._dtype, x._rg)
+
+    with tapes.recording(Tape(records=16, elements=64, aux=64)) as tape:
+        x = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
+        y = (busy(x * 3.0) * x).sum()
+        epoch = tape.epoch
+        y.backward()
+        assert tape.epoch == epoch and tape.pinned == 0  # grown, not compacted
+        assert x.grad.item() == pytest.approx(0.5 * 2.0 * 3.0 + 3.0 * 0.5)  # x busy' 3 + u
+        assert len(junk) == 100 and junk[-1].item() == 6.0

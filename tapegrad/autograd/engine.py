@@ -37,10 +37,10 @@ def _sweep(tape, roots, seed, retain):
     status, a, b, top, bottom = fn(*args)
     if status == OK:
         if _HOOKED:  # a tape has hooked non-leaf tensors
-            return _hooked_sweep(tape, top, bottom, retain)
+            return _pinned(_hooked_sweep, tape, top, bottom, retain)
         status, a, b, top = _reverse(tape, top, bottom, top, retain)
         if status == PAUSE:
-            a = _paused_sweep(tape, a, b, top, retain)
+            a = _pinned(_paused_sweep, tape, a, b, top, retain)
         return a
     if status == ERR_FREED:
         from ..ops import BY_CODE
@@ -55,6 +55,17 @@ def _sweep(tape, roots, seed, retain):
     if status == ERR_VERSION:
         raise RuntimeError(_version_message(tape, a, b))
     return a
+
+
+def _pinned(fn, tape, *args):
+    """fn(tape, *args) with the tape pinned: Python code a sweep runs (a custom Function's
+    backward, a hook) may record, but never compacts the tape under the sweep's marks
+    and record positions; the tables grow instead (tape.make_room)."""
+    tape.pinned += 1
+    try:
+        return fn(tape, *args)
+    finally:
+        tape.pinned -= 1
 
 
 def _paused_sweep(tape, k, bottom, top, retain):

@@ -73,6 +73,8 @@ class Tape:
         self.epoch = 0        # bumped by compaction: cached leaf slots are then stale
         self._entries = [None] * 4  # compiled record entry points by (elementwise, dtype)
         self.elementwise = True  # no sweep met a record of another family yet
+        self.pinned = 0       # > 0 while a sweep (or a Python walk) holds record positions:
+                              # make_room then only grows the tables, never renumbers
 
     # ---- aux pool: shapes and op parameters, interned ---------------------------------
     def intern(self, values, tag):
@@ -298,13 +300,14 @@ class Tape:
         seq = int(self.AUX[sweep.H_SEQ])
         frequent = seq - self._seq_compacted < _FEW_RECORDS  # the arena fills in few records
         self._seq_compacted = seq
-        keep = self.compact(keep)
+        if not self.pinned:
+            keep = self.compact(keep)
         nrec, nslot = int(self.AUX[sweep.H_NREC]), int(self.AUX[sweep.H_NSLOT])
         if max(nrec, nslot) + 1 > self.R.shape[0] // 2:
             self.R = _grown(self.R, 2 * self.R.shape[0])
             self.S = _grown(self.S, 2 * self.S.shape[0])
-            self.MARK = np.zeros(self.R.shape[0], np.uint8)
-            self.LIST = np.zeros(self.R.shape[0], np.int64)
+            self.MARK = _grown(self.MARK, self.R.shape[0])  # a pinned sweep's marks stay
+            self.LIST = _grown(self.LIST, self.R.shape[0])
             self.BUF = np.zeros(self.R.shape[0], np.int64)
             self.NEW = np.zeros(self.R.shape[0], np.int64)
         for c in (DT_F32, DT_F64):
