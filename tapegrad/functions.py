@@ -118,6 +118,22 @@ def _strides(shape, out):
     return st
 
 
+_BROADCASTS = {}  # (shape a, shape b) -> (out shape, the kernel's layout or None)
+
+
+def _broadcast(sa, sb, name):
+    """The broadcast of shapes sa and sb and the BINARY kernel's layout of it: None when
+    each input is full size or one element, else [nd, out shape, strides of a, of b]."""
+    shape = broadcast_shapes(sa, sb, name)
+    if (sa == shape or math.prod(sa) == 1) and (sb == shape or math.prod(sb) == 1):
+        layout = None
+    else:
+        layout = (len(shape),) + shape + tuple(_strides(sa, shape)) + tuple(_strides(sb, shape))
+    if len(_BROADCASTS) < 4096:
+        _BROADCASTS[sa, sb] = shape, layout
+    return shape, layout
+
+
 def _binary(name, a, b, alpha=1.0):
     """Record y = f(a, b, alpha) with broadcasting; a python scalar b goes to the scalar op."""
     if type(a) is not Tensor:
@@ -141,19 +157,17 @@ def _binary(name, a, b, alpha=1.0):
             return _from_array(np.asarray(_INT_UFUNC[name](va, vb * alpha if alpha != 1 else vb)),
                                dt, False)
     sa, sb = a._shape, b._shape
-    shape = sa if sa == sb else broadcast_shapes(sa, sb, name)
+    if sa == sb:
+        shape, layout = sa, None
+    else:
+        shape, layout = _BROADCASTS.get((sa, sb)) or _broadcast(sa, sb, name)
     if not ((a._rg or b._rg) and _local.grad_enabled):
         return _eager(_OP[name], dt, alpha, a._value(), b._value())
     tape = current()
     if sa == sb:
         aux, out_shape = -1, -1
     else:
-        na, nb = math.prod(sa), math.prod(sb)
-        if (sa == shape or na == 1) and (sb == shape or nb == 1):
-            aux = -1
-        else:
-            aux = tape.intern((len(shape),) + shape + tuple(_strides(sa, shape))
-                              + tuple(_strides(sb, shape)), "bcast")
+        aux = -1 if layout is None else tape.intern(layout, "bcast")
         out_shape = tape.shape(shape)
     if a._tape is tape and b._tape is tape and a._dtype is dt and b._dtype is dt and \
             not tape.dirty:

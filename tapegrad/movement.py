@@ -39,8 +39,10 @@ def _strided(name, x, shape, it_shape, strides, base, numpy_fn):
     input's `strides` and `base` offset."""
     if not it_shape:  # a single element
         it_shape, strides = (1,), (0,)
+    if not (x._rg and _local.grad_enabled):
+        return _record(name, x, tuple(shape), None, numpy_fn)  # a NumPy view: no aux
     aux = (len(it_shape),) + tuple(it_shape) + tuple(strides) + (base,)
-    return _record(name, x, tuple(shape), aux, numpy_fn)
+    return record(name, (x,), tuple(shape), x._dtype, params=aux)
 
 
 # ---- reshape ----------------------------------------------------------------------------
@@ -131,6 +133,9 @@ def t(input):
     if input.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                            f"{input.ndim}D")
+    if input.ndim == 2:  # the common case, without permute's checks: strides (1, cols)
+        m, n = input._shape
+        return _strided("t", input, (n, m), (n, m), (1, n), 0, lambda a: a.T)
     return permute(input, tuple(range(input.ndim - 1, -1, -1)), _name="t")
 
 

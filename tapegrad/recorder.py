@@ -50,25 +50,37 @@ def record(name, ins, shape, dt, *, params=None, c=0.0, positions=None):
     tapegrad/tape/kernels.py); `c`: the record's float parameter. INDEX ops read
     `positions` (an int tensor, kept exactly in the float64 arena) as in1 and `ins` as
     (in0, in2)."""
-    tape = current()
-    spec = BY_NAME[name]
-    rg = needs_grad(*ins)
-    flags = S_RG if rg else 0
-    aux = -1 if params is None else tape.intern(tuple(params), FAMILY_NAMES[spec.family])
-    if spec.family == INDEX:
+    tape = _local.tape
+    opcode, family, tag = _ROW[name]
+    rg = False
+    if _local.grad_enabled:
+        for t in ins:
+            if t._rg:
+                rg = True
+                break
+    aux = -1 if params is None else tape.intern(tuple(params), tag)
+    if family == INDEX:
         s = slots(tape, None, *ins, positions)
         s0, s2, s1 = (s[0], -1, s[1]) if len(ins) == 1 else s
-        out = tape.record_wide(spec.opcode, s0, s1, s2, aux, c, tape.shape(shape), dt.code,
-                               flags)
-    elif spec.family == TERNARY:
+        out = tape.record_wide(opcode, s0, s1, s2, aux, c, tape.shape(shape), dt.code,
+                               S_RG if rg else 0)
+    elif family == TERNARY:
         s0, s1, s2 = slots(tape, dt, *ins)
-        out = tape.record_wide(spec.opcode, s0, s1, s2, aux, c, tape.shape(shape), dt.code,
-                               flags)
+        out = tape.record_wide(opcode, s0, s1, s2, aux, c, tape.shape(shape), dt.code,
+                               S_RG if rg else 0)
     else:
-        s = slots(tape, dt, *ins)
-        out = tape.record(spec.opcode, s[0], s[1] if len(s) > 1 else -1, aux, c,
-                          tape.shape(shape), dt.code, flags)
-    return _on_tape(tape, out, tuple(shape), dt, rg)
+        if len(ins) == 1 and ins[0]._tape is tape and ins[0]._dtype is dt and not tape.dirty:
+            s0, s1 = ins[0]._slot, -1  # the common case: a result of this tape
+        else:
+            s = slots(tape, dt, *ins)
+            s0, s1 = s[0], s[1] if len(s) > 1 else -1
+        out = tape.record(opcode, s0, s1, aux, c, tape.shape(shape), dt.code,
+                          S_RG if rg else 0)
+    return _on_tape(tape, out, shape if type(shape) is tuple else tuple(shape), dt, rg)
+
+
+_ROW = {name: (spec.opcode, spec.family, FAMILY_NAMES[spec.family])
+        for name, spec in BY_NAME.items()}  # op name -> what record() needs of its row
 
 
 # ---- getting inputs onto the tape ------------------------------------------------------

@@ -34,9 +34,16 @@ _INT_REDUCE = {"sum": np.sum, "prod": np.prod, "amax": np.max, "amin": np.min, "
                "min": np.min}
 
 
+_NEEDS_ONE = frozenset(("amax", "amin", "max", "min"))  # no reduction of 0 elements
+
+
 def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
     """Record a REDUCE op: `name` over all elements (dim None) or its `_dim` form; the
     float `c` is the op's parameter (correction of var/std, p of norm)."""
+    if dim is None and not keepdim and dtype is None and type(x) is Tensor and x._rg and \
+            _local.grad_enabled and x._dtype.is_floating_point and (0 not in x._shape or
+                                                                   name not in _NEEDS_ONE):
+        return record(name, (x,), (), x._dtype, c=float(c))  # all elements: the common case
     _check_tensor(x, name)
     nd = len(x._shape)
     dims = _dims(dim, nd, name)
@@ -52,7 +59,7 @@ def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
         v = np.asarray(f(x._value(), axis=dims, keepdims=keepdim))
         out_dt = dtypes.int64 if name in ("sum", "prod") else dt
         return _from_array(v.astype(out_dt.np), out_dt, False)
-    if 0 in x._shape and name in ("amax", "amin", "max", "min") and (dim is None or 0 in [
+    if 0 in x._shape and name in _NEEDS_ONE and (dim is None or 0 in [
             x._shape[d] for d in dims]):
         raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
                          f"== 0. Specify the reduction dim with the 'dim' argument.")

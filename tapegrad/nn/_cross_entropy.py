@@ -16,6 +16,7 @@ from ..recorder import check_tensor
 from ..functions import _binary
 from ..tensor import Tensor
 from ._grad_fn import show
+from ._kernels import in_unit_interval
 from ._losses import _const, _float_loss_input, _legacy_reduction, _reduce, _tname
 
 
@@ -38,13 +39,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"size ({input.shape}) is deprecated. Please ensure they have the "
                          "same size.")
     dt = input._dtype
-    pv = input._value()
-    if not (pv.size == 0 or 0 <= pv.min() and pv.max() <= 1):  # nan fails too
+    if not in_unit_interval(input._value().reshape(-1)):  # nan fails too
         raise RuntimeError("all elements of input should be between 0 and 1")
     if target._dtype is not dt:
         target = target.to(dt)
-    tv = target._value()
-    if not (tv.size == 0 or 0 <= tv.min() and tv.max() <= 1):
+    if not in_unit_interval(target._value().reshape(-1)):
         raise RuntimeError("all elements of target should be between 0 and 1")
     loss = _binary("binary_cross_entropy", input, target)  # one record
     if weight is not None:
