@@ -11,18 +11,20 @@ NumPy (they cannot require grad). Tensor methods and operators are bound at the 
 import builtins
 import math
 import warnings
+from sys import getrefcount
 
 import numpy as np
 
 from . import dtypes
 from .ops import BY_NAME
+from .ops import _reuse
 from .ops.spec import BINARY, UNARY
 from .recorder import OP as _OP
 from .recorder import check_tensor as _check_tensor
 from .recorder import slots as _slots
 from .tape.records import S_RG
 from .tape.tape import _local, current
-from .tensor import Tensor, _from_array, _on_tape
+from .tensor import Tensor, _Version, _from_array, _on_tape
 
 _INT_UFUNC = {"neg": np.negative, "abs": np.abs, "add": np.add, "sub": np.subtract,
               "mul": np.multiply, "pow": np.power, "relu": lambda a: np.maximum(a, 0)}
@@ -66,11 +68,12 @@ def _record_unary(op, x, c):
 
 
 _NP_FWD = {s.opcode: s.np_fwd for s in BY_NAME.values() if s.np_fwd is not None}
+_UFUNCS = _reuse.UFUNCS  # opcode -> NumPy ufunc, for ops that may run into a temporary
 # x / 0 is inf, as IEEE and PyTorch say, without NumPy's RuntimeWarning. np.errstate would
 # cost 1-2 us per op (more than the op on small tensors), so the kernels' own module is
 # filtered, and a user filter that turns the warning into an error is retried quietly.
 warnings.filterwarnings("ignore", category=RuntimeWarning,
-                        module=r"tapegrad\.ops\.(elementwise|nn)$")
+                        module=r"tapegrad\.ops\.(elementwise|nn|_reuse)$")
 
 
 def _eager(op, dt, c, a, b=None, c2=None):
@@ -351,26 +354,70 @@ def _loaded(t, tape, dt):
     return -1
 
 
+def _temp_refs():
+    """References to `self` inside a binary operator's method when `self` is the
+    temporary result of a subexpression, as `a * 2.5` in `a * 2.5 + a` (measured, so
+    the count follows the interpreter)."""
+    seen = []
+
+    class Probe:
+        def __add__(self, other):
+            seen.append(getrefcount(self))
+            return 0
+
+    Probe() + 1
+    return seen[0]
+
+
+_TEMP = _temp_refs()
+_ARRAY_REFS = getrefcount(np.zeros(1))  # an array that only the call's argument holds
+
+
+def _temporary(a):
+    """Is tensor a (held by nothing but the expression evaluating it: the caller checked
+    its reference count) a plain float tensor whose array nothing else holds either (no
+    view, no NumPy user, no tape copy)? Then an op may overwrite that array, as NumPy's
+    temporary elision does, and return a itself."""
+    arr = a._arr
+    vc = a._vc
+    return (type(a) is Tensor and a._tape is None and type(arr) is np.ndarray and
+            arr.base is None and getrefcount(arr) <= _ARRAY_REFS + 2 and
+            arr.flags.writeable and type(vc) is _Version and len(vc) == 1 and vc.loads is None)
+
+
+def _into(ufunc, a, b):
+    """a (a temporary, see _temporary) = ufunc(a, b), in place; returns a."""
+    _reuse.into(ufunc, a._arr, b)
+    return a
+
+
 def _dunder(name):
     """`tensor (op) other`, going straight to the scalar op for a python float or int, and
     straight to the record for two same-shape float tensors of this tape (the common case
     of scalar programs: checks, promotion and broadcasting have nothing to do there)."""
     scalar_op, binary_op = _OP[name + "_scalar"], _OP[name]
+    scalar_ufunc, binary_ufunc = _UFUNCS.get(scalar_op), _UFUNCS.get(binary_op)
 
     def op(a, b):
         tb = type(b)
         if (tb is float or tb is int) and a._dtype.is_floating_point:
+            if scalar_ufunc is not None and not a._rg and getrefcount(a) <= _TEMP and \
+                    _temporary(a):
+                return _into(scalar_ufunc, a, float(b))  # (a * 2.5) + 1.0: into a's array
             return _record_unary(scalar_op, a, float(b))
         if tb is Tensor or isinstance(b, Tensor):
             tape = _local.tape
             dt = a._dtype
-            if b._dtype is dt and a._shape == b._shape and (a._rg or b._rg) and \
-                    _local.grad_enabled and not tape.dirty and dt.is_floating_point:
-                sa = a._slot if a._tape is tape else _loaded(a, tape, dt)
-                sb = b._slot if b._tape is tape else _loaded(b, tape, dt)
-                if sa >= 0 and sb >= 0:
-                    out = tape.record(binary_op, sa, sb, -1, 1.0, -1, dt.code, S_RG)
-                    return _on_tape(tape, out, a._shape, dt, True)
+            if b._dtype is dt and a._shape == b._shape and dt.is_floating_point:
+                if a._rg or b._rg:
+                    if _local.grad_enabled and not tape.dirty:
+                        sa = a._slot if a._tape is tape else _loaded(a, tape, dt)
+                        sb = b._slot if b._tape is tape else _loaded(b, tape, dt)
+                        if sa >= 0 and sb >= 0:
+                            out = tape.record(binary_op, sa, sb, -1, 1.0, -1, dt.code, S_RG)
+                            return _on_tape(tape, out, a._shape, dt, True)
+                elif binary_ufunc is not None and getrefcount(a) <= _TEMP and _temporary(a):
+                    return _into(binary_ufunc, a, b._value())  # (a * 2.5) + a: into a's
         return _binary(name, a, b)
 
     op.__name__ = f"__{name}__"

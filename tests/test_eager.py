@@ -117,3 +117,64 @@ def test_every_example_gives_the_same_value_without_grad(spec, expr, shapes):
 
 
 _NO_TAPE_FAMILIES = (REDUCE, MATMUL, STRIDED, COPY, CAST, JOIN, INDEX, TERNARY)
+
+
+# ---- temporaries: an op on a tensor only the expression holds runs into its array -------
+def test_an_op_on_a_temporary_reuses_its_array_and_leaves_named_tensors_alone():
+    a = torch.tensor(np.linspace(-1, 1, 1000, dtype=np.float32))
+    y = a * 2.5                      # named: later ops must not write into it
+    y_before = y.numpy().copy()
+    z = y + a
+    np.testing.assert_array_equal(y.numpy(), y_before)
+    np.testing.assert_array_equal(z.numpy(), y_before + a.numpy())
+    w = (a * 2.5) + a                # the temporary's array becomes the result
+    np.testing.assert_array_equal(w.numpy(), z.numpy())
+    v = ((a * 2.5) - 1.0) / 4.0 * 3.0 + 0.5
+    np.testing.assert_allclose(v.numpy(), ((a.numpy() * 2.5) - 1.0) / 4.0 * 3.0 + 0.5,
+                               rtol=1e-6)
+    kept = [a * 2.5]                 # held by a list: not a temporary
+    kept[0] + 1.0
+    np.testing.assert_array_equal(kept[0].numpy(), y_before)
+    base = a * 2.5
+    view = base[1:]                  # a view of base's array
+    view_before = view.numpy().copy()
+    (base.view(-1) + 1.0)            # a view: its array is not its own
+    np.testing.assert_array_equal(view.numpy(), view_before)
+    assert np.array_equal(a.numpy(), np.linspace(-1, 1, 1000, dtype=np.float32))
+
+
+def test_a_temporary_that_requires_grad_is_recorded_not_reused():
+    a = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    ((a * 2.0) * 3.0 + a).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [7.0, 7.0, 7.0])
+    with torch.no_grad():
+        out = (a * 2.0) + a           # no grad: a temporary, reused
+    assert not out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), [3.0, 6.0, 9.0])
+    np.testing.assert_array_equal(a.detach().numpy(), [1.0, 2.0, 3.0])
+
+
+def test_a_temporary_divided_by_zero_is_inf_without_a_warning():
+    import warnings
+
+    a = torch.tensor([1.0, -1.0, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = (a * 1.0) / 0.0
+        out2 = (a * 1.0) / torch.zeros(3)
+    assert out.numpy()[0] == np.inf and out.numpy()[1] == -np.inf and np.isnan(out.numpy()[2])
+    np.testing.assert_array_equal(out2.numpy(), out.numpy())
+
+
+def test_the_temporaries_of_a_chain_are_each_reused(monkeypatch):
+    from tapegrad import functions
+
+    calls = []
+    into = functions._into
+    monkeypatch.setattr(functions, "_into", lambda *args: calls.append(1) or into(*args))
+    a = torch.tensor(np.ones(10, np.float32))
+    ((a * 2.5) - 1.0) / 4.0 * 3.0 + a
+    assert len(calls) == 4  # all but the first op, whose input `a` is named
+    y = a * 2.5
+    y + a
+    assert len(calls) == 4
