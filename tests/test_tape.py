@@ -10,6 +10,7 @@ import pytest
 import tapegrad as torch
 from tapegrad.tape import Tape
 from tapegrad.tape import tape as tapes
+from tapegrad.tape import records
 from tapegrad.tape.tape import _FREQUENT_CAP
 
 
@@ -287,3 +288,24 @@ def test_the_elementwise_sweep_hands_over_to_the_full_one():
         y = (x * 2.0 + 1.0).exp()
         y.backward(torch.ones(2, dtype=torch.float64))
         assert tape.elementwise  # elementwise only: the small sweep did all of it
+
+
+def test_slot_ids_stay_valid_across_compaction(tiny_tape):
+    """A slot id, once handed out, is valid while anything holds it: compaction frees the
+    rows of dropped values (new records take them first) and never renumbers a kept one."""
+    x = torch.tensor([0.5, 1.5], dtype=torch.float64, requires_grad=True)
+    keep = (x * 2.0).exp()
+    node = keep.grad_fn
+    held = (keep._slot, node._slot)
+    epoch = tiny_tape.epoch
+    for _ in range(60):  # far more records than the 16-row tables hold
+        (x * 3.0 + 1.0).sin()
+    assert tiny_tape.epoch > epoch  # compaction ran, several times
+    assert (keep._slot, node._slot) == held
+    rows = tiny_tape.slots()
+    free = rows["flags"] & records.S_FREE != 0
+    live = ~free & (np.arange(len(rows)) < tiny_tape.nslots)
+    assert tiny_tape.nslots <= tiny_tape.R.shape[0] and live.sum() <= tiny_tape.nrecords
+    keep.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * np.exp([1.0, 3.0]))
+    np.testing.assert_allclose(keep.detach().numpy(), np.exp([1.0, 3.0]))

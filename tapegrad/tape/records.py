@@ -61,6 +61,7 @@ S_OFF, S_NUMEL, S_NDIM, S_SHAPE, S_DTYPE, S_REC, S_FLAGS, S_VER = range(len(SLOT
 S_RG = 1          # the value requires grad: the reverse sweep propagates into it
 S_LEAF = 2        # a leaf that requires grad: its adjoint goes to the tensor's .grad
 S_RETAIN = 4      # retain_grad() was called: its adjoint goes to the tensor's .grad
+S_FREE = 8        # a free row (compaction dropped its value); `rec` links the next one
 
 DT_F32 = 0
 DT_F64 = 1

@@ -20,15 +20,19 @@ from .kernels import (_binary, _cast, _index, _join, _matmul, _reduce, _strided,
 from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, OTHER, PAUSE, R_AUX, R_CONST, R_FLAGS, R_FREED,
                       R_IN0, R_IN1, R_IN2, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
                       R_SAVES_IN2, R_SAVES_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NDIM,
-                      S_NUMEL, S_OFF, S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
+                      S_FREE, S_NUMEL, S_OFF, S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
 
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "2216b44467a8ffed"
+DISPATCH_STAMP = "359b63c2121d3e40"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
-H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_SPARE = range(8)
+H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_FREE = range(8)
+# H_NSLOT: the slot rows ever used (a high-water mark); H_FREE: the first free slot row
+# (-1: none), each free row holding the next in its `rec` field. Slots never move: a slot
+# id, once handed out, stays valid while anything holds it; compaction frees the rows of
+# the dead ones, which new records take first.
 AUX_HEADER = 8
 KEEP_ROW, KEEP_VALUE = 1, 2  # compaction marks: keep the slot row / also its value
 
@@ -99,8 +103,8 @@ def _sweep_one(R, S, AUX, A32, A64, G32, G64, k, backward, need_a, need_b, need_
 def _append(R, S, AUX, cap, op, in0, in1, aux, c, shape, dtype, sflags):
     """Append a record and its output slot (arena capacity `cap`); the new record's index,
     or -1 when a table or the arena is full (nothing is written then)."""
-    nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
-    if nrec >= R.shape[0] or nslot >= S.shape[0]:
+    nrec, nslot = AUX[H_NREC], _next_slot(S, AUX)
+    if nrec >= R.shape[0] or nslot < 0:
         return -1
     if shape < 0:
         shape = S[in0, S_SHAPE]
@@ -111,6 +115,7 @@ def _append(R, S, AUX, cap, op, in0, in1, aux, c, shape, dtype, sflags):
     top = AUX[H_TOP32 + dtype]
     if top + numel > cap:
         return -1
+    _take_slot(S, AUX, nslot)
     S[nslot, S_OFF] = top
     S[nslot, S_NUMEL] = numel
     S[nslot, S_NDIM] = nd
@@ -129,10 +134,29 @@ def _append(R, S, AUX, cap, op, in0, in1, aux, c, shape, dtype, sflags):
     R[nrec, R_SEQ] = AUX[H_SEQ]
     R[nrec, R_IN2] = -1
     AUX[H_NREC] = nrec + 1
-    AUX[H_NSLOT] = nslot + 1
     AUX[H_TOP32 + dtype] = top + numel
     AUX[H_SEQ] += 1
     return nrec
+
+
+@njit(inline="always")
+def _next_slot(S, AUX):
+    """The slot row a new record takes: the first free one, else a new row; -1 when the
+    table is full."""
+    s = AUX[H_FREE]
+    if s >= 0:
+        return s
+    s = AUX[H_NSLOT]
+    return s if s < S.shape[0] else -1
+
+
+@njit(inline="always")
+def _take_slot(S, AUX, s):
+    """Take slot row s (from `_next_slot`), before anything is written to it."""
+    if s == AUX[H_FREE]:
+        AUX[H_FREE] = S[s, S_REC]  # the next free row
+    else:
+        AUX[H_NSLOT] = s + 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -190,11 +214,12 @@ def record_wide(R, S, AUX, A32, A64, op, in0, in1, in2, aux, c, shape, dtype, sf
 def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
     """Append a float32 <-> float64 copy of slot in0 (ToCopyBackward0); -1 if full."""
     cap = A32.shape[0] if dtype == DT_F32 else A64.shape[0]
-    nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
+    nrec, nslot = AUX[H_NREC], _next_slot(S, AUX)
     numel = S[in0, S_NUMEL]
     top = AUX[H_TOP32 + dtype]
-    if nrec >= R.shape[0] or nslot >= S.shape[0] or top + numel > cap:
+    if nrec >= R.shape[0] or nslot < 0 or top + numel > cap:
         return -1
+    _take_slot(S, AUX, nslot)
     for f in range(S.shape[1]):
         S[nslot, f] = S[in0, f]
     S[nslot, S_OFF] = top
@@ -212,7 +237,6 @@ def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
     R[nrec, R_SEQ] = AUX[H_SEQ]
     R[nrec, R_IN2] = -1
     AUX[H_NREC] = nrec + 1
-    AUX[H_NSLOT] = nslot + 1
     AUX[H_TOP32 + dtype] = top + numel
     AUX[H_SEQ] += 1
     if dtype == DT_F32:
@@ -225,11 +249,12 @@ def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
 @njit(cache=True, error_model="numpy")
 def load(R, S, AUX, A, src, shape, dtype, sflags):
     """Append a leaf record whose slot holds a copy of `src` (same dtype as A); -1 if full."""
-    nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
+    nrec, nslot = AUX[H_NREC], _next_slot(S, AUX)
     numel = src.size
     top = AUX[H_TOP32 + dtype]
-    if nrec >= R.shape[0] or nslot >= S.shape[0] or top + numel > A.shape[0]:
+    if nrec >= R.shape[0] or nslot < 0 or top + numel > A.shape[0]:
         return -1
+    _take_slot(S, AUX, nslot)
     copy_into(A[top:top + numel], src, numel)
     S[nslot, S_OFF] = top
     S[nslot, S_NUMEL] = numel
@@ -249,7 +274,6 @@ def load(R, S, AUX, A, src, shape, dtype, sflags):
     R[nrec, R_SEQ] = AUX[H_SEQ]
     R[nrec, R_IN2] = -1
     AUX[H_NREC] = nrec + 1
-    AUX[H_NSLOT] = nslot + 1
     AUX[H_TOP32 + dtype] = top + numel
     AUX[H_SEQ] += 1
     return nslot
@@ -261,9 +285,10 @@ def alias(R, S, AUX, src, op, sflags, rflags):
     adjoint (same arena offset); -1 if a table is full. The alias shares the version
     counter of the value it aliases (src, or what src aliases): its own `ver` starts at
     minus that one's, and in-place writes through it bump that one's."""
-    nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
-    if nrec >= R.shape[0] or nslot >= S.shape[0]:
+    nrec, nslot = AUX[H_NREC], _next_slot(S, AUX)
+    if nrec >= R.shape[0] or nslot < 0:
         return -1
+    _take_slot(S, AUX, nslot)
     if _aliases(R, S, src):
         src = R[S[src, S_REC], R_IN0]
     for f in range(S.shape[1]):
@@ -280,7 +305,6 @@ def alias(R, S, AUX, src, op, sflags, rflags):
     R[nrec, R_CONST] = 0
     R[nrec, R_SEQ] = AUX[H_SEQ]
     AUX[H_NREC] = nrec + 1
-    AUX[H_NSLOT] = nslot + 1
     AUX[H_SEQ] += 1
     return nslot
 
@@ -559,14 +583,17 @@ def _unmark(MARK, LIST, AUX, count):
 
 @njit(cache=True, error_model="numpy")
 def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
-    """Keep only what live tensors can reach, in order: records, slots and values.
+    """Keep only what live tensors can reach: records (in order), slots and values.
 
     `roots` are the slots of live tensors and grad_fn objects. A record is kept when its
     output is kept; its inputs are kept too unless it was freed while holding saved
     values (reaching it raises anyway). A kept slot keeps its value when a live object
     holds it, an unfreed record saves it, or a sweep can still pass through it; otherwise
     its offset becomes -1. Values move to the fresh arenas N32/N64 (so NumPy views of the
-    old arenas stay valid snapshots). NEW[old slot] = new slot or -1."""
+    old arenas stay valid snapshots). Slots do not move: the rows of dropped ones join
+    the free list, and NEW[slot] = slot if kept, else -1. Records move down over the
+    dropped ones (a record's position is the tape's business: what lives outside the
+    tables holds slots, and record `seq`s)."""
     nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
     MARK[:nslot] = 0
     for r in roots:
@@ -592,42 +619,54 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
                 MARK[i] |= KEEP_ROW
                 if fl & bit and not fl & R_FREED:
                     MARK[i] |= KEEP_VALUE
-    top32, top64, ns = 0, 0, 0
-    for s in range(nslot):
-        if MARK[s] == 0:
-            NEW[s] = -1
-            continue
-        NEW[s] = ns
-        p, n = S[s, S_OFF], S[s, S_NUMEL]
-        if _aliases(R, S, s):  # the value it aliases (an earlier slot) has moved already
-            S[s, S_OFF] = S[NEW[R[S[s, S_REC], R_IN0]], S_OFF] if MARK[s] & KEEP_VALUE else -1
-        elif MARK[s] & KEEP_VALUE == 0 or p < 0:
-            S[s, S_OFF] = -1  # the row stays for the graph's structure, the value is dropped
-        elif S[s, S_DTYPE] == DT_F32:
-            copy_into(N32[top32:top32 + n], A32[p:p + n], n)
-            S[s, S_OFF] = top32
-            top32 += n
-        else:
-            copy_into(N64[top64:top64 + n], A64[p:p + n], n)
-            S[s, S_OFF] = top64
-            top64 += n
-        for f in range(S.shape[1]):
-            S[ns, f] = S[s, f]
-        ns += 1
-    nr = 0
-    for k in range(nrec):
+    top32, top64, nr = 0, 0, 0
+    for k in range(nrec):  # in record order: an alias comes after the value it aliases
         o = R[k, R_OUT]
         if MARK[o] == 0:
             continue
+        p, n = S[o, S_OFF], S[o, S_NUMEL]
+        if _aliases(R, S, o):  # the value it aliases has moved already
+            S[o, S_OFF] = S[R[k, R_IN0], S_OFF] if MARK[o] & KEEP_VALUE else -1
+        elif MARK[o] & KEEP_VALUE == 0 or p < 0:
+            S[o, S_OFF] = -1  # the row stays for the graph's structure, the value is dropped
+        elif S[o, S_DTYPE] == DT_F32:
+            copy_into(N32[top32:top32 + n], A32[p:p + n], n)
+            S[o, S_OFF] = top32
+            top32 += n
+        else:
+            copy_into(N64[top64:top64 + n], A64[p:p + n], n)
+            S[o, S_OFF] = top64
+            top64 += n
         for f in range(R.shape[1]):
             R[nr, f] = R[k, f]
-        R[nr, R_OUT] = NEW[o]
-        for f in (R_IN0, R_IN1, R_IN2):
-            R[nr, f] = NEW[R[k, f]] if R[k, f] >= 0 else -1
-        S[NEW[o], S_REC] = nr
+        for f in (R_IN0, R_IN1, R_IN2):  # an input a freed record no longer keeps
+            if R[k, f] >= 0 and MARK[R[k, f]] == 0:
+                R[nr, f] = -1
+        S[o, S_REC] = nr
         nr += 1
+    # the free list, lowest row first; rows above the highest kept one are simply unused
+    used = 0
+    for s in range(nslot - 1, -1, -1):
+        if MARK[s] != 0:
+            used = s + 1
+            break
+    head = -1
+    for s in range(used - 1, -1, -1):
+        NEW[s] = s if MARK[s] != 0 else -1
+        if MARK[s] == 0:
+            for f in range(S.shape[1]):
+                S[s, f] = 0
+            S[s, S_OFF] = -1
+            S[s, S_FLAGS] = S_FREE
+            S[s, S_REC] = head
+            head = s
+    for s in range(used, nslot):
+        NEW[s] = -1
+        for f in range(S.shape[1]):
+            S[s, f] = 0
     AUX[H_NREC] = nr
-    AUX[H_NSLOT] = ns
+    AUX[H_NSLOT] = used
+    AUX[H_FREE] = head
     AUX[H_TOP32] = top32
     AUX[H_TOP64] = top64
     MARK[:nslot] = 0

@@ -53,6 +53,7 @@ class Tape:
         self.S = np.zeros((records, _KS), np.int64)
         self.AUX = np.zeros(aux, np.int64)
         self.AUX[sweep.H_NAUX] = sweep.AUX_HEADER
+        self.AUX[sweep.H_FREE] = -1  # no free slot row yet
         self.A = [np.zeros(elements, np.float32), np.zeros(elements, np.float64)]
         self.G = [np.zeros(0, np.float32), np.zeros(0, np.float64)]
         self.MARK = np.zeros(records, np.uint8)
@@ -320,7 +321,8 @@ class Tape:
         return keep
 
     def compact(self, keep=()):
-        """Drop every record, slot and value that no live object can reach."""
+        """Drop every record, slot and value that no live object can reach. Slots do not
+        move (the rows of dropped ones are reused); returns `keep`, whose slots stay."""
         probe = _Probe()
         self.handles.append(probe)
         del probe
@@ -333,27 +335,25 @@ class Tape:
         sweep.compact(self.R, self.S, self.AUX, self.A[0], self.A[1], N[0], N[1], roots,
                       self.MARK, self.NEW)
         self.A = N
-        new = self.NEW.tolist()
-        for h in live:
-            h._slot = new[h._slot]
+        kept = self.NEW.tolist()  # slot -> itself if kept, else -1
         self.handles = live
-        self.leaf_of = {new[s]: v for s, v in self.leaf_of.items() if new[s] >= 0}
+        self.leaf_of = {s: v for s, v in self.leaf_of.items() if kept[s] >= 0}
         self.leaf_slots = {}
         for s, t in self.leaf_of.items():
             self.leaf_slots.setdefault(id(t), []).append(s)
         for e in self.loaded:
-            e[0] = new[e[0]]
+            e[0] = kept[e[0]]
         self.loaded = [e for e in self.loaded if e[0] >= 0]
-        self.retained = {new[s]: v for s, v in self.retained.items() if new[s] >= 0}
+        self.retained = {s: v for s, v in self.retained.items() if kept[s] >= 0}
         if self.python_vjp:
             n = self.nrecords
-            kept = set(self.R[:n, R_SEQ][self.R[:n, R_OP] == OP_PYTHON].tolist())
-            self.python_vjp = {q: f for q, f in self.python_vjp.items() if q in kept}
+            seqs = set(self.R[:n, R_SEQ][self.R[:n, R_OP] == OP_PYTHON].tolist())
+            self.python_vjp = {q: f for q, f in self.python_vjp.items() if q in seqs}
         self.nodes = weakref.WeakValueDictionary(
-            {new[s]: n for s, n in self.nodes.items() if new[s] >= 0})
+            {s: n for s, n in self.nodes.items() if kept[s] >= 0})
         self.epoch += 1
         self.dirty = bool(self.S[:self.nslots, S_VER].any())  # a changed value still alive?
-        return tuple(new[s] if s >= 0 else -1 for s in keep)
+        return tuple(keep)
 
     def adjoints(self):
         """Adjoint arenas sized like the value arenas (reused across backward calls)."""
