@@ -9,6 +9,8 @@
 
 from . import autograd, dtypes
 from .autograd.engine import backward as _backward
+from .autograd.anomaly import (is_anomaly_check_nan_enabled, is_anomaly_enabled,
+                               set_anomaly_enabled)
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                                  is_inference_mode_enabled, no_grad, set_grad_enabled)
 from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor, empty,

@@ -21,6 +21,7 @@ from ..tape.records import (DT_F32, DT_F64, ERR_FREED, ERR_VERSION, OK, OTHER, P
 from ..tape.tape import _fast, current
 from ..tensor import Tensor, _from_array, bump
 from . import hooks as _hooks
+from .anomaly import STATE as _ANOMALY, sweep as _anomaly_sweep
 
 _entry = {}
 _SWEEPS = [0]  # sweeps that ran Python: a PYTHON record's state from another one is stale
@@ -36,6 +37,8 @@ def _sweep(tape, roots, seed, retain):
         fn = _entry["mark"] = _fast(sweep.mark, *args)
     status, a, b, top, bottom = fn(*args)
     if status == OK:
+        if _ANOMALY[0]:  # anomaly mode: record by record, checking for NaN (anomaly.py)
+            return _pinned(_anomaly_sweep, tape, top, bottom, retain)
         if _HOOKED:  # a tape has hooked non-leaf tensors
             return _pinned(_hooked_sweep, tape, top, bottom, retain)
         status, a, b, top = _reverse(tape, top, bottom, top, retain)
