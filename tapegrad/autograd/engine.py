@@ -291,7 +291,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         t = tensors[0]  # loss.backward(): the common case, without the general checks
         tape = t._tape
         if tape is not None and t._rg and t._shape in _SCALAR_SHAPES and tape is current():
-            _run(tape, np.array([t._slot]), _NO_SEED, bool(retain_graph))
+            _run(tape, _root(t), _NO_SEED, bool(retain_graph))
             return
     tape, roots, seed = _roots(tensors, grad_tensors, "backward")
     retain = bool(retain_graph) if retain_graph is not None else create_graph
@@ -301,6 +301,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 _SCALAR_SHAPES = {(), (1,), (1, 1), (1, 1, 1)}
+
+
+def _root(t):
+    """The roots array of a sweep from tensor t alone: its tape's one-element array (read
+    only by `sweep.mark`, before any Python a sweep runs could start another one)."""
+    r = t._tape.ROOT
+    r[0] = t._slot
+    return r
 
 
 def _run(tape, roots, seed, retain):
@@ -351,12 +359,13 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
               for t in inputs]
     _sweep(tape, roots, seed, retain)
     out = []
+    MARK, S = tape.MARK, tape.S
     for i, (t, slots) in enumerate(zip(inputs, wanted)):
         g = None
         for s in slots:
-            if tape.MARK[s]:
-                off, n = tape.S[s, S_OFF], tape.S[s, S_NUMEL]
-                v = tape.G[t._dtype.code][off:off + n].reshape(t._shape)
+            if MARK.item(s):  # (.item: a Python int, a third of indexing's cost)
+                off = S.item(s, S_OFF)
+                v = tape.G[t._dtype.code][off:off + S.item(s, S_NUMEL)].reshape(t._shape)
                 g = v.copy() if g is None else g + v
         if g is not None and _LEAF_HOOKED and t._tape is None:
             g = _hooks.run_leaf_hooks(t, g)
@@ -388,7 +397,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     t = outputs[0]
     if len(outputs) == 1 and grad_outputs[0] is None and t._rg and t._tape is not None \
             and t._tape is current() and t._shape in _SCALAR_SHAPES:
-        tape, roots, seed = t._tape, np.array([t._slot]), _NO_SEED  # the common case
+        tape, roots, seed = t._tape, _root(t), _NO_SEED  # the common case
     else:
         tape, roots, seed = _roots(outputs, grad_outputs, "grad")
     retain = bool(retain_graph) if retain_graph is not None else create_graph

@@ -60,6 +60,7 @@ class Tape:
         self.LIST = np.zeros(records, np.int64)  # the slots the last sweep marked
         self.BUF = np.zeros(records, np.int64)
         self.NEW = np.zeros(records, np.int64)
+        self.ROOT = np.zeros(1, np.int64)  # the roots of a sweep from one tensor (engine)
         self.handles = []     # objects holding a slot of this tape: the compaction roots
         self.leaf_of = {}     # leaf slot -> the leaf tensor (requires grad) loaded there
         self.leaf_slots = {}  # id(leaf tensor) -> its slots (the tensor is in leaf_of)
