@@ -7,10 +7,15 @@ program on one leaf x, slicing inside the timed call, and double backward:
     (g,) = grad(f, x, create_graph=True)
     (Hv,) = grad((g * v).sum(), x)
 
-tapegrad has no create_graph yet: its row is skipped with the reason until it has. JAX:
+tapegrad records the first backward on the tape (create_graph=True, a Python walk over
+the records calling each op's formula) and sweeps the second one compiled. JAX:
 forward-over-reverse `jit(jvp(grad(f)))`; HIPS autograd: `hessian_vector_product`;
 CasADi: `jtimes(gradient(f, x), x, v)` in a Function built once; Numba: the analytic
 product.
+
+A second group measures what create_graph=True costs: the gradient of rosenbrock n = 1,000
+by `grad(f, x)` (plain) and by `grad(f, x, create_graph=True)` (recorded), tapegrad and
+PyTorch, forward included.
 """
 
 import numpy as np
@@ -140,3 +145,30 @@ def bench_hvp_crosscheck():
 @pytest.mark.parametrize("impl", IMPLS)
 def bench_hvp(benchmark, impl):
     time_case(benchmark, f"hvp n={N}", impl, make, reference(N), rtol=1e-9, n=N)
+
+
+def make_grad(impl, n, create_graph):
+    import tapegrad
+    import torch
+
+    T = tapegrad if impl == "tapegrad" else torch
+    xt = T.tensor(data(n), dtype=T.float64, requires_grad=True)
+
+    def run():
+        f = (100 * (xt[1:] - xt[:-1] ** 2) ** 2 + (1 - xt[:-1]) ** 2).sum()
+        return T.autograd.grad(f, xt, create_graph=create_graph)
+
+    def result():
+        (g,) = run()
+        return None, g.detach().numpy()
+
+    return run, result
+
+
+@pytest.mark.parametrize("mode", ("plain", "create_graph"))
+@pytest.mark.parametrize("impl", ("tapegrad", "torch"))
+def bench_create_graph_cost(benchmark, impl, mode):
+    pytest.importorskip(impl)
+    time_case(benchmark, f"rosenbrock grad {mode} n={N}", impl,
+              lambda impl, n: make_grad(impl, n, mode == "create_graph"),
+              (None, grad_numpy(data(N))), rtol=1e-9, n=N)

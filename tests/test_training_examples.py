@@ -52,3 +52,14 @@ def test_mlp_digits_learns(tmp_path):
     m = re.search(r"test accuracy ([\d.]+)", out)
     assert m and float(m.group(1)) >= 0.9, out
     _figure(out, tmp_path, "mlp_digits.png")
+
+
+def test_hessian_newton_converges(tmp_path):
+    out = _run("hessian_newton.py", tmp_path)
+    assert "converged to (3.000000, 2.000000)" in out, out
+
+
+def test_gradient_penalty_trains_the_critic(tmp_path):
+    out = _run("gradient_penalty.py", tmp_path)
+    m = re.search(r"final: critic gap ([\d.-]+) > 0, penalty ([\d.]+)", out)
+    assert m and float(m.group(1)) > 0.1 and float(m.group(2)) < 0.1, out

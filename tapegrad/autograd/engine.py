@@ -276,9 +276,10 @@ del _probe
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """torch.autograd.backward: accumulate d(tensors)/d(leaf) into each leaf's .grad."""
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
-                                  "yet")
+    if create_graph:  # the backward pass recorded on the tape (higher.py)
+        from . import higher
+
+        return higher.backward(tensors, grad_tensors, retain_graph, inputs)
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
     if grad_tensors is None:
         grad_tensors = (None,) * len(tensors)
@@ -380,11 +381,13 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """torch.autograd.grad: the gradients of outputs w.r.t. inputs, as new tensors."""
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
-                                  "yet")
     if is_grads_batched:
         raise NotImplementedError("grad: is_grads_batched=True is not supported yet")
+    if create_graph:  # the backward pass recorded on the tape (higher.py)
+        from . import higher
+
+        return higher.grad(outputs, inputs, grad_outputs, retain_graph, allow_unused,
+                           materialize_grads)
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
     single = isinstance(inputs, Tensor)
     inputs = (inputs,) if single else tuple(inputs)

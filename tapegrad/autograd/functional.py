@@ -2,11 +2,13 @@
 
 `func` is recorded once, on leaves that are detached copies of the inputs; every
 Jacobian row is then one reverse sweep over that one tape (retain_graph=True) seeded
-with a unit vector, so `func` never runs again per row. `jvp` is J @ v from those rows:
-PyTorch computes it by the double-vjp trick, which needs `create_graph=True`, which
-tapegrad does not have yet (the same numbers; the cost is one sweep per output element,
-not two backward passes). For the same reason `hessian`, `hvp` and `vhp` raise
-NotImplementedError, and `create_graph=True` is refused everywhere. `vectorize=True`
+with a unit vector, so `func` never runs again per row. `jvp` is J @ v from those rows
+(PyTorch's double-vjp trick gives the same numbers; the cost is one sweep per output
+element, not two backward passes). With `create_graph=True` (tapegrad/autograd/higher.py: the
+backward pass recorded on the tape) the results carry a graph: `vjp` by one recorded
+backward, `jvp` by the double-vjp trick, `jacobian` by one recorded backward per output
+element. `hessian` records the gradient once and sweeps it per row; `hvp`/`vhp` are a
+double backward. `vectorize=True`
 is accepted and computes the same rows (tapegrad has no vmap); `strategy="forward-mode"`
 (with `vectorize=True`, as PyTorch requires) is computed by reverse sweeps too.
 """
@@ -19,13 +21,6 @@ from ..tensor import Tensor, _from_array
 from .grad_mode import enable_grad
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
-
-
-def _no_create_graph(create_graph, fn):
-    if create_graph:
-        raise NotImplementedError(f"{fn}(create_graph=True) needs the backward pass itself to "
-                                  "be recorded (higher-order gradients), which tapegrad does not "
-                                  "support yet")
 
 
 def _as_tuple(inp, arg_name, fn_name):
@@ -118,10 +113,9 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False,
     `v` may be None only when func returns a single one-element tensor."""
     from .engine import _grads, _roots
 
-    _no_create_graph(create_graph, "vjp")
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
-        inputs = _leaves(inputs)
+        inputs = _graph_leaves(inputs, create_graph)
         outputs = func(*inputs)
         is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function",
                                               "vjp")
@@ -135,6 +129,14 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False,
         vs = (None,) * len(outputs) if v is None else v
         pairs = [(o, g) for o, g in zip(outputs, vs) if o._rg]
         grads = [None] * len(inputs)
+        if pairs and create_graph:  # gradients that carry their graph (higher.py)
+            from . import higher
+
+            grads = higher.grad([p[0] for p in pairs], inputs, [p[1] for p in pairs], True,
+                                True, False)
+            res = tuple(_zeros(t) if g is None else g for t, g in zip(inputs, grads))
+            return (_tuple_postprocess(tuple(outputs), is_outputs_tuple),
+                    _tuple_postprocess(res, is_inputs_tuple))
         if pairs:
             tape, roots, seed = _roots([p[0] for p in pairs], [p[1] for p in pairs], "grad")
             grads = _grads(tape, roots, seed, False, inputs, allow_unused=True)
@@ -156,10 +158,9 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False,
     """(func(*inputs), J v): the Jacobian-vector product, computed as J @ v from the
     Jacobian's rows (one reverse sweep per output element; see the module docstring).
     `v` may be None only when the input is a single one-element tensor."""
-    _no_create_graph(create_graph, "jvp")
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _leaves(inputs)
+        inputs = _graph_leaves(inputs, create_graph)
         if v is not None:
             _, v = _as_tuple(v, "v", "jvp")
             _validate_v(v, inputs, is_inputs_tuple)
@@ -170,6 +171,8 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False,
         is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function",
                                               "jvp")
         _check_requires_grad(outputs, strict)
+        if create_graph:  # the double-vjp trick, recorded: u -> J^T u, then v -> J v
+            return _jvp_graph(outputs, inputs, v, is_outputs_tuple)
         blocks = jacobian_blocks(outputs, inputs)
     vs = [np.ones(1)] if v is None else [np.asarray(t._value(), np.float64).reshape(-1)
                                          for t in v]
@@ -195,6 +198,25 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False,
             _tuple_postprocess(tuple(res), is_outputs_tuple))
 
 
+def _jvp_graph(outputs, inputs, v, is_outputs_tuple):
+    from . import higher
+
+    vs = v if v is not None else (_from_array(np.ones(inputs[0]._shape, inputs[0]._dtype.np),
+                                              inputs[0]._dtype, False),)
+    us = tuple(_zeros(o).requires_grad_(True) for o in outputs)
+    diff = [(o, u) for o, u in zip(outputs, us) if o._rg]
+    res = [None] * len(outputs)
+    if diff:
+        gs = higher.grad([d[0] for d in diff], inputs, [d[1] for d in diff], True, True, False)
+        pairs = [(g, w) for g, w in zip(gs, vs) if g is not None and g._rg]
+        if pairs:
+            res = list(higher.grad([p[0] for p in pairs], us, [p[1] for p in pairs], True, True,
+                                   False))
+    res = tuple(_zeros(o) if r is None else r for o, r in zip(outputs, res))
+    return (_tuple_postprocess(tuple(outputs), is_outputs_tuple),
+            _tuple_postprocess(res, is_outputs_tuple))
+
+
 def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = False,
              vectorize: bool = False, strategy: str = "reverse-mode"):
     """The Jacobian of func at inputs: a tensor of shape output.shape + input.shape, in
@@ -213,18 +235,20 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
         if not vectorize:
             raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse"
                                       " Hessian isonly implemented for `vectorize=True`.")
-    _no_create_graph(create_graph, "jacobian")
     if strict and vectorize:
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                            "`vectorized=True` are not supported together. Please either set "
                            "`strict=False` or `vectorize=False`.")
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        inputs = _leaves(inputs)
+        inputs = _graph_leaves(inputs, create_graph)
         outputs = func(*inputs)
         is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function",
                                               "jacobian")
         _check_requires_grad(outputs, strict)
+        if create_graph:
+            res = _graph_rows(outputs, inputs, strict, "jacobian")
+            return _tuple_postprocess(tuple(res), (is_outputs_tuple, is_inputs_tuple))
         blocks = jacobian_blocks(outputs, inputs)
     res = []
     for i, (o, row) in enumerate(zip(outputs, blocks)):
@@ -240,25 +264,138 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
     return _tuple_postprocess(tuple(res), (is_outputs_tuple, is_inputs_tuple))
 
 
-def _second_order(name):
-    raise NotImplementedError(f"autograd.functional.{name} needs second derivatives "
-                              "(create_graph=True, the backward pass recorded on the tape), which "
-                              "tapegrad does not support yet")
+def _graph_rows(outputs, inputs, strict, fn):
+    """jacobian(create_graph=True): one recorded grad per output element, so the result
+    carries a graph back to the inputs ([output][input] tensors)."""
+    from . import higher
+
+    res = []
+    for i, o in enumerate(outputs):
+        flat = o.reshape(-1)
+        rows = [[] for _ in inputs]
+        for k in range(o.numel()):
+            seed = _zeros(flat)
+            seed._arr[k] = 1.0
+            gs = higher.grad((flat,), inputs, (seed,), True, True, False) if o._rg else \
+                (None,) * len(inputs)
+            for j, g in enumerate(gs):
+                rows[j].append(g)
+        out_row = []
+        for j, (t, col) in enumerate(zip(inputs, rows)):
+            if all(g is None for g in col):
+                if strict:
+                    raise RuntimeError(f"Output {i} of the user-provided function is independent "
+                                       f"of input {j}. This is not allowed in strict mode.")
+                out_row.append(_from_array(np.zeros(o._shape + t._shape, t._dtype.np), t._dtype,
+                                           False))
+                continue
+            from ..movement import stack
+
+            col = [_zeros(t) if g is None else g for g in col]
+            out_row.append(stack(col).reshape(o._shape + t._shape) if col else
+                           _from_array(np.zeros(o._shape + t._shape, t._dtype.np), t._dtype,
+                                       False))
+        res.append(tuple(out_row))
+    return res
+
+
+def _graph_leaves(inputs, create_graph):
+    """With create_graph, inputs that require grad are used through a view (the result's
+    graph reaches them, as PyTorch's); the others, and all without it, as detached leaves."""
+    if not create_graph:
+        return _leaves(inputs)
+    return tuple(t.reshape(t._shape) if t._rg else t.detach().requires_grad_(True)
+                 for t in inputs)
+
+
+def _scalar_output(func, inputs, fn):
+    out = func(*inputs)
+    is_tuple, outs = _as_tuple(out, "outputs of the user-provided function", fn)
+    if is_tuple or len(outs) != 1:
+        raise RuntimeError(f"The function given to {fn} should return a single Tensor")
+    if outs[0].numel() != 1:
+        raise RuntimeError(f"The Tensor returned by the function given to {fn} should contain a "
+                           "single element")
+    return outs[0]
 
 
 def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = False,
             vectorize: bool = False, outer_jacobian_strategy: str = "reverse-mode"):
-    """The Hessian of a scalar func: not available until create_graph is (raises)."""
-    _second_order("hessian")
+    """The Hessian of a scalar func at inputs: shape input.shape + input.shape, in nested
+    tuples [i][j] for tuple inputs. The gradient is recorded (create_graph=True), then each
+    Hessian row is one reverse sweep over that tape."""
+    from . import higher
+
+    if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
+    with enable_grad():
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
+        leaves = _graph_leaves(inputs, create_graph)
+        out = _scalar_output(func, leaves, "hessian")
+        _check_requires_grad((out,), strict)
+        if out._rg:
+            grads = higher.grad((out,), leaves, None, True, True, False)
+        else:
+            grads = (None,) * len(leaves)
+        if strict and any(g is None for g in grads):
+            raise RuntimeError("The output of the user-provided function is independent of "
+                               "input 0. This is not allowed in strict mode.")
+        gs = [_zeros(t) if g is None else g for g in grads]
+        if create_graph:
+            res = _graph_rows(gs, leaves, strict, "hessian")
+        else:
+            blocks = jacobian_blocks(gs, leaves)
+            res = [tuple(_from_array((np.zeros((g.numel(), t.numel()), t._dtype.np) if b is None
+                                      else b).reshape(g._shape + t._shape), t._dtype, False)
+                         for t, b in zip(leaves, row)) for g, row in zip(gs, blocks)]
+    return _tuple_postprocess(tuple(res), (is_inputs_tuple, is_inputs_tuple))
+
+
+def _hv(func, inputs, v, create_graph, strict, fn):
+    from . import higher
+
+    with enable_grad():
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn)
+        leaves = _graph_leaves(inputs, create_graph)
+        if v is not None:
+            _, v = _as_tuple(v, "v", fn)
+            _validate_v(v, leaves, is_inputs_tuple)
+        elif len(leaves) != 1 or leaves[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the input to the user-provided "
+                               "function is a single Tensor with a single element.")
+        out = _scalar_output(func, leaves, fn)
+        _check_requires_grad((out,), strict)
+        res = (None,) * len(leaves)
+        if out._rg:
+            grads = higher.grad((out,), leaves, None, True, True, False)
+            pairs = [(g, w) for g, w in zip(grads, v or (None,)) if g is not None and g._rg]
+            if pairs:
+                if create_graph:
+                    res = higher.grad([p[0] for p in pairs], leaves, [p[1] for p in pairs],
+                                      True, True, False)
+                else:
+                    from .engine import grad as _grad
+
+                    res = _grad([p[0] for p in pairs], leaves, [p[1] for p in pairs],
+                                allow_unused=True)
+    for i, r in enumerate(res):
+        if r is None and strict:
+            raise RuntimeError(f"The hessian of the user-provided function with respect to input "
+                               f"{i} is independent of the input. This is not allowed in strict "
+                               "mode.")
+    res = tuple(_zeros(t) if r is None else r for t, r in zip(leaves, res))
+    outs = (out,) if create_graph else _detached((out,))
+    return outs[0], _tuple_postprocess(res, is_inputs_tuple)
 
 
 def hvp(func: Callable, inputs, v=None, create_graph: bool = False,
         strict: bool = False):
-    """Hessian-vector product: not available until create_graph is (raises)."""
-    _second_order("hvp")
+    """(func(*inputs), H v): the Hessian-vector product of a scalar func, by double
+    backward (the gradient recorded, then one reverse sweep seeded with v)."""
+    return _hv(func, inputs, v, create_graph, strict, "hvp")
 
 
 def vhp(func: Callable, inputs, v=None, create_graph: bool = False,
         strict: bool = False):
-    """Vector-Hessian product: not available until create_graph is (raises)."""
-    _second_order("vhp")
+    """(func(*inputs), v^T H): the vector-Hessian product (H is symmetric: H v)."""
+    return _hv(func, inputs, v, create_graph, strict, "vhp")

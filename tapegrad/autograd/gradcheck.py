@@ -10,8 +10,10 @@ numel) and the failure message is PyTorch's.
 
 tapegrad has no vmap and no forward-mode AD: `check_batched_grad` is accepted and adds
 nothing (every row is computed one at a time already), nor does `check_grad_dtypes`
-(a gradient always has its input's dtype); `check_forward_ad=True` and
-`gradgradcheck` (which needs create_graph=True) raise NotImplementedError.
+(a gradient always has its input's dtype); `check_forward_ad=True` raises
+NotImplementedError. `gradgradcheck` runs gradcheck on the recorded gradient
+(create_graph=True, tapegrad/autograd/higher.py) as a function of the inputs and of the
+output gradients.
 `check_undefined_grad` runs a sweep with zero output gradients and expects zero input
 gradients (tapegrad materializes undefined gradients as zeros).
 """
@@ -192,8 +194,43 @@ def _fast(func, args, diff, ins, outputs, rg_idx, eps, atol, rtol, raise_excepti
     return True
 
 
-def gradgradcheck(func: Callable, inputs, grad_outputs=None, **kwargs) -> bool:
-    """Second-order gradcheck: needs create_graph=True, which tapegrad does not have yet."""
-    raise NotImplementedError("gradgradcheck checks second derivatives, which need "
-                              "create_graph=True (the backward pass recorded on the tape); "
-                              "tapegrad does not support that yet")
+def gradgradcheck(func: Callable, inputs, grad_outputs=None, *, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3,
+                  gen_non_contig_grad_outputs: bool = False, raise_exception: bool = True,
+                  nondet_tol: float = 0.0, check_undefined_grad: bool = True,
+                  check_grad_dtypes: bool = False, check_batched_grad: bool = False,
+                  check_fwd_over_rev: bool = False, check_rev_over_rev: bool = True,
+                  fast_mode: bool = False, masked: bool = False) -> bool:
+    """Second-order gradcheck: gradcheck of (inputs, grad_outputs) -> the gradients of
+    func's outputs seeded with grad_outputs (recorded, create_graph=True). grad_outputs
+    default to random tensors that require grad."""
+    from ..creation import _rng
+    from . import higher
+
+    if check_fwd_over_rev:
+        raise NotImplementedError("gradgradcheck(check_fwd_over_rev=True): tapegrad has no "
+                                  "forward-mode AD")
+    args = _as_inputs(inputs)
+    n = len(args)
+    diff = [j for j, t in enumerate(args) if isinstance(t, Tensor) and t._rg]
+    if grad_outputs is None:
+        with enable_grad():
+            outs = [o for o in _outputs(func(*args)) if o._rg]
+        gen = _rng[0]
+        grad_outputs = tuple(_from_array(gen.standard_normal(o._shape).astype(o._dtype.np),
+                                         o._dtype, True) for o in outs)
+    else:
+        grad_outputs = _as_inputs(grad_outputs)
+
+    def grads_of(*xs):
+        with enable_grad():
+            ins = list(xs[:n])
+            for j in diff:  # a perturbed copy (numerical pass): a leaf to differentiate
+                if not ins[j]._rg:
+                    ins[j] = ins[j].detach().requires_grad_(True)
+            outs = [o for o in _outputs(func(*ins)) if o._rg]
+            return higher.grad(outs, [ins[j] for j in diff], tuple(xs[n:]), True, True, True)
+
+    return gradcheck(grads_of, args + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, nondet_tol=nondet_tol,
+                     check_undefined_grad=check_undefined_grad, fast_mode=fast_mode)

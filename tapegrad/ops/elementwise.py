@@ -26,6 +26,11 @@ def neg_vjp(x, y, g, c):
     return -g
 
 
+@neg.grad
+def neg_grad(ctx):
+    return (-ctx.g,)
+
+
 @unary(2, "exp", "ExpBackward0", saves=OUT)
 def exp(x, c):
     return np.exp(x)
@@ -34,6 +39,11 @@ def exp(x, c):
 @exp.vjp
 def exp_vjp(x, y, g, c):  # d exp(x) = exp(x) dx: reuses the output
     return g * y
+
+
+@exp.grad
+def exp_grad(ctx):
+    return (ctx.g * ctx.out,)
 
 
 @unary(3, "log", "LogBackward0", saves=IN0, domain=(0.2, 3.0))
@@ -46,6 +56,11 @@ def log_vjp(x, y, g, c):  # at x = 0 this is g/0 = inf, as in PyTorch
     return g / x
 
 
+@log.grad
+def log_grad(ctx):
+    return (ctx.g / ctx.inputs[0],)
+
+
 @unary(4, "sqrt", "SqrtBackward0", saves=OUT, domain=(0.2, 3.0))
 def sqrt(x, c):
     return np.sqrt(x)
@@ -54,6 +69,11 @@ def sqrt(x, c):
 @sqrt.vjp
 def sqrt_vjp(x, y, g, c):  # g / (2 sqrt x): inf at 0, as in PyTorch
     return g / (y + y)
+
+
+@sqrt.grad
+def sqrt_grad(ctx):
+    return (ctx.g / (ctx.out * 2),)
 
 
 @unary(5, "sin", "SinBackward0", saves=IN0)
@@ -66,6 +86,11 @@ def sin_vjp(x, y, g, c):
     return g * np.cos(x)
 
 
+@sin.grad
+def sin_grad(ctx):
+    return (ctx.g * ctx.inputs[0].cos(),)
+
+
 @unary(6, "cos", "CosBackward0", saves=IN0)
 def cos(x, c):
     return np.cos(x)
@@ -74,6 +99,11 @@ def cos(x, c):
 @cos.vjp
 def cos_vjp(x, y, g, c):
     return -g * np.sin(x)
+
+
+@cos.grad
+def cos_grad(ctx):
+    return (ctx.g * -ctx.inputs[0].sin(),)
 
 
 @unary(7, "tanh", "TanhBackward0", saves=OUT)
@@ -86,6 +116,12 @@ def tanh_vjp(x, y, g, c):
     return g * (1 - y * y)
 
 
+@tanh.grad
+def tanh_grad(ctx):
+    y = ctx.out
+    return (ctx.g * (1 - y * y),)
+
+
 @unary(8, "sigmoid", "SigmoidBackward0", saves=OUT, domain=(-4.0, 4.0))
 def sigmoid(x, c):  # exp(-x) overflows to inf for x < -88 (float32): 1/inf = 0, fine
     return 1 / (1 + np.exp(-x))
@@ -96,6 +132,12 @@ def sigmoid_vjp(x, y, g, c):
     return g * y * (1 - y)
 
 
+@sigmoid.grad
+def sigmoid_grad(ctx):
+    y = ctx.out
+    return (ctx.g * (y * (1 - y)),)
+
+
 @unary(9, "relu", "ReluBackward0", saves=OUT)
 def relu(x, c):  # +0 for x <= 0 and -inf (x * 0 would give -0 and nan), nan stays nan
     return x if x > 0 or x != x else 0.0
@@ -104,6 +146,11 @@ def relu(x, c):  # +0 for x <= 0 and -inf (x * 0 would give -0 and nan), nan sta
 @relu.vjp
 def relu_vjp(x, y, g, c):  # subgradient 0 at x = 0, as in PyTorch
     return g if y > 0 else g * 0
+
+
+@relu.grad
+def relu_grad(ctx):
+    return (ctx.keep(ctx.g, ctx.value(-1) > 0),)
 
 
 @relu.numpy
@@ -121,6 +168,11 @@ def abs_vjp(x, y, g, c):  # sign(0) = 0: zero subgradient at 0, as in PyTorch
     return g * np.sign(x)
 
 
+@abs.grad
+def abs_grad(ctx):
+    return (ctx.g * ctx.const(np.sign(ctx.value(0))),)
+
+
 @unary(60, "log1p", "Log1PBackward0", saves=IN0, domain=(-0.5, 2.0))
 def log1p(x, c):
     return np.log1p(x)
@@ -129,6 +181,11 @@ def log1p(x, c):
 @log1p.vjp
 def log1p_vjp(x, y, g, c):
     return g / (1 + x)
+
+
+@log1p.grad
+def log1p_grad(ctx):
+    return (ctx.g / (ctx.inputs[0] + 1),)
 
 
 @unary(61, "expm1", "Expm1Backward0", saves=OUT)
@@ -141,6 +198,11 @@ def expm1_vjp(x, y, g, c):
     return g * (y + 1)
 
 
+@expm1.grad
+def expm1_grad(ctx):
+    return (ctx.g * (ctx.out + 1),)
+
+
 @unary(62, "log2", "Log2Backward0", saves=IN0, domain=(0.2, 3.0))
 def log2(x, c):
     return np.log2(x)
@@ -149,6 +211,11 @@ def log2(x, c):
 @log2.vjp
 def log2_vjp(x, y, g, c):
     return g / (x * 0.6931471805599453)
+
+
+@log2.grad
+def log2_grad(ctx):
+    return (ctx.g / (ctx.inputs[0] * 0.6931471805599453),)
 
 
 @unary(63, "log10", "Log10Backward0", saves=IN0, domain=(0.2, 3.0))
@@ -161,6 +228,11 @@ def log10_vjp(x, y, g, c):
     return g / (x * 2.302585092994046)
 
 
+@log10.grad
+def log10_grad(ctx):
+    return (ctx.g / (ctx.inputs[0] * 2.302585092994046),)
+
+
 @unary(64, "tan", "TanBackward0", saves=OUT, domain=(-1.2, 1.2))
 def tan(x, c):
     return np.tan(x)
@@ -169,6 +241,12 @@ def tan(x, c):
 @tan.vjp
 def tan_vjp(x, y, g, c):
     return g * (1 + y * y)
+
+
+@tan.grad
+def tan_grad(ctx):
+    y = ctx.out
+    return (ctx.g * (1 + y * y),)
 
 
 @unary(65, "sinh", "SinhBackward0", saves=IN0)
@@ -181,6 +259,11 @@ def sinh_vjp(x, y, g, c):
     return g * np.cosh(x)
 
 
+@sinh.grad
+def sinh_grad(ctx):
+    return (ctx.g * ctx.inputs[0].cosh(),)
+
+
 @unary(66, "cosh", "CoshBackward0", saves=IN0)
 def cosh(x, c):
     return np.cosh(x)
@@ -189,6 +272,11 @@ def cosh(x, c):
 @cosh.vjp
 def cosh_vjp(x, y, g, c):
     return g * np.sinh(x)
+
+
+@cosh.grad
+def cosh_grad(ctx):
+    return (ctx.g * ctx.inputs[0].sinh(),)
 
 
 @unary(67, "asin", "AsinBackward0", saves=IN0, domain=(-0.9, 0.9))
@@ -201,6 +289,12 @@ def asin_vjp(x, y, g, c):  # inf at |x| = 1, nan outside, as in PyTorch
     return g / np.sqrt(1 - x * x)
 
 
+@asin.grad
+def asin_grad(ctx):
+    x = ctx.inputs[0]
+    return (ctx.g / (1 - x * x).sqrt(),)
+
+
 @unary(68, "acos", "AcosBackward0", saves=IN0, domain=(-0.9, 0.9))
 def acos(x, c):
     return np.arccos(x)
@@ -209,6 +303,12 @@ def acos(x, c):
 @acos.vjp
 def acos_vjp(x, y, g, c):
     return -g / np.sqrt(1 - x * x)
+
+
+@acos.grad
+def acos_grad(ctx):
+    x = ctx.inputs[0]
+    return (-ctx.g / (1 - x * x).sqrt(),)
 
 
 @unary(69, "atan", "AtanBackward0", saves=IN0)
@@ -221,6 +321,12 @@ def atan_vjp(x, y, g, c):
     return g / (1 + x * x)
 
 
+@atan.grad
+def atan_grad(ctx):
+    x = ctx.inputs[0]
+    return (ctx.g / (1 + x * x),)
+
+
 @unary(70, "erf", "ErfBackward0", saves=IN0)
 def erf(x, c):  # math.erf computes in float64; the arena store rounds float32 once
     return math.erf(x)
@@ -229,6 +335,12 @@ def erf(x, c):  # math.erf computes in float64; the arena store rounds float32 o
 @erf.vjp
 def erf_vjp(x, y, g, c):  # 2/sqrt(pi) exp(-x^2)
     return g * 1.1283791670955126 * np.exp(-x * x)
+
+
+@erf.grad
+def erf_grad(ctx):
+    x = ctx.inputs[0]
+    return (ctx.g * ((-x * x).exp() * 1.1283791670955126),)
 
 
 @erf.numpy
@@ -248,6 +360,12 @@ def rsqrt_vjp(x, y, g, c):  # -x^(-3/2) / 2
     return -0.5 * g * y * y * y
 
 
+@rsqrt.grad
+def rsqrt_grad(ctx):
+    y = ctx.out
+    return (ctx.g * (y * y * y) * -0.5,)
+
+
 @unary(72, "sign", "SignBackward0")
 def sign(x, c):
     return np.sign(x)
@@ -256,6 +374,11 @@ def sign(x, c):
 @sign.vjp
 def sign_vjp(x, y, g, c):  # zero gradient everywhere (PyTorch)
     return g * 0
+
+
+@sign.grad
+def sign_grad(ctx):
+    return (None,)  # zero everywhere
 
 
 @unary(73, "clamp", "ClampBackward1", const=-0.5,
@@ -268,6 +391,12 @@ def clamp(x, c, c2):  # c = min, c2 = max (-inf / inf when absent; the record's 
 @clamp.vjp
 def clamp_vjp(x, y, g, c, c2):  # the bounds are inclusive: x == min passes the gradient
     return g if c <= x <= c2 else g * 0
+
+
+@clamp.grad
+def clamp_grad(ctx):
+    x = ctx.value(0)
+    return (ctx.keep(ctx.g, (x >= ctx.c) & (x <= ctx.c2)),)
 
 
 @clamp.numpy
@@ -289,6 +418,11 @@ def add_scalar_vjp(x, y, g, c):
     return g
 
 
+@add_scalar.grad
+def add_scalar_grad(ctx):
+    return (ctx.g,)
+
+
 @unary(12, "sub_scalar", "SubBackward0", const=1.5,
        examples=(("x - c", ()), ("x - c", (2, 3))))
 def sub_scalar(x, c):
@@ -298,6 +432,11 @@ def sub_scalar(x, c):
 @sub_scalar.vjp
 def sub_scalar_vjp(x, y, g, c):
     return g
+
+
+@sub_scalar.grad
+def sub_scalar_grad(ctx):
+    return (ctx.g,)
 
 
 @unary(13, "rsub_scalar", "RsubBackward1", const=1.5,
@@ -311,6 +450,11 @@ def rsub_scalar_vjp(x, y, g, c):
     return -g
 
 
+@rsub_scalar.grad
+def rsub_scalar_grad(ctx):
+    return (-ctx.g,)
+
+
 @unary(14, "mul_scalar", "MulBackward0", saves=SCALAR, const=-1.5,
        examples=(("x * c", ()), ("x * c", (2, 3))))
 def mul_scalar(x, c):
@@ -322,6 +466,11 @@ def mul_scalar_vjp(x, y, g, c):
     return g * c
 
 
+@mul_scalar.grad
+def mul_scalar_grad(ctx):
+    return (ctx.g * ctx.c,)
+
+
 @unary(15, "div_scalar", "DivBackward0", saves=SCALAR, const=0.7,
        examples=(("x / c", ()), ("x / c", (2, 3))))
 def div_scalar(x, c):
@@ -331,6 +480,11 @@ def div_scalar(x, c):
 @div_scalar.vjp
 def div_scalar_vjp(x, y, g, c):
     return g / c
+
+
+@div_scalar.grad
+def div_scalar_grad(ctx):
+    return (ctx.g / ctx.c,)
 
 
 @unary(16, "pow_scalar", "PowBackward0", saves=IN0, domain=(0.2, 2.0), const=2.5,
@@ -346,6 +500,16 @@ def pow_scalar_vjp(x, y, g, c):  # exponent 0 has a zero gradient everywhere (Py
     return g * c * x ** (c - 1) if c != 0 else g * 0
 
 
+@pow_scalar.grad
+def pow_scalar_grad(ctx):
+    c, x = ctx.c, ctx.inputs[0]
+    if c == 0:
+        return (None,)
+    if c == 2:
+        return (ctx.g * (x * 2.0),)
+    return (ctx.g * (x ** (c - 1) * c),)
+
+
 @unary(17, "rpow_scalar", "PowBackward2", saves=IN0 | OUT, const=1.7,
        examples=(("c ** x", ()), ("c ** x", (2, 3))))
 def rpow_scalar(x, c):  # c ** x
@@ -357,6 +521,16 @@ def rpow_scalar_vjp(x, y, g, c):  # base 0 with x >= 0: gradient 0, not nan (PyT
     return g * y * np.log(c) if c != 0 or x < 0 else g * 0
 
 
+@rpow_scalar.grad
+def rpow_scalar_grad(ctx):  # base 0 with x >= 0: zero gradient (PyTorch)
+    c = ctx.c
+    if c == 0 and (ctx.value(0) >= 0).all():
+        return (None,)
+    with np.errstate(all="ignore"):
+        log_c = float(np.log(np.float64(c)))  # nan for a negative base, as the kernel
+    return (ctx.g * (ctx.out * log_c),)
+
+
 @unary(18, "reciprocal", "ReciprocalBackward0", saves=OUT, domain=(0.3, 2.0))
 def reciprocal(x, c):
     return 1 / x
@@ -365,6 +539,12 @@ def reciprocal(x, c):
 @reciprocal.vjp
 def reciprocal_vjp(x, y, g, c):
     return -g * y * y
+
+
+@reciprocal.grad
+def reciprocal_grad(ctx):
+    y = ctx.out
+    return (-ctx.g * y * y,)
 
 
 # ---- binary, with broadcasting: c is alpha (add, sub) --------------------------------
@@ -387,6 +567,12 @@ def add_vjp_b(a, b, y, g, c):
     return g * c if c != 1 else g
 
 
+@add.grad
+def add_grad(ctx):
+    g, c = ctx.g, ctx.c
+    return ctx.sum_to(g, 0), ctx.sum_to(g * c if c != 1 else g, 1)
+
+
 @binary(21, "sub", "SubBackward0", const=1.0,
         examples=(("torch.sub(x, y, alpha=c)", (2, 3), (3,)), ("x - y", (3, 1), (1, 4))))
 def sub(a, b, c):
@@ -401,6 +587,12 @@ def sub_vjp_a(a, b, y, g, c):
 @sub.vjp
 def sub_vjp_b(a, b, y, g, c):
     return -g * c if c != 1 else -g
+
+
+@sub.grad
+def sub_grad(ctx):
+    g, c = ctx.g, ctx.c
+    return ctx.sum_to(g, 0), ctx.sum_to(-g * c if c != 1 else -g, 1)
 
 
 @binary(22, "mul", "MulBackward0", saves=IN0 | IN1)
@@ -418,6 +610,13 @@ def mul_vjp_b(a, b, y, g, c):
     return g * a
 
 
+@mul.grad
+def mul_grad(ctx):
+    (a, b, _), g = ctx.inputs, ctx.g
+    return (ctx.sum_to(g * b, 0) if ctx.need[0] else None,
+            ctx.sum_to(g * a, 1) if ctx.need[1] else None)
+
+
 @binary(23, "div", "DivBackward0", saves=IN0 | IN1, domain=(0.3, 2.0))
 def div(a, b, c):
     return a / b
@@ -433,6 +632,13 @@ def div_vjp_b(a, b, y, g, c):
     return -g * a / (b * b)
 
 
+@div.grad
+def div_grad(ctx):
+    (a, b, _), g = ctx.inputs, ctx.g
+    return (ctx.sum_to(g / b, 0) if ctx.need[0] else None,
+            ctx.sum_to(-g * a / (b * b), 1) if ctx.need[1] else None)
+
+
 @binary(24, "pow", "PowBackward1", saves=IN0 | IN1 | OUT, domain=(0.3, 2.0))
 def pow(a, b, c):
     return a**b
@@ -446,6 +652,18 @@ def pow_vjp_a(a, b, y, g, c):  # b == 0: zero gradient, not 0 * inf
 @pow.vjp
 def pow_vjp_b(a, b, y, g, c):  # a == 0 and b >= 0: zero gradient, not nan (PyTorch)
     return g * y * np.log(a) if a != 0 or b < 0 else g * 0
+
+
+@pow.grad
+def pow_grad(ctx):
+    (a, b, _), g = ctx.inputs, ctx.g
+    va, vb = ctx.values(0, 1)
+    ga = gb = None
+    if ctx.need[0]:  # b == 0: zero gradient
+        ga = ctx.sum_to(ctx.keep(g * b * a ** (b - 1), vb != 0), 0)
+    if ctx.need[1]:  # a == 0 with b >= 0: zero gradient
+        gb = ctx.sum_to(ctx.keep(g * ctx.out * a.log(), (va != 0) | (vb < 0)), 1)
+    return ga, gb
 
 
 
@@ -464,6 +682,13 @@ def atan2_vjp_b(a, b, y, g, c):
     return -g * a / (a * a + b * b)
 
 
+@atan2.grad
+def atan2_grad(ctx):
+    (a, b, _), g = ctx.inputs, ctx.g
+    d = a * a + b * b
+    return ctx.sum_to(g * b / d, 0), ctx.sum_to(-g * a / d, 1)
+
+
 @binary(81, "maximum", "MaximumBackward0", saves=IN0 | IN1)
 def maximum(a, b, c):  # nan wins, as in PyTorch
     return a if a > b or a != a else b
@@ -477,6 +702,14 @@ def maximum_vjp_a(a, b, y, g, c):  # a tie splits the gradient in halves (PyTorc
 @maximum.vjp
 def maximum_vjp_b(a, b, y, g, c):
     return g if b > a else (g * 0.5 if a == b else g * 0)
+
+
+@maximum.grad
+def maximum_grad(ctx):
+    va, vb = ctx.values(0, 1)
+    g = ctx.g  # a tie splits the gradient in halves; constant shares: second derivative 0
+    return (ctx.sum_to(g * ctx.const(np.where(va > vb, 1.0, np.where(va == vb, 0.5, 0.0))), 0),
+            ctx.sum_to(g * ctx.const(np.where(vb > va, 1.0, np.where(va == vb, 0.5, 0.0))), 1))
 
 
 @maximum.numpy
@@ -497,6 +730,14 @@ def minimum_vjp_a(a, b, y, g, c):
 @minimum.vjp
 def minimum_vjp_b(a, b, y, g, c):
     return g if b < a else (g * 0.5 if a == b else g * 0)
+
+
+@minimum.grad
+def minimum_grad(ctx):
+    va, vb = ctx.values(0, 1)
+    g = ctx.g
+    return (ctx.sum_to(g * ctx.const(np.where(va < vb, 1.0, np.where(va == vb, 0.5, 0.0))), 0),
+            ctx.sum_to(g * ctx.const(np.where(vb < va, 1.0, np.where(va == vb, 0.5, 0.0))), 1))
 
 
 @minimum.numpy
@@ -524,6 +765,12 @@ def masked_fill_vjp_b(a, b, y, g, c):  # the mask has no gradient
     return g * 0
 
 
+@masked_fill.grad
+def masked_fill_grad(ctx):
+    (m,) = ctx.values(1)
+    return ctx.sum_to(ctx.keep(ctx.g, m == 0), 0), None
+
+
 @masked_fill.numpy
 def masked_fill_np(a, b, c):
     return np.where(b != 0, a.dtype.type(c), a)
@@ -545,6 +792,12 @@ def lerp_vjp_b(a, b, y, g, c):
     return g * c
 
 
+@lerp.grad
+def lerp_grad(ctx):
+    g, c = ctx.g, ctx.c
+    return ctx.sum_to(g * (1 - c), 0), ctx.sum_to(g * c, 1)
+
+
 @binary(85, "where_scalar_other", "WhereBackward0",
         examples=(("torch.where(x > 0.5, x, c)", (2, 3)),))
 def where_scalar_other(a, b, c):  # where(mask b, a, c)
@@ -559,6 +812,12 @@ def where_scalar_other_vjp_a(a, b, y, g, c):
 @where_scalar_other.vjp
 def where_scalar_other_vjp_b(a, b, y, g, c):
     return g * 0
+
+
+@where_scalar_other.grad
+def where_scalar_other_grad(ctx):
+    (m,) = ctx.values(1)
+    return ctx.sum_to(ctx.keep(ctx.g, m != 0), 0), None
 
 
 @where_scalar_other.numpy
@@ -582,6 +841,12 @@ def where_scalar_self_vjp_b(a, b, y, g, c):
     return g * 0
 
 
+@where_scalar_self.grad
+def where_scalar_self_grad(ctx):
+    (m,) = ctx.values(1)
+    return ctx.sum_to(ctx.keep(ctx.g, m == 0), 0), None
+
+
 @where_scalar_self.numpy
 def where_scalar_self_np(a, b, c):
     return np.where(b != 0, a.dtype.type(c), a)
@@ -601,6 +866,11 @@ def copy_from_vjp_a(a, b, y, g, c):  # the old value is not used: PyTorch's zero
 @copy_from.vjp
 def copy_from_vjp_b(a, b, y, g, c):
     return g
+
+
+@copy_from.grad
+def copy_from_grad(ctx):
+    return None, ctx.sum_to(ctx.g, 1)
 
 
 @copy_from.numpy
@@ -634,6 +904,13 @@ def where_vjp_m(a, b, m, y, g, c):
     return g * 0
 
 
+@where.grad
+def where_grad(ctx):
+    (m,) = ctx.values(2)
+    m = m != 0
+    return ctx.sum_to(ctx.keep(ctx.g, m), 0), ctx.sum_to(ctx.keep(ctx.g, ~m), 1), None
+
+
 @where.numpy
 def where_np(a, b, m, c):
     return np.where(m != 0, a, b)
@@ -658,6 +935,14 @@ def lerp_tensor_vjp_b(a, b, m, y, g, c):
 @lerp_tensor.vjp
 def lerp_tensor_vjp_m(a, b, m, y, g, c):
     return g * (b - a)
+
+
+@lerp_tensor.grad
+def lerp_tensor_grad(ctx):
+    (a, b, m), g = ctx.inputs, ctx.g
+    return (ctx.sum_to(g * (1 - m), 0) if ctx.need[0] else None,
+            ctx.sum_to(g * m, 1) if ctx.need[1] else None,
+            ctx.sum_to(g * (b - a), 2) if ctx.need[2] else None)
 
 
 @lerp_tensor.numpy
@@ -700,6 +985,18 @@ def clamp_tensor_vjp_b(a, b, m, y, g, c):
 @clamp_tensor.vjp
 def clamp_tensor_vjp_m(a, b, m, y, g, c):
     return g if a > m or (c == 3.0 and b > m) else g * 0
+
+
+@clamp_tensor.grad
+def clamp_tensor_grad(ctx):
+    a, b, m = ctx.values(0, 1, 2)
+    c, g = ctx.c, ctx.g
+    with np.errstate(invalid="ignore"):
+        ka = ((a >= b) | (c == 2.0)) & ((a <= m) | (c == 1.0))
+        kb = (a < b) & ((b < m) | (c == 1.0))
+        km = (a > m) | ((b > m) & (c == 3.0))
+    return (ctx.sum_to(ctx.keep(g, ka), 0), ctx.sum_to(ctx.keep(g, kb), 1),
+            ctx.sum_to(ctx.keep(g, km), 2))
 
 
 @clamp_tensor.numpy

@@ -23,6 +23,11 @@ def leaky_relu_vjp(x, y, g, c):  # slope c at x = 0, as PyTorch (x > 0 passes g)
     return g if x > 0 else g * c
 
 
+@leaky_relu.grad
+def leaky_relu_grad(ctx):
+    return (ctx.g * ctx.const(np.where(ctx.value(0) > 0, 1.0, ctx.c)),)
+
+
 @leaky_relu.numpy
 def leaky_relu_np(x, c):
     return np.where(x > 0, x, x * c)
@@ -38,6 +43,12 @@ def elu(x, c):  # c = alpha
 @elu.vjp
 def elu_vjp(x, y, g, c):  # from the output: d/dx alpha (e^x - 1) = y + alpha
     return g if y > 0 else g * (y + c)
+
+
+@elu.grad
+def elu_grad(ctx):
+    y, g = ctx.out, ctx.g
+    return (ctx.where(ctx.value(-1) > 0, g, g * (y + ctx.c)),)
 
 
 @elu.numpy
@@ -65,6 +76,17 @@ def gelu_vjp(x, y, g, c):
     return g * (0.5 * (1 + t) + 0.5 * x * dt)
 
 
+@gelu.grad
+def gelu_grad(ctx):
+    x, g = ctx.inputs[0], ctx.g
+    if ctx.c == 0:  # Phi(x) + x phi(x)
+        cdf = (x * 0.7071067811865476).erf() * 0.5 + 0.5
+        return (g * (cdf + x * ((x * x * -0.5).exp() * 0.3989422804014327)),)
+    t = ((x + x * x * x * 0.044715) * 0.7978845608028654).tanh()
+    dt = (x * x * 0.134145 + 1) * 0.7978845608028654 * (1 - t * t)
+    return (g * ((t + 1) * 0.5 + x * 0.5 * dt),)
+
+
 @gelu.numpy
 def gelu_np(x, c):  # erf in float64, then rounded, as the kernel
     from scipy.special import erf as _erf
@@ -88,6 +110,13 @@ def silu_vjp(x, y, g, c):  # s (1 + x (1 - s)), s = sigmoid(x)
     return g * s * (1 + x * (1 - s))
 
 
+@silu.grad
+def silu_grad(ctx):
+    x = ctx.inputs[0]
+    s = x.sigmoid()
+    return (ctx.g * (s * (1 + x * (1 - s))),)
+
+
 @unary(78, "softplus", "SoftplusBackward0", saves=IN0, const=1.0,
        examples=(("torch.nn.functional.softplus(x)", (3, 4)),
                  ("torch.nn.functional.softplus(x, beta=2.0, threshold=1.5)", (6,))))
@@ -98,6 +127,12 @@ def softplus(x, c, c2):  # c = beta, c2 = threshold: linear where beta x > thres
 @softplus.vjp
 def softplus_vjp(x, y, g, c, c2):
     return g if x * c > c2 else g / (1 + np.exp(-x * c))
+
+
+@softplus.grad
+def softplus_grad(ctx):
+    x, g = ctx.inputs[0], ctx.g
+    return (ctx.where(ctx.value(0) * ctx.c > ctx.c2, g, g * (x * ctx.c).sigmoid()),)
 
 
 @softplus.numpy
@@ -117,6 +152,12 @@ def hardtanh_vjp(x, y, g, c, c2):  # open interval: zero gradient at the bounds 
     return g if c < x < c2 else g * 0
 
 
+@hardtanh.grad
+def hardtanh_grad(ctx):
+    x = ctx.value(0)
+    return (ctx.keep(ctx.g, (ctx.c < x) & (x < ctx.c2)),)
+
+
 @hardtanh.numpy
 def hardtanh_np(x, c, c2):
     return np.minimum(np.maximum(x, c), c2)
@@ -131,6 +172,11 @@ def logsigmoid(x, c):  # min(x, 0) - log1p(exp(-|x|)): no overflow either side
 @logsigmoid.vjp
 def logsigmoid_vjp(x, y, g, c):  # sigmoid(-x); exp(x) = inf gives 0
     return g / (1 + np.exp(x))
+
+
+@logsigmoid.grad
+def logsigmoid_grad(ctx):
+    return (ctx.g * (-ctx.inputs[0]).sigmoid(),)
 
 
 @logsigmoid.numpy
@@ -157,6 +203,17 @@ def binary_cross_entropy_vjp_p(a, b, y, g, c):  # p (1 - p) floored at float32's
 @binary_cross_entropy.vjp
 def binary_cross_entropy_vjp_t(a, b, y, g, c):  # the clamped logs: finite at p = 0 and 1
     return g * (max(np.log1p(-a), -100.0) - max(np.log(a), -100.0))
+
+
+@binary_cross_entropy.grad
+def binary_cross_entropy_grad(ctx):
+    (p, t, _), g = ctx.inputs, ctx.g
+    gp = gt = None
+    if ctx.need[0]:  # p (1 - p) floored at float32's 1e-12, as the kernel
+        gp = g * (p - t) / (p * (1 - p)).clamp(min=9.999999960041972e-13)
+    if ctx.need[1]:
+        gt = g * ((-p).log1p().clamp(min=-100.0) - p.log().clamp(min=-100.0))
+    return gp, gt
 
 
 @binary_cross_entropy.numpy

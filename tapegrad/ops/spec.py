@@ -57,6 +57,9 @@ class OpSpec:
     tol: float = 1e-6      # gradient-check tolerance (float64, central differences)
     doc: str = ""
     edges: tuple = None    # record fields listed by next_functions (default: by family)
+    grad: object = None    # the derivative once more in public tapegrad ops, for
+                           # create_graph=True: fn(ctx) -> one gradient (or None) per input
+                           # (tapegrad/autograd/higher.py describes ctx)
 
     def __post_init__(self):
         if not self.examples:
@@ -85,8 +88,29 @@ REGISTRY = []  # filled in declaration order; tapegrad.ops checks it
 
 def declare(opcode, name, grad_fn, family, **kw):
     spec = OpSpec(opcode, name, grad_fn, family, **kw)
+    if name in PENDING_GRADS:
+        spec.grad = PENDING_GRADS.pop(name)
     REGISTRY.append(spec)
     return spec
+
+
+def grad_of(*names):
+    """Decorator: `fn(ctx)` is the differentiable formula (create_graph=True) of the rows
+    declared with `declare` under these names (before or after it, in the same module)."""
+
+    def register(fn):
+        for name in names:
+            specs = [s for s in REGISTRY if s.name == name]
+            if specs:
+                specs[0].grad = fn
+            else:
+                PENDING_GRADS[name] = fn  # declared further down
+        return fn
+
+    return register
+
+
+PENDING_GRADS = {}  # name -> formula of a row not declared yet (tapegrad.ops checks it)
 
 
 class _Elementwise:
@@ -108,6 +132,11 @@ class _Elementwise:
 
     def vjp(self, fn):
         self.spec.vjp = self.spec.vjp + (fn,)
+        return self
+
+    def grad(self, fn):
+        """The differentiable formula `fn(ctx)` of the VJP above (create_graph=True)."""
+        self.spec.grad = fn
         return self
 
     def numpy(self, fn):

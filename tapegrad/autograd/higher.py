@@ -1,0 +1,470 @@
+"""create_graph=True: the backward pass itself recorded on the tape, to any order.
+
+The compiled reverse sweep adds adjoints into arenas: nothing there can be differentiated
+again. With `create_graph=True` the engine comes here instead. `sweep.mark` marks what the
+sweep needs and checks it (freed records, in-place changes: the plain sweep's errors),
+then a Python walk visits the marked records from the top down, the tape pinned (new
+records never renumber the walked ones). For each record it calls the row's `grad`
+formula (tapegrad/ops: the derivative written once more in public tapegrad ops, beside
+the op's compiled VJP), which records new ops on the same tape; the gradients it returns
+(Tensors that carry their own graph) are summed per input slot. A leaf's gradient is the
+sum at its slots; it goes to `.grad` (backward) or is returned (grad).
+
+`GradCtx` is what a formula reads: `inputs` (Tensors for in0, in1, in2 or None: a leaf
+slot is the leaf itself, so new records depend on it), `out`, `g` (the output's
+gradient), `c`/`c2` (the record's float parameters), `params` (its int parameters from
+the aux pool, decoded per family), `need` (which inputs need a gradient), and helpers.
+"""
+
+import warnings
+
+import numpy as np
+
+from .. import dtypes
+from ..ops import BY_CODE
+from ..ops.spec import INDEX, JOIN, LEAF, MATMUL, PYTHON, REDUCE, STRIDED
+from ..tape import sweep
+from ..tape.dispatch import FAMILY, OP_DETACH, OP_LEAF, OP_SNAPSHOT
+from ..tape.records import (OK, R_AUX, R_CONST, R_FLAGS, R_FREED, R_IN0, R_IN1, R_IN2, R_OP,
+                            R_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NUMEL, S_RETAIN, S_RG,
+                            S_SHAPE)
+from ..tape.tape import _fast, _local
+from ..tensor import Tensor, _from_array, _on_tape
+from . import engine
+from . import hooks as _hooks
+
+_DT = (dtypes.float32, dtypes.float64)
+_FIELDS = (R_IN0, R_IN1, R_IN2)
+_EMPTY = np.zeros(0)
+
+
+class GradCtx:
+    """One record, as its `grad` formula sees it (see the module docstring)."""
+
+    __slots__ = ("tape", "row", "g", "need", "_tensors", "_inputs", "_params")
+
+    def __init__(self, tape, row, g, need, tensors):
+        self.tape, self.row, self.g, self.need, self._tensors = tape, row, g, need, tensors
+        self._inputs = self._params = None
+
+    # ---- the record --------------------------------------------------------------------
+    @property
+    def inputs(self) -> tuple:
+        """Tensors for in0, in1, in2 (None where absent), carrying the original graph."""
+        if self._inputs is None:
+            self._inputs = tuple(None if self.row[f] < 0 else self.tensor(self.row[f])
+                                 for f in _FIELDS)
+        return self._inputs
+
+    @property
+    def out(self) -> Tensor:
+        """The record's output as a Tensor (with its graph)."""
+        return self.tensor(self.row[R_OUT])
+
+    @property
+    def c(self) -> float:
+        """The record's float parameter (scalar operand, alpha, exponent, p, ...)."""
+        return float(np.int64(self.row[R_CONST]).view(np.float64))
+
+    @property
+    def c2(self) -> float:
+        """A unary record's second float parameter (kept in its aux field)."""
+        return float(np.int64(self.row[R_AUX]).view(np.float64))
+
+    @property
+    def spec(self):
+        """The record's row of the op table."""
+        return BY_CODE[self.row[R_OP]]
+
+    @property
+    def params(self):
+        """The record's int parameters, decoded per family (None when it has none):
+        REDUCE (nd, in shape, out strides) or cumsum (stride, size) or softmax (outer,
+        size, inner); MATMUL (m, k, n, batch, batch stride a, b); STRIDED (nd, shape,
+        strides, base); JOIN (outer, a block, b block); INDEX (layout, ...) as
+        tapegrad/tape/kernels.py `_index` lists them."""
+        if self._params is None:
+            self._params = _decode(self.tape.AUX, self.row[R_AUX], FAMILY[self.row[R_OP]],
+                                   self.row[R_OP])
+        return self._params
+
+    def shape(self, i: int) -> tuple:
+        """Shape of input i (0, 1, 2), or of the output for i = -1."""
+        s = self.row[R_OUT] if i < 0 else self.row[_FIELDS[i]]
+        return self.tape._dims(int(self.tape.S[s, S_SHAPE]))
+
+    def value(self, i: int) -> np.ndarray:
+        """NumPy value of input i, or of the output for i = -1 (for masks: constants)."""
+        s = self.row[R_OUT] if i < 0 else self.row[_FIELDS[i]]
+        S = self.tape.S
+        off, n = S[s, 0], S[s, S_NUMEL]
+        return self.tape.A[int(S[s, S_DTYPE])][off:off + n].reshape(self.shape(i))
+
+    def tensor(self, s: int) -> Tensor:
+        """The Tensor of slot s (the leaf itself for a leaf slot), one per slot per walk."""
+        t = self._tensors.get(s)
+        if t is None:
+            t = self._tensors[s] = _slot_tensor(self.tape, s)
+        return t
+
+    # ---- helpers for formulas ------------------------------------------------------------
+    @property
+    def dtype(self):
+        """The output's tapegrad dtype."""
+        return _DT[int(self.tape.S[self.row[R_OUT], S_DTYPE])]
+
+    def const(self, arr) -> Tensor:
+        """A constant (no grad) tensor of the output's dtype: masks, tie shares."""
+        dt = self.dtype
+        return _from_array(np.asarray(arr, dt.np), dt, False)
+
+    def zeros(self, shape) -> Tensor:
+        """A constant zero tensor of the output's dtype."""
+        dt = self.dtype
+        return _from_array(np.zeros(shape, dt.np), dt, False)
+
+    def keep(self, t: Tensor, mask) -> Tensor:
+        """t where the NumPy bool `mask` holds, 0 elsewhere (None when it holds nowhere).
+        The mask is a constant: no gradient flows through it, so a piecewise-linear op
+        has a second derivative of zero, as in PyTorch."""
+        mask = np.asarray(mask, np.bool_)
+        if mask.all():
+            return t
+        if not mask.any():
+            return None
+        import tapegrad as tg
+
+        return tg.where(_from_array(mask, dtypes.bool_, False), t, 0.0)
+
+    def where(self, mask, a: Tensor, b: Tensor) -> Tensor:
+        """a where the NumPy bool `mask` holds, else b (a constant condition)."""
+        import tapegrad as tg
+
+        mask = np.asarray(mask, np.bool_)
+        if mask.all():
+            return a
+        if not mask.any():
+            return b
+        return tg.where(_from_array(mask, dtypes.bool_, False), a, b)
+
+    def values(self, *ids) -> list:
+        """NumPy values of inputs `ids` (-1: the output), broadcast to the output's shape."""
+        sh = self.shape(-1)
+        return [np.broadcast_to(self.value(i), sh) for i in ids]
+
+    def sum_to(self, t: Tensor, i: int) -> Tensor:
+        """t summed down to input i's shape (a broadcast gradient back to its input)."""
+        if t is None:
+            return None
+        return sum_to(t, self.shape(i))
+
+    def scatter(self, g: Tensor, positions, shape: tuple, key=None) -> Tensor:
+        """zeros(shape) with g's elements added at flat `positions` (one per element of
+        g): the gradient of any gather, differentiable (index_put with accumulate).
+        `positions` may be a function computing them, cached under `key`."""
+        from ..selection import _put
+
+        dt = self.dtype
+        cached = _SCATTER.get((key, dt)) if key is not None else None
+        if cached is None:
+            pos = np.asarray(positions() if callable(positions) else positions, np.int64)
+            cached = (pos.reshape(-1), np.zeros(int(np.prod(shape)), dt.np))
+            if key is not None and len(_SCATTER) < 256:
+                _SCATTER[key, dt] = cached
+        pos, z = cached
+        z = _from_array(z, dt, False)  # never written: index_put makes a new value
+        return _put("index_put", z, pos, g.reshape(-1), True).reshape(shape)
+
+
+_SCATTER = {}  # (key, dtype) -> (positions, zeros): a strided gather's, for its formula
+
+
+def sum_to(t: Tensor, shape: tuple) -> Tensor:
+    """t (broadcast from `shape`) summed back down to `shape`."""
+    ts = t._shape
+    if ts == shape:
+        return t
+    lead = len(ts) - len(shape)
+    dims = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                       if d == 1 and ts[lead + i] != 1)
+    if dims:
+        t = t.sum(dims, keepdim=True)
+    return t.reshape(shape) if t._shape != shape else t
+
+
+def _decode(AUX, x, fam, op):
+    if x < 0 or fam not in (REDUCE, MATMUL, STRIDED, JOIN, INDEX):
+        return None
+    if fam == REDUCE:
+        if op == 106:  # cumsum
+            return tuple(AUX[x:x + 2].tolist())
+        if op in (107, 108):  # softmax, log_softmax
+            return tuple(AUX[x:x + 3].tolist())
+        nd = int(AUX[x])
+        return nd, tuple(AUX[x + 1:x + 1 + nd].tolist()), tuple(AUX[x + 1 + nd:x + 1 + 2 * nd]
+                                                                 .tolist())
+    if fam == MATMUL:
+        return tuple(AUX[x:x + 6].tolist())
+    if fam == JOIN:
+        return tuple(AUX[x:x + 3].tolist())
+    if fam == STRIDED:
+        nd = int(AUX[x])
+        v = AUX[x + 1:x + 2 + 2 * nd].tolist()
+        return nd, tuple(v[:nd]), tuple(v[nd:2 * nd]), v[2 * nd]
+    layout = int(AUX[x])  # INDEX
+    if layout == 0:
+        return tuple(AUX[x:x + 5].tolist())
+    if layout == 1:
+        nd = int(AUX[x + 1])
+        v = AUX[x + 3:x + 3 + 2 * nd].tolist()
+        return 1, nd, int(AUX[x + 2]), tuple(v[:nd]), tuple(v[nd:])
+    if layout == 3:
+        return 3, int(AUX[x + 1])
+    return (layout,)
+
+
+def _slot_tensor(tape, s):
+    S = tape.S
+    fl = int(S[s, S_FLAGS])
+    if fl & S_LEAF:
+        return tape.leaf_of[s]
+    return _on_tape(tape, s, tape._dims(int(S[s, S_SHAPE])), _DT[int(S[s, S_DTYPE])],
+                    bool(fl & S_RG))
+
+
+# ---- the walk ---------------------------------------------------------------------------
+def _mark(tape, roots):
+    """Pass 1 of the compiled sweep (marks, checks); (top, bottom, marked slots)."""
+    G = tape.adjoints()
+    args = (tape.R, tape.S, tape.AUX, G[0], G[1], tape.MARK, tape.LIST, roots, _EMPTY)
+    fn = engine._entry.get("mark")
+    if fn is None:
+        fn = engine._entry["mark"] = _fast(sweep.mark, *args)
+    status, a, b, top, bottom = fn(*args)
+    if status != OK:  # the plain sweep raises the same error, with its message
+        engine._sweep(tape, roots, _EMPTY, True)
+        raise RuntimeError(f"backward: mark failed with status {status}")
+    return top, bottom, tape.LIST[:int(tape.AUX[sweep.H_MARKED])].tolist()
+
+
+def _unsupported(tape, rows):
+    """NotImplementedError for the first marked op without a formula (before any work)."""
+    for op in {r[R_OP] for r in rows}:
+        spec = BY_CODE[op]
+        if spec.grad is None and spec.family not in (LEAF, PYTHON):
+            raise NotImplementedError(f"create_graph=True through {spec.grad_fn} is not "
+                                      f"supported yet (op '{spec.name}' has no formula)")
+
+
+def _room(tape, roots):
+    """Compact now if the tape is over half full: the walk records with the tape pinned,
+    where a full tape can only grow (memory would climb loop after loop)."""
+    head = tape.AUX[:sweep.AUX_HEADER].tolist()
+    half = tape.R.shape[0] // 2
+    if max(head[sweep.H_NREC], head[sweep.H_NSLOT]) > half or any(
+            head[sweep.H_TOP32 + c] > tape.A[c].shape[0] // 2 for c in (0, 1)):
+        roots = np.array(tape.make_room(0, 1, tuple(roots.tolist())), np.int64)
+    return roots
+
+
+def walk(tape, roots, seeds, retain):
+    """The recorded reverse sweep from root slots `roots` seeded with Tensors `seeds`;
+    returns ({slot: gradient Tensor}, the marked slots)."""
+    if not tape.pinned:
+        roots = _room(tape, roots)
+    top, bottom, marked = _mark(tape, roots)
+    R = tape.R
+    sel = np.flatnonzero(tape.MARK[R[bottom:top + 1, R_OUT]] == 1) + bottom
+    sel = sel[::-1]
+    rows = R[sel].tolist()
+    _unsupported(tape, rows)
+    marked_set = set(marked)
+    acc = {}
+    for s, g in zip(roots.tolist(), seeds):
+        acc[s] = acc[s] + g if s in acc else g
+    hooked = _hooks.NONLEAF.get(tape) or None
+    engine._SWEEPS[0] += 1  # a custom Function's stored output gradients are this walk's
+    tensors = {}
+    paused = []
+    prev = _local.grad_enabled
+    _local.grad_enabled = True
+    tape.pinned += 1
+    try:
+        for row in rows:
+            o = row[R_OUT]
+            g = acc.get(o)
+            if hooked is not None:
+                fns = hooked.get(row[R_SEQ])
+                if fns and g is not None:
+                    g = acc[o] = _hooks._run(fns, g)
+            if g is None:
+                continue
+            op = row[R_OP]
+            fam = FAMILY[op]
+            if fam == LEAF:
+                if op == OP_LEAF or op == OP_DETACH:
+                    continue
+                s = row[R_IN0]
+                if op != OP_SNAPSHOT:  # fill_, zero_, normal_, uniform_: a zero gradient
+                    g = _from_array(np.zeros(g._shape, g._dtype.np), g._dtype, False)
+                if s in marked_set:
+                    acc[s] = acc[s] + g if s in acc else g
+                continue
+            need = tuple(row[f] >= 0 and row[f] in marked_set for f in _FIELDS)
+            ctx = GradCtx(tape, row, g, need, tensors)
+            if fam == PYTHON:
+                from ._higher_python import python_grads
+
+                grads = python_grads(ctx, paused)
+            else:
+                grads = ctx.spec.grad(ctx)
+            for f, gi in zip(_FIELDS, grads):
+                s = row[f]
+                if gi is None or s < 0 or s not in marked_set:
+                    continue
+                if gi.numel() != tape.S[s, S_NUMEL]:
+                    spec = ctx.spec
+                    raise RuntimeError(f"create_graph: the formula of {spec.grad_fn} ('"
+                                       f"{spec.name}') gave a gradient of shape "
+                                       f"{list(gi._shape)} for an input of shape "
+                                       f"{list(ctx.shape(_FIELDS.index(f)))}")
+                acc[s] = acc[s] + gi if s in acc else gi
+    finally:
+        tape.pinned -= 1
+        _local.grad_enabled = prev
+    if not retain:
+        R[sel, R_FLAGS] |= R_FREED
+        engine._release(paused)
+    return acc, marked
+
+
+# ---- entry points (tapegrad/autograd/engine.py calls these for create_graph=True) --------
+def _seeds(tensors, grad_tensors):
+    out = []
+    for t, g in zip(tensors, grad_tensors):
+        if g is None:
+            g = _from_array(np.ones(t._shape, t._dtype.np), t._dtype, False)
+        elif not isinstance(g, Tensor):
+            g = _from_array(np.array(g, t._dtype.np), t._dtype, False)
+        elif g._dtype is not t._dtype:
+            g = g.to(t._dtype)
+        out.append(g)
+    return out
+
+
+def _zero(t):
+    return _from_array(np.zeros(t._shape, t._dtype.np), t._dtype, False)
+
+
+def _gather(tape, acc, marked, t):
+    """t's gradient: summed over its slots; zeros if the sweep reached it with nothing;
+    None if it did not reach it."""
+    slots = [t._slot] if t._tape is tape else tape.leaf_slots.get(id(t), ())
+    g, reached = None, False
+    for s in slots:
+        if s in marked:
+            reached = True
+            v = acc.get(s)
+            if v is not None:
+                g = v if g is None else g + v
+    if reached and g is None:
+        g = _zero(t)
+    if g is not None and t._tape is None:
+        entry = _hooks.LEAF.get(id(t))
+        if entry is not None and entry[0]() is t and entry[1]:
+            g = _hooks._run(entry[1], g)
+    return g
+
+
+def _store(t, g):
+    """.grad += g, out of place so that the new .grad carries g's graph."""
+    if t._grad is not None:
+        t._grad = t._grad + g
+    elif g._rg:  # copied into storage of its own (CopyBackwards), as PyTorch's AccumulateGrad
+        t._grad = _zero(t).copy_(g)
+    else:
+        t._grad = g
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, inputs=None):
+    """backward(create_graph=True): `.grad` of the leaves (and retained tensors) gets
+    gradients that carry their own graph."""
+    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"grad_tensors has {len(grad_tensors)} elements but tensors has "
+                           f"{len(tensors)}")
+    tape, roots, _ = engine._roots(tensors, grad_tensors, "backward")
+    retain = True if retain_graph is None else bool(retain_graph)
+    if inputs is not None:
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        _check_inputs(inputs)
+    warnings.warn("Using backward() with create_graph=True will create a reference cycle "
+                  "between the parameter and its gradient which can cause a memory leak. We "
+                  "recommend using autograd.grad when creating the graph to avoid this. If you "
+                  "have to use this function, make sure to reset the .grad fields of your "
+                  "parameters to None after use to break the cycle and avoid the leak.",
+                  UserWarning, stacklevel=4)
+    acc, marked = walk(tape, roots, _seeds(tensors, grad_tensors), retain)
+    marked = set(marked)
+    if inputs is not None:
+        targets = list(inputs)
+    else:
+        targets, seen = [], set()
+        for s in marked:
+            fl = int(tape.S[s, S_FLAGS])
+            t = tape.leaf_of.get(s) if fl & S_LEAF else (
+                tape.retained.get(s) if fl & S_RETAIN else None)
+            if t is not None and id(t) not in seen:
+                seen.add(id(t))
+                targets.append(t)
+    grads = [_gather(tape, acc, marked, t) for t in targets]  # hooks first: all or nothing
+    for t, g in zip(targets, grads):
+        if g is not None:
+            _store(t, g)
+    for t, g in zip(targets, grads):
+        if g is not None and t._tape is None:
+            _hooks.run_post_hooks(t)
+
+
+def _check_inputs(inputs):
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: expected a Tensor as input {i}, got {type(t).__name__}")
+        if not t._rg:
+            raise RuntimeError(f"One of the differentiated Tensors does not require grad (grad() "
+                               f"input {i}, a {t._dtype} tensor of shape {list(t._shape)})")
+
+
+def grad(outputs, inputs, grad_outputs, retain_graph, allow_unused, materialize_grads):
+    """autograd.grad(create_graph=True): gradients that carry their own graph."""
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    tape, roots, _ = engine._roots(outputs, grad_outputs, "grad")
+    _check_inputs(inputs)
+    retain = True if retain_graph is None else bool(retain_graph)
+    acc, marked = walk(tape, roots, _seeds(outputs, grad_outputs), retain)
+    marked = set(marked)
+    res = []
+    for i, t in enumerate(inputs):
+        g = _gather(tape, acc, marked, t)
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is "
+                                   "the desired behavior.")
+            if materialize_grads:
+                g = _zero(t)
+        res.append(g)
+    return tuple(res)
