@@ -267,27 +267,56 @@ def test_grad_mode_is_per_thread():
     assert seen == {"enabled": True, "rg": True}  # a new thread starts with grad on
 
 
-def test_the_elementwise_sweep_hands_over_to_the_full_one():
-    """A fresh tape sweeps with reverse_elementwise, which compiles a third of reverse1;
-    at the first record of another family (a matmul here, mid-sweep) reverse1 goes on
-    from that record, and the tape keeps using reverse1."""
+def test_a_sweep_of_elementwise_records_compiles_only_the_elementwise_sweep(monkeypatch):
+    """`mark` reports the families a sweep meets: an elementwise-only sweep runs
+    reverse_elementwise (a third of reverse1's compile) while reverse1 is not loaded,
+    anything else reverse1; reverse_elementwise meeting another family hands over."""
+    from tapegrad.autograd import engine
+    from tapegrad.ops.spec import MATMUL, REDUCE
+
+    monkeypatch.setattr(engine, "_entry", {k: v for k, v in engine._entry.items()
+                                           if k not in (0, 1)})  # reverse1 "not loaded"
+    used = []
+    reverse = engine._reverse
+
+    def spy(tape, *args):
+        used.append("elementwise" if tape.families & ~engine._ELEMENTWISE_FAMILIES == 0
+                    and tape.families >= 0 else "full")
+        return reverse(tape, *args)
+
+    monkeypatch.setattr(engine, "_reverse", spy)
+    x = torch.tensor([0.5, -1.5], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64, requires_grad=True)
     with tapes.recording() as tape:
-        w = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64, requires_grad=True)
-        x = torch.tensor([0.5, -1.5], dtype=torch.float64, requires_grad=True)
-        (x * x).sum().backward()  # sum is a reduction: hands over at its record
-        assert not tape.elementwise
-    with tapes.recording() as tape:
-        h = (w @ x).tanh() * 3.0 + x  # matmul below two elementwise records
-        h[0].backward()
-        assert not tape.elementwise
-        wv, xv = w.detach().numpy(), x.detach().numpy()
-        d = 3.0 * (1 - np.tanh(wv @ xv) ** 2)[0]
-        np.testing.assert_allclose(w.grad.numpy()[0], d * xv)
-        np.testing.assert_allclose(x.grad.numpy(), 2 * xv + d * wv[0] + [1.0, 0.0])
-    with tapes.recording() as tape:
-        y = (x * 2.0 + 1.0).exp()
-        y.backward(torch.ones(2, dtype=torch.float64))
-        assert tape.elementwise  # elementwise only: the small sweep did all of it
+        (x * 2.0 + 1.0).exp().backward(torch.ones(2, dtype=torch.float64))
+        assert used == ["elementwise"]
+        h = (w @ x).tanh() * 3.0 + x
+        h.sum().backward()
+        assert tape.families & (1 << MATMUL) and tape.families & (1 << REDUCE)
+        assert used[-1] == "full"
+    wv, xv = w.detach().numpy(), x.detach().numpy()
+    d = 3.0 * (1 - np.tanh(wv @ xv) ** 2)
+    np.testing.assert_allclose(w.grad.numpy(), np.outer(d, xv))
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(2 * xv + 1) + wv.T @ d + 1.0)
+    with tapes.recording() as tape:  # the hand-over, forced: families unknown
+        x.grad = None
+        y = (w @ x).sum() * 2.0
+        roots = np.array([y._slot])
+        status, fams, _, top, bottom = sweep_mark(tape, roots)
+        tape.families = 0  # pretend elementwise: reverse_elementwise meets the matmul
+        engine._entry.pop(1, None)  # (float64's reverse1, loaded above)
+        status, n, _, _ = engine._reverse(tape, top, bottom, top, False)
+        assert status == 0 and tape.families == -1
+        engine._deliver(tape, tape.BUF[:n].tolist())
+        np.testing.assert_allclose(x.grad.numpy(), 2.0 * wv.sum(0))
+
+
+def sweep_mark(tape, roots):
+    from tapegrad.tape import sweep
+
+    G = tape.adjoints()
+    return sweep.mark(tape.R, tape.S, tape.AUX, G[0], G[1], tape.MARK, tape.LIST, roots,
+                      np.zeros(0))
 
 
 def test_slot_ids_stay_valid_across_compaction(tiny_tape):

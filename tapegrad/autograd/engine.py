@@ -14,6 +14,7 @@ from sys import getrefcount
 
 import numpy as np
 
+from ..ops.spec import BINARY, COPY, LEAF, PYTHON, UNARY
 from ..tape import sweep
 from ..tape.records import (DT_F32, DT_F64, ERR_FREED, ERR_VERSION, OK, OTHER, PAUSE, R_IN0, R_IN1, R_IN2, R_OP, R_OUT,
                             R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NUMEL, S_OFF, S_REC, S_SHAPE,
@@ -37,6 +38,7 @@ def _sweep(tape, roots, seed, retain):
         fn = _entry["mark"] = _fast(sweep.mark, *args)
     status, a, b, top, bottom = fn(*args)
     if status == OK:
+        tape.families = a  # the families this sweep meets
         if _ANOMALY[0]:  # anomaly mode: record by record, checking for NaN (anomaly.py)
             return _pinned(_anomaly_sweep, tape, top, bottom, retain)
         if _HOOKED:  # a tape has hooked non-leaf tensors
@@ -121,9 +123,9 @@ def _segment(tape, k0, bottom, top, retain, paused):
 
 def _reverse(tape, k0, bottom, top, retain):
     """Pass 2 from record k0: over the one arena of a tape with one dtype, `reverse1`, or
-    `reverse_elementwise` while the tape has swept only elementwise records (a third of
-    reverse1's first-ever compile; at another family it stops and reverse1 goes on);
-    `reverse` over both arenas."""
+    `reverse_elementwise` for a sweep that meets only elementwise families while reverse1
+    is not loaded yet (a third of reverse1's first-ever compile: what a first program
+    needs); `reverse` over both arenas."""
     G = tape.G
     code = _ONE_DTYPE.get(tape.codes)
     if code is None:
@@ -133,7 +135,7 @@ def _reverse(tape, k0, bottom, top, retain):
     else:
         args = (tape.R, tape.S, tape.AUX, tape.A[code], G[code], tape.MARK, tape.LIST,
                 tape.BUF, k0, bottom, top, retain)
-        if tape.elementwise:
+        if tape.families & ~_ELEMENTWISE_FAMILIES == 0 and code not in _entry:
             key, dispatcher = code + 2, sweep.reverse_elementwise
         else:
             key, dispatcher = code, sweep.reverse1
@@ -141,10 +143,13 @@ def _reverse(tape, k0, bottom, top, retain):
     if fn is None:
         fn = _entry[key] = _fast(dispatcher, *args)
     out = fn(*args)
-    if out[0] == OTHER:  # from now on this tape sweeps with reverse1
-        tape.elementwise = False
+    if out[0] == OTHER:  # (a sweep whose families were not listed: go on with reverse1)
+        tape.families = -1
         return _reverse(tape, out[1], bottom, top, retain)
     return out
+
+
+_ELEMENTWISE_FAMILIES = sum(1 << f for f in (LEAF, UNARY, BINARY, COPY, PYTHON))
 
 
 _ONE_DTYPE = {1 << DT_F32: DT_F32, 1 << DT_F64: DT_F64}  # tape.codes -> its one arena

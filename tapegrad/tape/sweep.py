@@ -25,7 +25,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, OTHER, PAUSE, R_AUX, R
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "359b63c2121d3e40"
+DISPATCH_STAMP = "54f3d0a0a28e5ca4"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_FREE = range(8)
@@ -340,14 +340,15 @@ def mark(R, S, AUX, G32, G64, MARK, LIST, roots, seed):
     (their adjoints, flat and concatenated) or with ones when `seed` is empty.
 
     Returns (status, a, b, top, bottom): on OK, records bottom..top hold the marked ones,
-    and `reverse` (both arenas) or `reverse1` (a tape of one dtype) does pass 2; on an
+    a has bit 1 << family set for each family among them, and `reverse` (both arenas),
+    `reverse1` (a tape of one dtype) or `reverse_elementwise` does pass 2; on an
     error, a = the record and b = the slot at fault, and nothing was written. MARK[s] = 1
     for the slots the sweep needs, which LIST[:AUX[H_MARKED]] lists: no loop here runs
     over the tape's other slots, and leaves (which have no inputs) do not extend the walk
     over records, so the cost does not grow with the tape's history."""
     for j in range(AUX[H_MARKED]):  # marks of the previous sweep
         MARK[LIST[j]] = 0
-    count, top, pending = 0, -1, 0
+    count, top, pending, fams = 0, -1, 0, 0
     for r in roots:
         if MARK[r] == 0:
             MARK[r] = 1
@@ -367,6 +368,7 @@ def mark(R, S, AUX, G32, G64, MARK, LIST, roots, seed):
         if MARK[o] == 0 or R[k, R_OP] == OP_LEAF:
             continue
         pending -= 1
+        fams |= 1 << FAMILY[R[k, R_OP]]
         bottom = k
         fl = R[k, R_FLAGS]
         if fl & R_FREED and fl & R_SAVES:
@@ -411,7 +413,7 @@ def mark(R, S, AUX, G32, G64, MARK, LIST, roots, seed):
             else:
                 G64[p + i] += v
         j += n
-    return OK, 0, 0, top, bottom
+    return OK, fams, 0, top, bottom
 
 
 @njit(cache=True, error_model="numpy")

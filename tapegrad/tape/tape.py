@@ -74,9 +74,9 @@ class Tape:
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
         self.epoch = 0        # bumped by compaction: cached leaf slots are then stale
         self._entries = [None] * 4  # compiled record entry points by (elementwise, dtype)
-        self.elementwise = True  # no sweep met a record of another family yet
+        self.families = -1    # bit 1 << family for the families the last sweep met
         self.pinned = 0       # > 0 while a sweep (or a Python walk) holds record positions:
-                              # make_room then only grows the tables, never renumbers
+                              # make_room then only grows the tables, never compacts
 
     # ---- aux pool: shapes and op parameters, interned ---------------------------------
     def intern(self, values, tag):
