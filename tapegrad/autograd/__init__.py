@@ -1,7 +1,7 @@
 """tapegrad.autograd: backward, grad, grad modes, custom Functions, tensor hooks,
 gradcheck, the functional API, anomaly mode and the legacy Variable."""
 
-from . import anomaly, function, functional, graph
+from . import anomaly, forward_ad, function, functional, graph
 from .anomaly import (detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled,
                       set_anomaly_enabled, set_detect_anomaly)
 from .engine import backward, grad
@@ -22,5 +22,5 @@ def Variable(data, requires_grad=False, volatile=False):
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
            "is_grad_enabled", "Variable", "Node", "Function", "FunctionCtx",
            "once_differentiable", "gradcheck", "gradgradcheck", "GradcheckError", "function",
-           "functional", "graph", "anomaly", "detect_anomaly", "set_detect_anomaly",
+           "functional", "forward_ad", "graph", "anomaly", "detect_anomaly", "set_detect_anomaly",
            "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled"]
