@@ -7,6 +7,8 @@
     x.grad          # tensor([7.])
 """
 
+from __future__ import annotations
+
 from . import autograd, dtypes
 from .autograd.engine import backward as _backward
 from .autograd.anomaly import (is_anomaly_check_nan_enabled, is_anomaly_enabled,
@@ -24,11 +26,12 @@ from .serialization import load, save
 from .dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype, int,
                      int32, int64, long, set_default_dtype)
 from .dtypes import dtype
-from .functions import (BINARY_FUNCTIONS, UNARY_FUNCTIONS, add, broadcast_shapes, clamp, clip,
+from .functions import (BINARY_FUNCTIONS as _BINARY, UNARY_FUNCTIONS as _UNARY, add, broadcast_shapes, clamp, clip,
                         div, mul, neg, pow, reciprocal, square, sub)
 from .inplace import detach
 from .activations import log_softmax, softmax
-from .linalg import bmm, dot, ger, matmul, mm, mv, outer
+from ._products import bmm, dot, ger, matmul, mm, mv, outer
+from . import linalg
 from .reductions import (amax, amin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum,
                          var)
 from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, flatten, flip, permute, repeat, reshape, select,
@@ -49,42 +52,84 @@ from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_n
                       isinf, isnan, le, less, less_equal, logical_and, logical_not, logical_or,
                       logical_xor, lt, ne, not_equal)
 
-globals().update(UNARY_FUNCTIONS)  # exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs, ...
-globals().update(BINARY_FUNCTIONS)  # atan2, maximum, minimum
+globals().update(_UNARY)  # exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs, ...
+globals().update(_BINARY)  # atan2, maximum, minimum
 add, sub, mul, div, pow, matmul, mm, bmm, mv, cat, stack = map(  # out= as in PyTorch
     _with_out, (add, sub, mul, div, pow, matmul, mm, bmm, mv, cat, stack))
 concat = concatenate = cat
 true_divide = divide = div
 multiply, subtract, negative = mul, sub, neg
+from .composite2 import (ceil, cummax, cummin, cumprod, fix, floor, frac, histc, hypot,  # noqa
+                         index_add, kthvalue, logaddexp, logaddexp2, logcumsumexp, median,
+                         mode, nanmedian, round, trunc)
+from .contract import diag_embed, einsum, kron, tensordot  # noqa: E402
+from .linalg_ops import TOP_LEVEL as _LINALG_TOP  # noqa: E402
+
+globals().update(_LINALG_TOP)  # inverse, det, logdet, slogdet, cholesky, qr, svd
+from ._axis import install_axis as _install_axis  # noqa: E402
+
+_install_axis(globals())  # axis= as another name of dim=
 
 
-def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate the gradient of this tensor into the leaves' .grad (PyTorch's backward)."""
+def _tensor_backward(self: Tensor, gradient: Tensor | None = None,
+                     retain_graph: bool | None = None, create_graph: bool = False,
+                     inputs: Tensor | list[Tensor] | None = None) -> None:
+    """Compute the gradient of this tensor with respect to the graph's leaves and
+    accumulate it into their `.grad`, as torch.Tensor.backward.
+
+    `gradient` is the vector of the vector-Jacobian product (required unless the tensor
+    has one element). The graph is freed afterwards unless `retain_graph` (default:
+    `create_graph`); `create_graph=True` records the backward itself so that the
+    gradients can be differentiated again; `inputs` restricts accumulation to those
+    leaves. Differences from PyTorch: backward is one compiled sweep over this thread's
+    tape (records of other threads are not reached), and a graph freed by an earlier
+    backward raises PyTorch's RuntimeError."""
     _backward(self, None if gradient is None else (gradient,), retain_graph, create_graph,
               inputs)
 
 
+_tensor_backward.__name__ = _tensor_backward.__qualname__ = "backward"
 Tensor.backward = _tensor_backward
 
 
-def is_tensor(obj):
+def is_tensor(obj: object) -> bool:
+    """Whether obj is a tapegrad Tensor (or a subclass, as nn.Parameter), as torch.is_tensor."""
     return isinstance(obj, Tensor)
 
 
-def is_floating_point(t):
-    return t._dtype.is_floating_point
+def is_floating_point(input: Tensor) -> bool:
+    """Whether input has a floating-point dtype, as torch.is_floating_point."""
+    return input._dtype.is_floating_point
 
 
-def numel(t):
-    return t.numel()
+def numel(input: Tensor) -> int:
+    """The number of elements of input, as torch.numel."""
+    return input.numel()
 
 
 __version__ = "0.1.0"
 
 from .device import accelerator, backends, cuda, device  # noqa: E402
-from . import nn, optim, utils  # noqa: E402  (they build on the names above)
+from . import func, nn, optim, utils  # noqa: E402  (they build on the names above)
 
 import sys as _sys  # noqa: E402
 
 _sys.modules.update({"tapegrad.cuda": cuda, "tapegrad.backends": backends,
                      "tapegrad.backends.mps": backends.mps, "tapegrad.accelerator": accelerator})
+
+from ._pytorch_names import install_tensor_names as _install  # noqa: E402
+
+_install(Tensor)  # Tensor.stft & co: AttributeError "tapegrad does not support ... yet"
+
+# the public names (submodules aside): everything above without a leading underscore
+__all__ = sorted(_n for _n, _v in globals().items()
+                 if not _n.startswith("_") and type(_v) is not type(_sys) and
+                 _n != "annotations")  # the __future__ feature
+del annotations
+
+
+def __getattr__(name: str) -> object:
+    """A missing name: an AttributeError that says so when PyTorch has it (not yet here)."""
+    from ._pytorch_names import TORCH, unsupported
+
+    raise unsupported("torch", name, TORCH, _sys.modules[__name__])

@@ -172,11 +172,21 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     return _softmax("softmax", -input, dim, dtype)
 
 
+def _softmax_method(self: Tensor, dim: int, dtype: dtypes.dtype | None = None) -> Tensor:
+    return _softmax("softmax", self, dim, dtype)
+
+
+def _log_softmax_method(self: Tensor, dim: int, dtype: dtypes.dtype | None = None) -> Tensor:
+    return _softmax("log_softmax", self, dim, dtype)
+
+
 def _bind() -> None:
-    Tensor.softmax = lambda self, dim, dtype=None: _softmax("softmax", self, dim, dtype)
-    Tensor.log_softmax = lambda self, dim, dtype=None: _softmax("log_softmax", self, dim, dtype)
-    Tensor.softmax.__doc__ = softmax.__doc__
-    Tensor.log_softmax.__doc__ = log_softmax.__doc__
+    """Bind softmax and log_softmax as Tensor methods (dim is required, as in PyTorch)."""
+    for fn, name, doc in ((_softmax_method, "softmax", softmax.__doc__),
+                          (_log_softmax_method, "log_softmax", log_softmax.__doc__)):
+        fn.__name__ = fn.__qualname__ = name
+        fn.__doc__ = doc
+        setattr(Tensor, name, fn)
 
 
 _bind()

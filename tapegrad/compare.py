@@ -135,6 +135,7 @@ logical_xor = _logical("logical_xor", np.logical_xor)
 
 
 def logical_not(input):
+    """Elementwise logical NOT (input == 0) as a bool tensor, as torch.logical_not."""
     _check_input(input, "logical_not")
     return _new(input._value() == 0, dtypes.bool_)
 
@@ -158,6 +159,8 @@ bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
 
 
 def bitwise_not(input):
+    """Elementwise bitwise NOT of an integer tensor (logical NOT of a bool one); float tensors
+    raise."""
     _check_input(input, "bitwise_not")
     dt = input._dtype
     if dt.is_floating_point:

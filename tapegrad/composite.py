@@ -70,6 +70,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 
 def msort(input: Tensor) -> Tensor:
+    """input sorted along its first dimension, as torch.msort."""
     return sort(input, 0)[0]
 
 
@@ -147,6 +148,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
 
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """The number of non-zero elements (over dim, or all), as an int64 tensor."""
     return _long(np.count_nonzero(input._value(), axis=dim))
 
 
@@ -195,6 +197,7 @@ def repeat_interleave(input: Tensor, repeats, dim: int | None = None) -> Tensor:
 
 
 def tile(input: Tensor, dims) -> Tensor:
+    """input repeated `dims` times along each dimension, as torch.tile (a repeat)."""
     dims = tuple(dims)
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims
@@ -208,6 +211,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """The slice start:start+length of input along dim, as torch.narrow (a view)."""
     d = _dim(dim, input.ndim, "narrow")
     start = start + input._shape[d] if start < 0 else start
     if start < 0 or start + length > input._shape[d] or length < 0:
@@ -218,6 +222,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 
 def movedim(input: Tensor, source, destination) -> Tensor:
+    """input with dimension(s) `source` moved to position(s) `destination` (a permute)."""
     nd = input.ndim
     src = [_dim(s, nd, "movedim") for s in ((source,) if isinstance(source, int) else source)]
     dst = [_dim(s, nd, "movedim") for s in ((destination,) if isinstance(destination, int)
@@ -229,18 +234,22 @@ def movedim(input: Tensor, source, destination) -> Tensor:
 
 
 def broadcast_to(input: Tensor, size) -> Tensor:
+    """input expanded to `size` by broadcasting, as torch.broadcast_to (a view)."""
     return input.expand(*size)
 
 
 def atleast_1d(input: Tensor) -> Tensor:
+    """input with at least one dimension (a 0-d tensor becomes shape [1])."""
     return input.reshape(1) if input.ndim == 0 else input
 
 
 def atleast_2d(input: Tensor) -> Tensor:
+    """input with at least two dimensions (leading dimensions of size 1 added)."""
     return input.reshape(1, -1) if input.ndim < 2 else input
 
 
 def hstack(tensors) -> Tensor:
+    """Tensors concatenated along dim 1 (dim 0 for 1-D tensors), as torch.hstack."""
     from .movement import cat
 
     tensors = [atleast_1d(t) for t in tensors]
@@ -248,12 +257,14 @@ def hstack(tensors) -> Tensor:
 
 
 def vstack(tensors) -> Tensor:
+    """Tensors (1-D ones as rows) concatenated along dim 0, as torch.vstack."""
     from .movement import cat
 
     return cat([atleast_2d(t) for t in tensors], 0)
 
 
 def column_stack(tensors) -> Tensor:
+    """1-D tensors as columns (2-D tensors as they are), concatenated along dim 1."""
     from .movement import cat
 
     return cat([t.reshape(-1, 1) if t.ndim < 2 else t for t in tensors], 1)
@@ -291,7 +302,8 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: 
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1,
             alpha: float = 1):
-    from .linalg import bmm
+    """beta * input + alpha * (batch1 @ batch2) for 3-D batches, as torch.baddbmm."""
+    from ._products import bmm
 
     prod = bmm(batch1, batch2)
     prod = prod if alpha == 1 else prod * alpha
@@ -299,10 +311,12 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1,
 
 
 def clamp_min(input: Tensor, min) -> Tensor:
+    """input limited to at least min (a number or a tensor), as torch.clamp_min."""
     return input.clamp(min=min)
 
 
 def clamp_max(input: Tensor, max) -> Tensor:
+    """input limited to at most max (a number or a tensor), as torch.clamp_max."""
     return input.clamp(max=max)
 
 
@@ -361,10 +375,12 @@ def _int_op(fn, a, b) -> Tensor:
 
 
 def std_mean(input: Tensor, dim=None, *, correction=1, keepdim=False):
+    """(std, mean) over dim, as torch.std_mean."""
     return input.std(dim, keepdim=keepdim, correction=correction), input.mean(dim, keepdim)
 
 
 def var_mean(input: Tensor, dim=None, *, correction=1, keepdim=False):
+    """(var, mean) over dim, as torch.var_mean."""
     return input.var(dim, keepdim=keepdim, correction=correction), input.mean(dim, keepdim)
 
 
@@ -375,6 +391,8 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
 
 
 def diff(input: Tensor, n: int = 1, dim: int = -1) -> Tensor:
+    """The n-th forward difference along dim, as torch.diff (a composite of slices:
+    differentiable)."""
     d = _dim(dim, input.ndim, "diff")
     out = input
     for _ in range(n):
@@ -388,6 +406,9 @@ def diff(input: Tensor, n: int = 1, dim: int = -1) -> Tensor:
 # ---- integer results --------------------------------------------------------------------
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
            return_counts: bool = False, dim=None):
+    """The sorted distinct values of input (optionally the inverse indices and the counts),
+    as torch.unique; NumPy's unique, never recorded (not differentiable, as in PyTorch).
+    `sorted=False` still sorts."""
     v = input._value()
     u, inv, cnt = np.unique(v if dim is None else v, return_inverse=True, return_counts=True,
                             axis=dim)
@@ -400,6 +421,8 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
 
 
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """Counts of each non-negative integer of a 1-D input (weighted sums with `weights`), as
+    torch.bincount."""
     w = None if weights is None else weights._value()
     r = np.bincount(input._value(), w, minlength)
     if w is None:
@@ -408,17 +431,21 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
 
 
 def searchsorted(sorted_sequence: Tensor, values, *, right: bool = False, side=None):
+    """Indices where `values` would be inserted into the sorted last dimension of
+    sorted_sequence to keep it sorted (int64), as torch.searchsorted (1-D sequences)."""
     side = side or ("right" if right else "left")
     v = values._value() if isinstance(values, Tensor) else values
     return _long(np.searchsorted(sorted_sequence._value(), v, side=side))
 
 
 def bucketize(input: Tensor, boundaries: Tensor, *, right: bool = False) -> Tensor:
+    """For each element of input, the index of its bucket in the sorted 1-D `boundaries` (int64)."""
     return _long(np.searchsorted(boundaries._value(), input._value(),
                                  side="left" if not right else "right"))
 
 
 def isin(elements, test_elements, *, invert: bool = False) -> Tensor:
+    """Whether each element of `elements` is in `test_elements` (bool), as torch.isin."""
     e = elements._value() if isinstance(elements, Tensor) else np.asarray(elements)
     t = test_elements._value() if isinstance(test_elements, Tensor) else test_elements
     return _from_array(np.isin(e, t, invert=invert), dtypes.bool_, False)
@@ -477,6 +504,14 @@ def _bind() -> None:
     T.type_as = lambda self, other: self.to(other._dtype)
     T.ndimension = lambda self: len(self._shape)
     T.element_size = lambda self: self._dtype.np.itemsize
+    for name, doc in (("view_as", "self viewed in other's shape, as torch.Tensor.view_as."),
+                      ("reshape_as", "self reshaped to other's shape."),
+                      ("type_as", "self converted to other's dtype, as torch.Tensor.type_as."),
+                      ("ndimension", "The number of dimensions (as dim())."),
+                      ("element_size", "Bytes per element of the dtype.")):
+        fn = getattr(T, name)
+        fn.__name__ = fn.__qualname__ = name
+        fn.__doc__ = doc
     T.__floordiv__ = lambda self, other: floor_divide(self, other)
     T.__rfloordiv__ = lambda self, other: floor_divide(other, self)
     T.__mod__ = lambda self, other: remainder(self, other)

@@ -141,6 +141,11 @@ def _factory(fill, name):
         return _from_array(arr, dt, bool(requires_grad))
 
     make.__name__ = make.__qualname__ = name
+    fills = {"zeros": "zeros", "ones": "ones", "empty": "uninitialised values (NumPy's empty)"}
+    make.__doc__ = (f"A new leaf tensor of the given size filled with {fills[name]}, as "
+                    f"torch.{name}: size is ints or one sequence; dtype defaults to the "
+                    f"default dtype. `device` accepts the CPU only; `layout`, `pin_memory` and "
+                    f"`generator` are accepted and ignored.")
     return make
 
 
@@ -171,6 +176,8 @@ randn = _random_factory(_normal, "randn", "normal_kernel_cpu")
 
 
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
+    """A new tensor of the given size filled with fill_value, as torch.full: the dtype
+    follows the value (bool, int64, or the default float dtype) unless given."""
     if dtype is None:
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else dtypes.int64 \
             if isinstance(fill_value, int) else dtypes.get_default_dtype()
@@ -183,6 +190,9 @@ def _like(factory):
     def make(input, *, dtype=None, requires_grad=False, device=None, memory_format=None):
         return factory(*input._shape, dtype=dtype or input._dtype, requires_grad=requires_grad)
 
+    make.__name__ = make.__qualname__ = factory.__name__ + "_like"
+    make.__doc__ = (f"A new tensor of input's shape and dtype (unless `dtype`) filled as "
+                    f"torch.{factory.__name__} fills, as torch.{factory.__name__}_like.")
     return make
 
 
@@ -207,11 +217,13 @@ randn_like = _random_like(randn)
 
 
 def full_like(input, fill_value, *, dtype=None, requires_grad=False, device=None):
+    """A new tensor of input's shape and dtype (unless `dtype`) filled with fill_value."""
     return full(input._shape, fill_value, dtype=dtype or input._dtype,
                 requires_grad=requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, requires_grad=False, device=None):
+    """The n x m (m defaults to n) identity matrix, as torch.eye."""
     dt = dtype or dtypes.get_default_dtype()
     _check_rg(dt, requires_grad)
     return _from_array(np.eye(n, m, dtype=dt.np), dt, requires_grad)
@@ -313,11 +325,13 @@ def FloatTensor(*data):
 
 
 def DoubleTensor(*data):
+    """Legacy constructor (float64): DoubleTensor(data) or DoubleTensor(*size) of zeros."""
     t = Tensor(*data)
     return _from_array(t._arr.astype(np.float64), dtypes.float64, False)
 
 
 def LongTensor(*data):
+    """Legacy constructor (int64): LongTensor(data) or LongTensor(*size) of zeros."""
     if len(data) == 1 and not isinstance(data[0], int):
         return tensor(data[0], dtype=dtypes.int64)
     return zeros(*data, dtype=dtypes.int64)
@@ -413,6 +427,13 @@ def _bind():
         self._value().flags.c_contiguous)
     T.new_tensor = lambda self, data, *, dtype=None, device=None, requires_grad=False: \
         tensor(data, dtype=dtype or self._dtype, requires_grad=requires_grad)
+    T.new_full.__doc__ = "A new tensor of `size` filled with fill_value, of self's dtype " \
+        "unless `dtype`, as torch.Tensor.new_full."
+    T.is_floating_point.__doc__ = "Whether the dtype is a floating-point one."
+    T.is_contiguous.__doc__ = "Whether the value is stored C-contiguously (NumPy's flag; " \
+        "tapegrad's recorded results always are)."
+    T.new_tensor.__doc__ = "A new leaf tensor of `data`, of self's dtype unless `dtype` " \
+        "(a copy, as torch.Tensor.new_tensor)."
 
 
 _bind()

@@ -57,12 +57,15 @@ _default = _Default()
 
 
 def set_default_dtype(d):
+    """Set the dtype of new float tensors (tapegrad.float32 or tapegrad.float64), as
+    torch.set_default_dtype."""
     if d not in (float32, float64):
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
     _default.value = d
 
 
 def get_default_dtype():
+    """The dtype of new float tensors (float32 unless set_default_dtype changed it)."""
     return _default.value
 
 

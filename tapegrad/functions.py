@@ -198,25 +198,37 @@ def _scalar(name, a, c, alpha=1.0):
     return _unary(name + "_scalar", a, float(c))
 
 
-def add(input, other, *, alpha=1):
+def add(input: Tensor, other: "Tensor | float", *, alpha: float = 1) -> Tensor:
+    """input + alpha * other with broadcasting and PyTorch's type promotion, as torch.add
+    (AddBackward0; a python scalar other records the scalar op)."""
     return _binary("add", input, other, alpha)
 
 
-def sub(input, other, *, alpha=1):
+def sub(input: Tensor, other: "Tensor | float", *, alpha: float = 1) -> Tensor:
+    """input - alpha * other with broadcasting, as torch.sub (bool tensors raise, as in
+    PyTorch)."""
     return _binary("sub", input, other, alpha)
 
 
-def mul(input, other):
+def mul(input: Tensor, other: "Tensor | float") -> Tensor:
+    """input * other with broadcasting and type promotion, as torch.mul (MulBackward0)."""
     return _binary("mul", input, other)
 
 
-def div(input, other, *, rounding_mode=None):
+def div(input: Tensor, other: "Tensor | float", *, rounding_mode: str | None = None) -> Tensor:
+    """input / other with broadcasting, as torch.div: true division (integers give the
+    default float dtype); rounding_mode "trunc" or "floor" rounds the quotient."""
     if rounding_mode is not None:
-        raise NotImplementedError("div: rounding_mode is not supported yet")
+        from .composite2 import div_rounding
+
+        return div_rounding(input, other, rounding_mode)
     return _binary("div", input, other)
 
 
-def pow(input, exponent):
+def pow(input: "Tensor | float", exponent: "Tensor | float") -> Tensor:
+    """input ** exponent with broadcasting, as torch.pow; either side may be a python
+    scalar (PowBackward0 for a scalar exponent, PowBackward1 for a tensor, PowBackward2 for
+    a scalar base)."""
     if isinstance(input, _scalar_types):  # scalar ** tensor
         _check_tensor(exponent, "pow", "exponent")
         if not exponent._dtype.is_floating_point and not isinstance(input, (float, np.floating)):
@@ -227,7 +239,8 @@ def pow(input, exponent):
     return _binary("pow", input, exponent)
 
 
-def neg(input):
+def neg(input: Tensor) -> Tensor:
+    """-input, as torch.neg (integers stay integers)."""
     return _unary("neg", input)
 
 
@@ -241,16 +254,50 @@ def _rdiv(a, c):  # c / a = reciprocal(a) * c, as PyTorch records it
     return _unary("mul_scalar", _unary("reciprocal", a), float(c))
 
 
-def reciprocal(input):
+def reciprocal(input: Tensor) -> Tensor:
+    """1 / input, as torch.reciprocal (integers give the default float dtype)."""
     return _unary("reciprocal", input)
 
 
+# what each generated function computes, for its docstring (x: input, y: other)
+_COMPUTES = {
+    "exp": "e ** x", "log": "the natural logarithm ln(x)", "sqrt": "x ** 0.5",
+    "sin": "sin(x)", "cos": "cos(x)", "tanh": "tanh(x)", "sigmoid": "1 / (1 + e ** -x)",
+    "relu": "max(x, 0)", "abs": "|x|", "logsigmoid": "log(sigmoid(x))",
+    "log1p": "ln(1 + x), accurate for small x", "expm1": "e ** x - 1, accurate for small x",
+    "log2": "log2(x)", "log10": "log10(x)", "tan": "tan(x)", "sinh": "sinh(x)",
+    "cosh": "cosh(x)", "asin": "arcsin(x)", "acos": "arccos(x)", "atan": "arctan(x)",
+    "erf": "the error function erf(x)", "rsqrt": "1 / sqrt(x)",
+    "sign": "the sign of x (-1, 0 or 1; its gradient is 0)",
+    "leaky_relu": "x if x > 0 else 0.01 * x", "elu": "x if x > 0 else e ** x - 1",
+    "gelu": "x * Phi(x) (the exact, erf form)", "silu": "x * sigmoid(x)",
+    "softplus": "ln(1 + e ** x)", "hardtanh": "x clamped to [-1, 1]",
+    "atan2": "the angle arctan(x / y) in the quadrant of (y, x)",
+    "maximum": "the larger of x and y (ties split the gradient, as PyTorch)",
+    "minimum": "the smaller of x and y (ties split the gradient, as PyTorch)",
+    "binary_cross_entropy": "-(y ln x + (1 - y) ln(1 - x)) elementwise (no reduction)",
+}
+
+
+def _table_doc(name, head):
+    """The docstring of a function generated from op-table row `name`."""
+    import textwrap
+
+    spec = BY_NAME[name]
+    return "\n\n".join(textwrap.fill(p, 88) for p in (
+        f"{head} of {_COMPUTES.get(name, name)}, as torch.{name}.\n\n"
+        f"Generated from the op table row `{name}`: one record (grad_fn "
+        f"{spec.grad_fn}) when the input requires grad, a NumPy call otherwise. "
+        f"Integer inputs are promoted to the default float dtype, except where NumPy "
+        f"keeps them integral (neg, abs, relu), as in PyTorch.").split("\n\n"))
+
+
 def _elementwise(name):
-    def fn(input):
+    def fn(input: Tensor) -> Tensor:
         return _unary(name, input)
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name}, as torch.{name} (grad_fn {BY_NAME[name].grad_fn})."
+    fn.__doc__ = _table_doc(name, "Elementwise value")
     return fn
 
 
@@ -262,11 +309,11 @@ globals().update(UNARY_FUNCTIONS)
 
 
 def _binary_function(name):
-    def fn(input, other):
+    def fn(input: Tensor, other: "Tensor | float") -> Tensor:
         return _binary(name, input, other)
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name} with broadcasting, as torch.{name}."
+    fn.__doc__ = _table_doc(name, "Elementwise value, with broadcasting,")
     return fn
 
 
@@ -281,8 +328,11 @@ BINARY_FUNCTIONS = {s.name: _binary_function(s.name) for s in BY_NAME.values()
 globals().update(BINARY_FUNCTIONS)
 
 
-def clamp(input, min=None, max=None):
-    """Clamp to [min, max]: ClampBackward1 for python bounds, ClampBackward0 for tensors."""
+def clamp(input: Tensor, min: "Tensor | float | None" = None,
+          max: "Tensor | float | None" = None) -> Tensor:
+    """input limited to [min, max], as torch.clamp (`clip` is the same): ClampBackward1
+    for python bounds, ClampBackward0 for tensor bounds; the gradient is 1 inside the
+    bounds (including at them) and 0 outside, as in PyTorch."""
     _check_tensor(input, "clamp")
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
@@ -308,14 +358,18 @@ def clamp(input, min=None, max=None):
 clip = clamp
 
 
-def square(input):
+def square(input: Tensor) -> Tensor:
+    """input ** 2, as torch.square (recorded as pow with exponent 2, PowBackward0)."""
     return input ** 2
 
 
 # ---- dtype conversion ------------------------------------------------------------------
-def to(input, dtype=None, *args, **kwargs):
-    """tensor.to(dtype); the CPU as a device ("cpu", torch.device("cpu")) is accepted,
-    any other device raises (tapegrad runs on the CPU only)."""
+def to(input: Tensor, dtype: object = None, *args: object, **kwargs: object) -> Tensor:
+    """tensor.to(dtype), tensor.to(device), tensor.to(other): the tensor converted to a
+    dtype (itself when it has it already), as torch.Tensor.to. A float-to-float cast of a
+    tensor that requires grad is recorded (ToCopyBackward0). The CPU as a device ("cpu",
+    torch.device("cpu")) is accepted, any other device raises a RuntimeError (tapegrad
+    runs on the CPU only); `non_blocking` and `copy` are accepted and ignored."""
     from .device import check_device, device
 
     if isinstance(dtype, Tensor):
@@ -425,6 +479,7 @@ def _dunder(name):
 
 
 def _bind():
+    """Bind the functions above as Tensor methods and operators."""
     T = Tensor
     for name, fn in {**UNARY_FUNCTIONS, **BINARY_FUNCTIONS}.items():
         setattr(T, name, fn)
@@ -444,13 +499,40 @@ def _bind():
     T.__neg__ = neg
     T.__pos__ = lambda a: a
     T.__abs__ = UNARY_FUNCTIONS["abs"]
-    T.float = lambda a: to(a, dtypes.float32)
-    T.double = lambda a: to(a, dtypes.float64)
-    T.long = lambda a: to(a, dtypes.int64)
-    T.int = lambda a: to(a, dtypes.int32)
-    T.bool = lambda a: to(a, dtypes.bool_)
-    T.type = lambda a, dtype=None: (f"torch.{a._dtype.legacy}" if dtype is None else to(a, dtype))
-    T.cpu = T.contiguous = lambda a, *args, **kw: a
+    for name, dt in (("float", dtypes.float32), ("double", dtypes.float64),
+                     ("long", dtypes.int64), ("int", dtypes.int32), ("bool", dtypes.bool_)):
+        setattr(T, name, _cast_method(name, dt))
+    for name, fn in (("type", _type), ("cpu", _cpu), ("contiguous", _contiguous)):
+        fn.__name__ = fn.__qualname__ = name
+        setattr(T, name, fn)
+
+
+def _cast_method(name, dt):
+    """Tensor.float(), .double(), ...: self.to(dt)."""
+    def cast(self: Tensor, memory_format: object = None) -> Tensor:
+        return to(self, dt)
+
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = (f"self.to(tapegrad.{dt.name}), as torch.Tensor.{name} (the tensor itself "
+                    f"when it is {dt.name} already).")
+    return cast
+
+
+def _type(self: Tensor, dtype: object = None) -> "str | Tensor":
+    """With no argument, the legacy type name ("torch.FloatTensor"); with a dtype, the
+    tensor converted to it, as torch.Tensor.type."""
+    return f"torch.{self._dtype.legacy}" if dtype is None else to(self, dtype)
+
+
+def _cpu(self: Tensor, *args: object, **kwargs: object) -> Tensor:
+    """The tensor itself: tapegrad tensors live on the CPU."""
+    return self
+
+
+def _contiguous(self: Tensor, *args: object, **kwargs: object) -> Tensor:
+    """The tensor itself: tapegrad stores every tensor contiguously (views of a plain tensor
+    are NumPy views, which tapegrad reads as they are)."""
+    return self
 
 
 _bind()

@@ -54,7 +54,9 @@ def _inplace(t, op, compute, saves_self=False):
     else:  # no grad: write the value (aliases see it); its history stays, as in PyTorch
         t._value()[...] = r._value()
         if t._vc is not _UNTRACKED:
-            t._tape.bump(t._slot)
+            t._tape.bump(t._slot, written=True)
+        elif t._tape.reads is not None:  # (a traced function: see Tape.bump)
+            t._tape.reads.changed(t._slot)
     return t
 
 
@@ -91,15 +93,27 @@ def _inplace_method(name, fn, saves_self=False):
         saves = saves_self and builtins.any(isinstance(a, Tensor) for a in args)
         return _inplace(self, name, lambda src: fn(src, *args, **kwargs), saves)
 
-    method.__name__ = name
+    method.__name__ = method.__qualname__ = name
+    base = name.strip("_").removeprefix("i")
+    method.__doc__ = (f"In place: self = {base}(self, ...), as torch.Tensor.{name}; returns self "
+                      f"(recorded when it requires grad; see tapegrad.{base} for the arguments).")
+    method.__annotations__ = {"return": Tensor}
     return method
 
 
 def zero_(t):
-    return fill_(t, 0, "zero_")
+    """Fill with zeros in place; returns the tensor (recorded when it requires grad, as in
+    PyTorch)."""
+    return _fill(t, 0, "zero_")
 
 
-def fill_(t, value, _op="fill_"):
+def fill_(t, value):
+    """Fill with `value` in place; returns the tensor."""
+    return _fill(t, value, "fill_")
+
+
+def _fill(t, value, _op):
+    """fill_, with `_op` the name recorded (zero_)."""
     return _inplace(t, _op, lambda src: _from_array(np.full(t._shape, value, t._dtype.np),
                                                    t._dtype, False))
 
@@ -130,6 +144,8 @@ def uniform_(t, a=0.0, b=1.0, *, generator=None):
 
 
 def copy_(t, src):
+    """Copy src (broadcast, converted to this dtype) into this tensor in place; the
+    gradient flows to src (CopyBackwards), as in PyTorch."""
     def compute(dst):
         if t._dtype.is_floating_point and _local.grad_enabled and (t._rg or (
                 isinstance(src, Tensor) and src._rg)):  # CopyBackwards: grad to src only
@@ -154,6 +170,7 @@ def detach(input):
 
 
 def detach_(input):
+    """Detach this tensor from the graph in place: it becomes a leaf that does not require grad."""
     if input._tape is not None and input._rg:
         input._arr, input._tape, input._vc = np.array(input._value()), None, _Version()
     input._rg, input._gfn = False, None

@@ -51,7 +51,17 @@ def _bad_shape(name, shape, x):
             f"shape {list(x._shape)})")
 
 
-def reshape(input, *shape, _name="reshape"):
+def reshape(input: Tensor, *shape: "int | Sequence[int]") -> Tensor:
+    """The elements of input in a new shape (one dimension may be -1), as torch.reshape.
+
+    A view of input's storage when input owns a NumPy array; recorded as one view record
+    (ViewBackward0) when input requires grad. PyTorch copies when the input is not
+    contiguous; tapegrad always gives the same values either way."""
+    return _reshape(input, shape, "reshape")
+
+
+def _reshape(input, shape, _name):
+    """reshape, with `_name` naming the caller (view) in error messages."""
     _check_tensor(input, _name)
     shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
     n = input.numel()
@@ -74,11 +84,16 @@ def reshape(input, *shape, _name="reshape"):
     return _record("view", input, shape, None, lambda a: a.reshape(shape))
 
 
-def view(input, *shape):
-    return reshape(input, *shape, _name="view")
+def view(input: Tensor, *shape: "int | Sequence[int]") -> Tensor:
+    """input viewed in a new shape (one dimension may be -1), as torch.Tensor.view: shares
+    storage with a plain tensor (ViewBackward0 when recorded). Unlike PyTorch, a view of
+    a non-contiguous tensor does not raise: tapegrad computes it as reshape does."""
+    return _reshape(input, shape, "view")
 
 
 def flatten(input, start_dim=0, end_dim=-1):
+    """input with dimensions start_dim..end_dim merged into one, as torch.flatten (a view; input
+    itself when there is nothing to merge)."""
     nd = input.ndim
     if nd == 0:
         return reshape(input, 1)
@@ -100,7 +115,14 @@ def clone(input):
 
 
 # ---- permutes -------------------------------------------------------------------------
-def permute(input, *dims, _name="permute"):
+def permute(input: Tensor, *dims: "int | Sequence[int]") -> Tensor:
+    """input with its dimensions reordered by dims, as torch.permute (a view of a plain
+    tensor; PermuteBackward0 when recorded)."""
+    return _permute(input, dims, "permute")
+
+
+def _permute(input, dims, _name):
+    """permute, with `_name` the op recorded (transpose, t)."""
     _check_tensor(input, "permute")
     dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
     nd = input.ndim
@@ -119,28 +141,32 @@ def permute(input, *dims, _name="permute"):
 
 
 def transpose(input, dim0, dim1):
+    """input with dimensions dim0 and dim1 swapped, as torch.transpose (a view of a plain tensor);
+    `swapaxes` is the same."""
     nd = input.ndim
     d0, d1 = _dim(dim0, nd, "transpose"), _dim(dim1, nd, "transpose")
     dims = list(range(nd))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return permute(input, dims, _name="transpose")
+    return _permute(input, (dims,), "transpose")
 
 
 swapaxes = transpose
 
 
 def t(input):
+    """The transpose of a tensor of at most 2 dimensions, as torch.t."""
     if input.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                            f"{input.ndim}D")
     if input.ndim == 2:  # the common case, without permute's checks: strides (1, cols)
         m, n = input._shape
         return _strided("t", input, (n, m), (n, m), (1, n), 0, lambda a: a.T)
-    return permute(input, tuple(range(input.ndim - 1, -1, -1)), _name="t")
+    return _permute(input, (tuple(range(input.ndim - 1, -1, -1)),), "t")
 
 
 # ---- indexing ---------------------------------------------------------------------------
 def select(input, dim, index):
+    """The slice of input at `index` along dim, with that dimension removed, as torch.select."""
     nd = input.ndim
     if nd == 0:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
@@ -242,6 +268,7 @@ def _slice0(x, index):
 
 
 def unsqueeze(input, dim):
+    """input with a dimension of size 1 inserted at dim, as torch.unsqueeze (a view)."""
     nd = input.ndim
     d = _dim(dim, nd + 1, "unsqueeze")
     sh = input._shape
@@ -252,6 +279,7 @@ def unsqueeze(input, dim):
 
 
 def squeeze(input, dim=None):
+    """input without its dimensions of size 1 (only dim, if given), as torch.squeeze (a view)."""
     sh = input._shape
     if dim is None:
         dims, name = [i for i, n in enumerate(sh) if n == 1], "squeeze"
@@ -264,6 +292,7 @@ def squeeze(input, dim=None):
 
 
 def expand(input, *sizes):
+    """input broadcast to `sizes` (-1 keeps a size) without copying, as torch.Tensor.expand."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
     sh, nd = input._shape, input.ndim
     if len(sizes) < nd:
@@ -299,10 +328,13 @@ def expand(input, *sizes):
 
 
 def expand_as(input, other):
+    """input expanded to other's shape, as torch.Tensor.expand_as."""
     return expand(input, other._shape)
 
 
 def flip(input, dims):
+    """input reversed along `dims`, as torch.flip (PyTorch copies; tapegrad gives a view of a plain
+    tensor)."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     nd = input.ndim
     dims = {_dim(d, nd, "flip") for d in dims}
@@ -314,6 +346,7 @@ def flip(input, dims):
 
 
 def repeat(input, *sizes):
+    """input tiled `sizes` times along each dimension, as torch.Tensor.repeat (a copy)."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
     nd = input.ndim
     if len(sizes) < nd:
@@ -436,8 +469,10 @@ def _bind():
                  "split", "chunk"):
         setattr(T, name, globals()[name])
     T.__getitem__ = _getitem
-    T.T = property(lambda a: permute(a, tuple(range(a.ndim - 1, -1, -1))))
-    T.mT = property(lambda a: transpose(a, -2, -1))
+    T.T = property(lambda a: permute(a, tuple(range(a.ndim - 1, -1, -1))),
+                   doc="The tensor with its dimensions reversed (a view), as torch.Tensor.T.")
+    T.mT = property(lambda a: transpose(a, -2, -1),
+                    doc="The tensor with its last two dimensions swapped, as torch.Tensor.mT.")
 
 
 _bind()

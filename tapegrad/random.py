@@ -336,11 +336,14 @@ def random_(self: Tensor, *args, generator: Generator = None, **kw) -> Tensor:
 
 
 def _tensor_bernoulli(self: Tensor, p=None, *, generator: Generator = None) -> Tensor:
+    """Samples 0/1 with the probabilities in self (or p), as torch.Tensor.bernoulli."""
     return bernoulli(self, p, generator=generator)
 
 
 def _tensor_multinomial(self: Tensor, num_samples: int, replacement: bool = False, *,
                         generator: Generator = None) -> Tensor:
+    """Indices sampled from the rows of self taken as (unnormalised) probabilities, as
+    torch.Tensor.multinomial."""
     return multinomial(self, num_samples, replacement, generator=generator)
 
 

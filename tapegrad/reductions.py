@@ -109,22 +109,31 @@ def _np_reduce(name, a, dims, c):
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """The sum of input's elements over dim (an int, a tuple, or all when None), as
+    torch.sum; keepdim keeps the reduced dimensions as size 1; integer and bool inputs sum to
+    int64 as in PyTorch. One SumBackward record when input requires grad."""
     return _reduce("sum", input, dim, keepdim, dtype)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """The mean over dim (all when None), as torch.mean; integer inputs raise, as in PyTorch."""
     return _reduce("mean", input, dim, keepdim, dtype)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """The product over dim (all when None), as torch.prod (its gradient handles zeros)."""
     return _reduce("prod", input, dim, keepdim, dtype)
 
 
 def amax(input, dim=(), keepdim=False):
+    """The maximum over dim (all when omitted), as torch.amax: the gradient is split evenly between
+    ties."""
     return _reduce("amax", input, None if dim == () else dim, keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
+    """The minimum over dim (all when omitted), as torch.amin: the gradient is split evenly between
+    ties."""
     return _reduce("amin", input, None if dim == () else dim, keepdim)
 
 
@@ -161,19 +170,27 @@ _ValuesIndices.name = "max"
 
 
 def max(input, dim=None, keepdim=False):
+    """max(input): the largest element; max(input, dim, keepdim) -> (values, indices) of
+    the first maximum; max(input, other): elementwise maximum. As torch.max."""
     return _max_min("max", input, dim, keepdim)
 
 
 def min(input, dim=None, keepdim=False):
+    """min(input): the smallest element; min(input, dim, keepdim) -> (values, indices) of
+    the first minimum; min(input, other): elementwise minimum. As torch.min."""
     return _max_min("min", input, dim, keepdim)
 
 
 def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    """The variance over dim with Bessel's correction (`correction`, or `unbiased`), as
+    torch.var."""
     c = correction if correction is not None else (1 if unbiased else 0)
     return _reduce("var", input, dim, keepdim, c=c)
 
 
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    """The standard deviation over dim with Bessel's correction (`correction`, or `unbiased`), as
+    torch.std."""
     c = correction if correction is not None else (1 if unbiased else 0)
     return _reduce("std", input, dim, keepdim, c=c)
 
@@ -187,6 +204,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 
 def logsumexp(input, dim=None, keepdim=False):
+    """log(sum(exp(input))) over dim, computed stably (max subtracted), as torch.logsumexp."""
     return _reduce("logsumexp", input, dim, keepdim)
 
 

@@ -72,11 +72,14 @@ def scatter_add(input, dim, index, src):
 
 
 def _scatter_(input, dim, index, src=None, *, value=None, reduce=None):
+    """In-place scatter: self[index[p] along dim] = src[p] (or `value`), as
+    torch.Tensor.scatter_."""
     return _inplace(input, "scatter_", lambda t: scatter(t, dim, index, src, value=value,
                                                         reduce=reduce))
 
 
 def _scatter_add_(input, dim, index, src):
+    """In-place scatter_add: self[index[p] along dim] += src[p], as torch.Tensor.scatter_add_."""
     return _inplace(input, "scatter_add_", lambda t: scatter_add(t, dim, index, src))
 
 

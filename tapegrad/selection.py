@@ -379,13 +379,13 @@ def setitem(t, index, value):
                            "in-place operation. (__setitem__)")
     if _selects_all(index, t.ndim) and (not isinstance(value, Tensor) or _fits(value, t)):
         # x[...] = v, x[:] = v: PyTorch's copy_ or fill_ (a misfit: the general path's error)
-        from .inplace import copy_, fill_
+        from .inplace import _fill, copy_
 
         if isinstance(value, Tensor) or not t._shape:
             if not isinstance(value, Tensor):
                 value = _from_array(np.array(value, t._dtype.np), t._dtype, False)
             return copy_(t, value)
-        return fill_(t, value, "fill_all")
+        return _fill(t, value, "fill_all")
     pos = positions(t._shape, index, "__setitem__")
     name = "copy_slices" if _basic_part(index) else "index_put"
     if isinstance(value, Tensor) and value._rg and not t._dtype.is_floating_point:
@@ -407,6 +407,7 @@ def index_put(input, indices, values, accumulate=False):
 
 
 def index_put_(input, indices, values, accumulate=False):
+    """self[indices] = values in place (added with accumulate=True), as torch.Tensor.index_put_."""
     if not accumulate:
         setitem(input, tuple(indices), values)
         return input
@@ -419,6 +420,8 @@ def _bind():
         setattr(T, name, globals()[name])
     T.__setitem__ = setitem
     T.where = lambda self, condition, other: where(condition, self, other)
+    T.where.__name__ = T.where.__qualname__ = "where"
+    T.where.__doc__ = "where(condition, self, other), as torch.Tensor.where."
     T.masked_fill_ = _inplace_method("masked_fill_", masked_fill, "masked_fill" in _SAVE_SELF)
 
 

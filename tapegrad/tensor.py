@@ -16,6 +16,14 @@ from .tape.records import S_DTYPE, S_NUMEL, S_OFF, S_VER
 
 
 class Tensor:
+    """A multi-dimensional array that records the operations on it for automatic
+    differentiation, as torch.Tensor.
+
+    A leaf (made by a factory such as tapegrad.tensor, or by the user) owns a NumPy array; an
+    operation's result is a slot of its thread's flat tape. `backward()` runs one compiled
+    sweep over that tape. Differences from PyTorch: CPU only; float16/bfloat16 and complex
+    dtypes are not supported; `Tensor(data)` and `Tensor(*size)` are the legacy float32
+    constructors."""
     __array_priority__ = 1000  # np.float64(2) * t calls t.__rmul__, as for PyTorch tensors
     __slots__ = ("_arr", "_tape", "_slot", "_shape", "_dtype", "_rg", "_grad", "_vc", "_gfn",
                  "_ltape", "_lkey", "_lslot", "_retains", "_ghome", "__weakref__")
@@ -39,21 +47,26 @@ class Tensor:
     # ---- attributes -------------------------------------------------------------------
     @property
     def shape(self):
+        """The shape, a tapegrad.Size (a tuple), as torch.Tensor.shape."""
         return Size(self._shape)
 
     def size(self, dim=None):
+        """The shape (a Size), or the size of dimension dim, as torch.Tensor.size."""
         if dim is None:
             return Size(self._shape)
         return self._shape[_dim(dim, len(self._shape), "size")]
 
     @property
     def ndim(self):
+        """The number of dimensions."""
         return len(self._shape)
 
     def dim(self):
+        """The number of dimensions, as torch.Tensor.dim."""
         return len(self._shape)
 
     def numel(self):
+        """The number of elements, as torch.Tensor.numel (`nelement` is the same)."""
         n = 1
         for d in self._shape:
             n *= d
@@ -63,10 +76,12 @@ class Tensor:
 
     @property
     def dtype(self):
+        """The tapegrad dtype (tapegrad.float32, ...)."""
         return self._dtype
 
     @property
     def device(self):
+        """The device: always device(type='cpu') (tapegrad runs on the CPU only)."""
         from .device import device
 
         return device("cpu")
@@ -78,19 +93,27 @@ class Tensor:
         return self
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """Raises a RuntimeError: tapegrad has no CUDA backend."""
         from .device import check_device
 
         check_device("cuda", "cuda")
 
     @property
     def requires_grad(self):
+        """Whether gradients are computed for this tensor; settable on leaves (as
+        requires_grad_)."""
         return self._rg
 
     @requires_grad.setter
     def requires_grad(self, flag):
+        """Whether gradients are computed for this tensor; settable on leaves (as
+        requires_grad_)."""
         self.requires_grad_(flag)
 
     def requires_grad_(self, requires_grad=True):
+        """Set requires_grad on a leaf (in place, returns self), as
+        torch.Tensor.requires_grad_; only floating-point tensors can require grad, and a non-leaf's
+        flag can only be kept on."""
         if not self.is_leaf:
             if not requires_grad:
                 raise RuntimeError(
@@ -110,10 +133,14 @@ class Tensor:
 
     @property
     def is_leaf(self):
+        """Whether this tensor is a leaf of the graph (it does not require grad, or the user made
+        it)."""
         return self._tape is None or not self._rg
 
     @property
     def grad_fn(self):
+        """The graph node that made this tensor (a Node with PyTorch's class name, e.g.
+        MulBackward0), or None for a leaf."""
         if self.is_leaf:
             return None
         if self._gfn is None:
@@ -124,6 +151,9 @@ class Tensor:
 
     @property
     def grad(self):
+        """The gradient accumulated by backward() (None before); reading it on a non-leaf
+        that does not retain grad warns, as in PyTorch. Assignable with a tensor of the same shape
+        and dtype, or None."""
         if self._grad is None and not self._retains and not self.is_leaf:
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
@@ -135,6 +165,9 @@ class Tensor:
 
     @grad.setter
     def grad(self, g):
+        """The gradient accumulated by backward() (None before); reading it on a non-leaf
+        that does not retain grad warns, as in PyTorch. Assignable with a tensor of the same shape
+        and dtype, or None."""
         if g is not None:
             if not isinstance(g, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
@@ -149,9 +182,11 @@ class Tensor:
 
     @property
     def retains_grad(self):
+        """Whether retain_grad() was called on this non-leaf."""
         return self._retains
 
     def retain_grad(self):
+        """Make backward() fill .grad of this non-leaf tensor too, as torch.Tensor.retain_grad."""
         if not self._rg:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if not self.is_leaf and not self._retains:
@@ -190,6 +225,8 @@ class Tensor:
 
     # ---- conversion -------------------------------------------------------------------
     def numpy(self, force=False):
+        """The value as a NumPy array sharing memory with the tensor (as in PyTorch);
+        raises if it requires grad (use detach().numpy()), unless force=True."""
         if self._rg and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
@@ -216,12 +253,14 @@ class Tensor:
         return v
 
     def item(self):
+        """The value of a one-element tensor as a python number."""
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to "
                                f"Scalar (item() on a tensor of shape {list(self._shape)})")
         return self._value().reshape(-1)[0].item()
 
     def tolist(self):
+        """The value as (nested) python lists of numbers."""
         return self._value().tolist()
 
     def __float__(self):
@@ -289,8 +328,18 @@ class Tensor:
             return t
         return _from_array(np.array(self._value()), self._dtype, self._rg)
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict) -> "Tensor":
+        """copy.deepcopy: a leaf keeps its flag and gets a copy of the value; a non-leaf
+        becomes a clone (recorded, as in PyTorch)."""
         return self.clone().detach().requires_grad_(self._rg) if self.is_leaf else self.clone()
+
+    def __dir__(self) -> list[str]:
+        """The attributes, without the PyTorch names tapegrad does not support yet (those
+        are class attributes that raise AttributeError: see tapegrad._pytorch_names)."""
+        from ._pytorch_names import unsupported_members
+
+        hidden = unsupported_members(type(self))
+        return [n for n in object.__dir__(self) if n not in hidden]
 
 
 class Size(tuple):
@@ -307,6 +356,17 @@ class Size(tuple):
 
 
 _new = object.__new__
+
+
+def _peek(t):
+    """t's value for a check that can only raise (a range check of an argument): unlike
+    `t._value()` it is not a guard of a function tapegrad.func records, since the
+    recorded program does not depend on it."""
+    if t._tape is None:
+        return t._arr
+    tape = t._tape
+    off, n = tape.S[t._slot, S_OFF], tape.S[t._slot, S_NUMEL]
+    return tape.A[t._dtype.code][off:off + n].reshape(t._shape)
 
 
 def _from_array(arr, dt, rg):

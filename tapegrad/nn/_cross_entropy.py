@@ -14,7 +14,7 @@ from .. import dtypes
 from ..activations import log_softmax, logsigmoid
 from ..recorder import check_tensor
 from ..functions import _binary
-from ..tensor import Tensor
+from ..tensor import Tensor, _peek
 from ._grad_fn import show
 from ._kernels import in_unit_interval
 from ._losses import _const, _float_loss_input, _legacy_reduction, _reduce, _tname
@@ -39,11 +39,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"size ({input.shape}) is deprecated. Please ensure they have the "
                          "same size.")
     dt = input._dtype
-    if not in_unit_interval(input._value().reshape(-1)):  # nan fails too
+    if not in_unit_interval(_peek(input).reshape(-1)):  # nan fails too
         raise RuntimeError("all elements of input should be between 0 and 1")
     if target._dtype is not dt:
         target = target.to(dt)
-    if not in_unit_interval(target._value().reshape(-1)):
+    if not in_unit_interval(_peek(target).reshape(-1)):
         raise RuntimeError("all elements of target should be between 0 and 1")
     loss = _binary("binary_cross_entropy", input, target)  # one record
     if weight is not None:

@@ -19,7 +19,7 @@ from ..activations import (gelu, log_softmax, logsigmoid, softmax, softmin, soft
                            tanhshrink)
 from ..autograd.grad_mode import is_grad_enabled as _grad_on
 from ..functions import UNARY_FUNCTIONS as _U
-from ..linalg import linear as _linear
+from .._products import linear as _linear
 from ..recorder import check_tensor as _check_tensor
 from ..selection import where as _where
 from ..tensor import Tensor
@@ -209,3 +209,12 @@ __all__ = [
     "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """A missing name: an AttributeError that says so when PyTorch has it (not yet here)."""
+    import sys
+
+    from .._pytorch_names import FUNCTIONAL, unsupported
+
+    raise unsupported("torch.nn.functional", name, FUNCTIONAL, sys.modules[__name__])

@@ -14,3 +14,12 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Adagrad", "Adam", "AdamW", "LBFGS", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]
+
+
+def __getattr__(name: str) -> object:
+    """A missing name: an AttributeError that says so when PyTorch has it (not yet here)."""
+    import sys
+
+    from .._pytorch_names import OPTIM, unsupported
+
+    raise unsupported("torch.optim", name, OPTIM, sys.modules[__name__])

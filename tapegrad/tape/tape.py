@@ -75,6 +75,7 @@ class Tape:
         self.epoch = 0        # bumped by compaction: cached leaf slots are then stale
         self._entries = [None] * 4  # compiled record entry points by (elementwise, dtype)
         self.families = -1    # bit 1 << family for the families the last sweep met
+        self.reads = None     # while tapegrad.func records a function: its guard list
         self.pinned = 0       # > 0 while a sweep (or a Python walk) holds record positions:
                               # make_room then only grows the tables, never compacts
 
@@ -180,11 +181,14 @@ class Tape:
         op = self.R[k, R_OP]
         return int(self.R[k, R_IN0]) if op == OP_DETACH or op == OP_SNAPSHOT else slot
 
-    def bump(self, slot):
+    def bump(self, slot, written=False):
         """Count an in-place change of slot's value (of the value it aliases, for an alias);
-        from now on new records read the value through a snapshot (tapegrad.functions)."""
+        from now on new records read the value through a snapshot (tapegrad.functions).
+        `written`: the arena value itself was overwritten, with no record of it."""
         self.S[self._root(slot), S_VER] += 1
         self.dirty = True
+        if written and self.reads is not None:  # a traced function wrote a value: a replay
+            self.reads.changed(slot)            # would not redo it
 
     def version(self, slot):
         """In-place changes of slot's value since it was recorded (see `bump`)."""
@@ -289,7 +293,10 @@ class Tape:
     def value(self, slot, shape, dt):
         """NumPy view of a slot's value (valid until the tape is next compacted)."""
         off, n = self.S[slot, S_OFF], self.S[slot, S_NUMEL]
-        return self.A[dt.code][off:off + n].reshape(shape)
+        v = self.A[dt.code][off:off + n].reshape(shape)
+        if self.reads is not None:  # a traced function reads a value: a guard (tapegrad.func)
+            self.reads.read(slot, v)
+        return v
 
     def _dims(self, shape_off):
         nd = int(self.AUX[shape_off])
@@ -340,8 +347,13 @@ class Tape:
         self.handles = live
         self.leaf_of = {s: v for s, v in self.leaf_of.items() if kept[s] >= 0}
         self.leaf_slots = {}
+        epoch = self.epoch + 1
         for s, t in self.leaf_of.items():
             self.leaf_slots.setdefault(id(t), []).append(s)
+            if t._ltape is self and t._lslot == s:  # its cached load survived (slots do
+                t._lkey = (epoch,) + t._lkey[1:]   # not move): later ops read the same
+                # slot, so the leaf's gradient is one sum in sweep order, whenever the
+                # tape compacts (two slots would be added in another order: 1 ulp off)
         for e in self.loaded:
             e[0] = kept[e[0]]
         self.loaded = [e for e in self.loaded if e[0] >= 0]
