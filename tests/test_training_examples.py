@@ -63,3 +63,10 @@ def test_gradient_penalty_trains_the_critic(tmp_path):
     out = _run("gradient_penalty.py", tmp_path)
     m = re.search(r"final: critic gap ([\d.-]+) > 0, penalty ([\d.]+)", out)
     assert m and float(m.group(1)) > 0.1 and float(m.group(2)) < 0.1, out
+
+
+def test_scipy_minimize_replays_the_recorded_gradient(tmp_path):
+    out = _run("scipy_minimize.py", tmp_path)
+    assert "replay recordings: 1" in out, out
+    for name in ("tapegrad.func replay", "eager backward", "finite differences"):
+        assert name in out, out

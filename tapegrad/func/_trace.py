@@ -1,0 +1,210 @@
+"""Record a function once on a tape of its own, then replay that tape for new inputs.
+
+A `Variant` is one recording: a private tape (pinned, never compacted: every slot and
+record stays where it was recorded), the slots where the inputs were loaded, the output
+slots, and the guards. Replaying it writes the new inputs into their slots, runs the
+compiled forward sweep over all records (`sweep.forward`: every value recomputed from its
+inputs, as the eager run computed it), checks the guards, then runs the engine's reverse
+sweep from the outputs (retain_graph: the records stay usable) and reads the inputs'
+adjoints. No Python runs per record.
+
+Guards. While a function is recorded the tape's `reads` is a `Reads`: every value that
+leaves the tape for Python (`float(t)`, `t.item()`, `bool(t)`, `t.numpy()`, a NumPy
+fallback of an op that needs no grad, a boolean mask's shape) is noted with its value.
+A replay is valid only if each such value comes out bitwise equal; otherwise the caller
+records a new variant. An in-place change of a recorded value (`bump`) makes the
+recording unusable: the forward sweep would not redo it.
+"""
+
+import sys
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd import engine
+from ..tape import sweep
+from ..tape.dispatch import OP_PYTHON
+from ..tape.records import R_OP, S_DTYPE, S_FLAGS, S_NUMEL, S_OFF, S_RG, S_SHAPE
+from ..tape.tape import Tape, _fast, recording
+from ..tensor import Tensor, _from_array, _on_tape
+
+_PKG = __file__.rsplit("tapegrad", 1)[0] + "tapegrad"
+_NO_SEED = np.zeros(0)
+
+
+def user_line():
+    """'file:line' of the innermost frame outside tapegrad (for warnings)."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PKG):
+        f = f.f_back
+    return "<unknown>" if f is None else f"{f.f_code.co_filename}:{f.f_lineno}"
+
+
+class Reads:
+    """The guards of a recording: slot -> the value Python read there, and whether (and
+    where) a recorded value was changed in place."""
+
+    __slots__ = ("guards", "where", "unsafe")
+
+    def __init__(self):
+        self.guards = {}
+        self.where = None   # the user's line of the first guarded read
+        self.unsafe = None  # the user's line of an in-place change, if any
+
+    def read(self, slot, value):
+        if slot not in self.guards:
+            self.guards[slot] = np.array(value, copy=True).reshape(-1)
+            if self.where is None:
+                self.where = user_line()
+
+    def changed(self, slot):
+        if self.unsafe is None:
+            self.unsafe = user_line()
+
+
+def as_input(x, name):
+    """A positional argument as a float NumPy array (a Tensor's value, a number, a
+    sequence); integers and bools become float64, as a gradient needs a float input."""
+    if isinstance(x, Tensor):
+        x = x.detach().numpy()
+    a = np.asarray(x)
+    if a.dtype not in (np.float32, np.float64):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"tapegrad.func.{name}: an argument must be a number, an array or "
+                            f"a Tensor, not {type(x).__name__}")
+        a = a.astype(np.float64)
+    return a
+
+
+class Variant:
+    """One recording of `f` for one input signature (see the module docstring)."""
+
+    def __init__(self, f, arrays, statics, name):
+        self.tape = tape = Tape()
+        tape.pinned = 1  # never compacted: the recorded slots and records stay put
+        reads = tape.reads = Reads()
+        leaves, ins = [], []
+        with recording(tape):
+            for a in arrays:
+                dt = dtypes.float32 if a.dtype == np.float32 else dtypes.float64
+                leaf = _from_array(a.copy(), dt, True)
+                s = tape.load(leaf, dt)
+                leaves.append(leaf)
+                ins.append(_on_tape(tape, s, a.shape, dt, True))
+            args = list(ins)
+            for i, v in statics:
+                args.insert(i, v)
+            out, extras, *hidden = f(*args)
+        tape.reads = None
+        self.in_slots = [t._slot for t in ins]
+        self.in_codes = [t._dtype.code for t in ins]
+        for t in (hidden[0] if hidden else ()):  # inputs made inside (jvp's cotangent)
+            leaves.append(t)
+            self.in_slots.append(tape.leaf_slots[id(t)][0])
+            self.in_codes.append(t._dtype.code)
+        self.leaves = leaves  # (alive: the tape's leaf slots point to them)
+        self.value, self.out = _output(out, name)
+        self.extras = [_output(e, name) for e in extras]  # values read after a replay
+        self.guards = [(s, int(tape.S[s, S_DTYPE]), g) for s, g in reads.guards.items()]
+        self.where, self.unsafe = reads.where, reads.unsafe
+        n = tape.nrecords
+        self.python = bool((tape.R[:n, R_OP] == OP_PYTHON).any())  # a custom Function
+        self.nrec = n
+        S = tape.S
+        self._ins = [(code, S.item(s, S_OFF), S.item(s, S_NUMEL))
+                     for s, code in zip(self.in_slots, self.in_codes)]
+        self._shapes = [tape._dims(int(S[s, S_SHAPE])) for s in self.in_slots]
+        self._fwd = None  # planned on the first replay (see _plan)
+        self._mark = None  # the marking pass's entry, once a sweep ran
+
+    # ---- replay -----------------------------------------------------------------------
+    def _plan(self):
+        """Where things are: nothing records on this tape any more and it never compacts,
+        so the slots' arena offsets and the tables stay put."""
+        tape = self.tape
+        S = tape.S
+        self._guards = [(code, S.item(s, S_OFF), g.view(np.uint8), g.size)
+                        for s, code, g in self.guards]
+        self._fwd_args = (tape.R, S, tape.AUX, tape.A[0], tape.A[1], 0, self.nrec)
+        self._fwd = _fast(sweep.forward, *self._fwd_args)
+
+    def forward(self, arrays):
+        """Write `arrays` into the input slots and rerun every record; False when a guard
+        fails (the caller records a new variant)."""
+        if self._fwd is None:
+            self._plan()
+        A = self.tape.A
+        for (code, off, n), a in zip(self._ins, arrays):
+            if n == 1:
+                A[code][off] = a.flat[0]
+            else:
+                A[code][off:off + n] = a.reshape(-1)
+        self._fwd(*self._fwd_args)
+        for code, off, want, n in self._guards:
+            if not np.array_equal(A[code][off:off + n].view(np.uint8), want):
+                return False
+        return True
+
+    def output(self, j=None):
+        """The output's value after `forward` (extra output j if given): a float for a 0-d
+        value, else an array."""
+        value, s = (self.value, self.out) if j is None else self.extras[j]
+        if s is None:
+            return float(value) if value.ndim == 0 else value.copy()
+        S = self.tape.S
+        off = S.item(s, S_OFF)
+        A = self.tape.A[S.item(s, S_DTYPE)]
+        if value.ndim == 0:
+            return float(A[off])
+        return A[off:off + value.size].reshape(value.shape).copy()
+
+    def gradients(self, argnums, seed=_NO_SEED):
+        """Adjoints of the inputs `argnums` after `forward`, seeded by `seed` (flat, the
+        output's size) or by 1 for a one-element output."""
+        tape = self.tape
+        shapes = [self._shapes[i] for i in argnums]
+        if self.out is None:  # the output does not depend on the inputs
+            return [np.zeros(sh, tape.A[self.in_codes[i]].dtype)
+                    for i, sh in zip(argnums, shapes)]
+        roots = tape.ROOT
+        roots[0] = self.out
+        if self._mark is None or engine._ANOMALY[0] or tape in engine._hooks.NONLEAF:
+            engine._sweep(tape, roots, seed, True)  # the general path
+            if self._mark is None:
+                G = tape.adjoints()
+                self._mark = engine._entry["mark"]
+                self._mark_args = (tape.R, tape.S, tape.AUX, G[0], G[1], tape.MARK, tape.LIST,
+                                   roots)
+        else:  # the engine's two compiled passes, called directly
+            status, tape.families, _, top, bottom = self._mark(*self._mark_args, seed)
+            engine._reverse(tape, top, bottom, top, True)
+        out = []
+        MARK, G = tape.MARK, tape.G
+        for i, shape in zip(argnums, shapes):
+            code, off, n = self._ins[i]
+            if MARK.item(self.in_slots[i]):
+                out.append(G[code][off:off + n].reshape(shape).copy())
+            else:
+                out.append(np.zeros(shape, tape.A[code].dtype))
+        return out
+
+
+def _slot_value(tape, s):
+    off, n = tape.S.item(s, S_OFF), tape.S.item(s, S_NUMEL)
+    return tape.A[int(tape.S[s, S_DTYPE])][off:off + n].copy()
+
+
+def _output(out, name):
+    """(the output's value as recorded, its slot or None when it does not depend on the
+    inputs)."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"tapegrad.func.{name}: the function must return a Tensor, got "
+                        f"{type(out).__name__}")
+    if not out._dtype.is_floating_point:
+        raise TypeError(f"tapegrad.func.{name}: the function returned a {out._dtype} tensor; "
+                        "a gradient needs a floating point output")
+    tape = out._tape
+    if tape is None:
+        return np.array(out._arr, copy=True), None
+    value = _slot_value(tape, out._slot).reshape(out._shape)
+    return value, (out._slot if tape.S[out._slot, S_FLAGS] & S_RG else None)
