@@ -72,6 +72,14 @@ def make(impl, n):
                 pytest.skip(f"tapegrad cannot do this yet: {e}")
         return run, result
 
+    if impl == "replay":  # f and its backward recorded once (create_graph), replayed
+        import tapegrad as T
+
+        hv = T.func.hvp(lambda x: (100 * (x[1:] - x[:-1] ** 2) ** 2
+                                   + (1 - x[:-1]) ** 2).sum())
+        hv(x, v)
+        return (lambda: hv(x, v)), (lambda: (None, hv(x, v)))
+
     if impl == "jax":
         import jax
         import jax.numpy as jnp

@@ -15,7 +15,7 @@ import pytest
 
 from bench.common import central_differences, crosscheck_all, size, time_case
 
-IMPLS = ("tapegrad", "torch", "jax", "autograd", "casadi")
+IMPLS = ("tapegrad", "replay", "torch", "jax", "autograd", "casadi")
 HIDDEN, INPUT = 32, 8
 STEPS = size(100, 5)
 
@@ -74,6 +74,21 @@ def make(impl):
             return loss, (W.grad, U.grad, b.grad)
 
         return run, run
+
+    if impl == "replay":
+        import tapegrad as T
+
+        xs = [T.tensor(x, dtype=T.float64) for x in xs0]
+
+        def loss_of(W, U, b):
+            h = T.zeros(HIDDEN, dtype=T.float64)
+            for x in xs:
+                h = T.tanh(W @ x + U @ h + b)
+            return (h**2).sum()
+
+        fg = T.func.value_and_grad(loss_of, argnums=(0, 1, 2))
+        fg(W0, U0, b0)
+        return (lambda: fg(W0, U0, b0)), (lambda: fg(W0, U0, b0))
 
     if impl == "jax":
         import jax

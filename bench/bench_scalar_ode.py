@@ -92,6 +92,22 @@ def make(impl):
 
         return run, result
 
+    if impl == "replay":  # the same Python loop, recorded once (11,000 scalar records)
+        import tapegrad as T
+
+        def loss_of(p):
+            a, b, d, g = p[0], p[1], p[2], p[3]
+            x, y = X0, Y0
+            for _ in range(STEPS):
+                xy = x * y
+                x, y = x + DT * (a * x - b * xy), y + DT * (d * xy - g * y)
+            return (x - 1.0) ** 2 + (y - 1.0) ** 2
+
+        fg = T.func.value_and_grad(loss_of)
+        p0 = np.array(P0, np.float64)
+        fg(p0)
+        return (lambda: fg(p0)), (lambda: fg(p0))
+
     if impl == "jax":
         import jax
         import jax.numpy as jnp

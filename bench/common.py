@@ -17,7 +17,9 @@ import pytest
 # The implementations, in table order. "numba" is the hand-written value-and-gradient.
 # "numpy" (plain NumPy, no gradient) is a peer only of the workloads without a gradient
 # (bench_elementwise.py), which list it themselves.
-IMPLS = ("tapegrad", "torch", "jax", "autograd", "casadi", "numba")
+IMPLS = ("tapegrad", "replay", "torch", "jax", "autograd", "casadi", "numba")
+# "replay": tapegrad.func, the function recorded once (outside the timed region) and
+# replayed by each call: what an optimizer calling a gradient many times gets
 
 QUICK = os.environ.get("TAPEGRAD_BENCH_QUICK", "") not in ("", "0")
 
@@ -30,7 +32,7 @@ def size(full, quick):
 # ---- peers ------------------------------------------------------------------------------
 def load(impl):
     """The module of `impl`, or skip the test when that peer is not installed."""
-    if impl == "tapegrad":
+    if impl in ("tapegrad", "replay"):
         import tapegrad
 
         return tapegrad

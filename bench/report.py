@@ -30,8 +30,8 @@ from bench.threads import THREAD_ENV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results")
-IMPLS = ("tapegrad", "torch", "numpy", "jax", "autograd", "casadi", "numba")
-LABELS = {"tapegrad": "tapegrad (eager)", "torch": "PyTorch (eager)", "numpy": "NumPy",
+IMPLS = ("tapegrad", "replay", "torch", "numpy", "jax", "autograd", "casadi", "numba")
+LABELS = {"tapegrad": "tapegrad (eager)", "replay": "tapegrad.func (replay)", "torch": "PyTorch (eager)", "numpy": "NumPy",
           "jax": "JAX (jit)", "autograd": "HIPS autograd", "casadi": "CasADi",
           "numba": "Numba (by hand)"}
 WORKLOADS = ("seed", "seed_grad", "record_op", "sweep", "elementwise", "elementwise_rg",

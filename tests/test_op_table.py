@@ -10,6 +10,9 @@ def test_dispatch_sweep_stamp_and_readme_op_list_are_fresh():
     assert codegen.DISPATCH.read_text() == text, "run: python -m tapegrad.tape.codegen"
     assert codegen.SWEEP.read_text() == sweep, "run: python -m tapegrad.tape.codegen"
     assert codegen.README.read_text() == readme, "run: python -m tapegrad.tape.codegen"
+    for path, stamped in codegen.callers(text).items():
+        assert path.read_text() == stamped, f"{path.name}: run python -m tapegrad.tape.codegen"
+        assert "DISPATCH_STAMP" in stamped
     assert "<!-- ops:start -->" in readme and "`exp` (ExpBackward0)" in readme
 
 

@@ -18,6 +18,10 @@ import textwrap
 HERE = pathlib.Path(__file__).resolve().parent
 DISPATCH = HERE / "dispatch.py"
 SWEEP = HERE / "sweep.py"
+# files whose compiled functions call the sweeps from nopython code: Numba caches them by
+# their own source, not their callees', so they carry the stamp too (a kernel edit then
+# recompiles them instead of loading code with the old sweeps linked in)
+CALLERS = (HERE.parent / "func" / "_replay.py",)
 STAMP = re.compile(r'^DISPATCH_STAMP = "[0-9a-f]*"$', re.M)
 README = HERE.parent.parent / "README.md"
 OPS_SECTION = re.compile(r"(<!-- ops:start -->\n).*?(<!-- ops:end -->)", re.S)
@@ -52,7 +56,7 @@ def _switch(name, params, specs, body, prologue=()):
 
 
 def _scalar_switch(name, params, specs, body, default):
-    """A switch over scalars (no arrays): the reverse sweep's path for 1-element records."""
+    """A switch over scalars (no arrays): the sweeps' path for 1-element records."""
     lines = ['@njit(cache=True, error_model="numpy")', f"def {name}({params}):"]
     for i, spec in enumerate(specs):
         lines.append(f"    {'if' if i == 0 else 'elif'} op == {spec.opcode}:  # {spec.name}")
@@ -156,6 +160,10 @@ def generate(ops):
     out.append(_switch("binary_fwd", "op, A, pa, sa, pb, sb, po, n, c", binary, _binary_fwd))
     out.append(_switch("binary_vjp", "op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b",
                        binary, _binary_vjp))
+    out.append(_scalar_switch("unary_fwd1", "op, x, c, c2", unary,
+                              lambda s: f"{s.name}_fwd(x, {_params(s)})", "x * 0"))
+    out.append(_scalar_switch("binary_fwd1", "op, a, b, c", binary,
+                              lambda s: f"{s.name}_fwd(a, b, c)", "a * 0"))
     out.append(_scalar_switch("unary_vjp1", "op, x, y, g, c, c2", unary,
                               lambda s: f"{s.name}_vjp0(x, y, g, {_params(s)})", "g * 0"))
     args = "a, b, y, g, c"
@@ -202,11 +210,19 @@ def expected():
     return text, sweep, readme
 
 
+def callers(text):
+    """{file: its text with the current stamp} for the CALLERS."""
+    line = f'DISPATCH_STAMP = "{stamp(text)}"'
+    return {p: STAMP.sub(line, p.read_text()) for p in CALLERS}
+
+
 def main():
     text, sweep, readme = expected()
     compile(text, str(DISPATCH), "exec")  # never write a file that breaks `import tapegrad`
     DISPATCH.write_text(text)
     SWEEP.write_text(sweep)
+    for path, stamped in callers(text).items():
+        path.write_text(stamped)
     if readme is not None:
         README.write_text(readme)
     print(f"wrote {DISPATCH.name}, stamped {SWEEP.name}, listed the ops in {README.name}")

@@ -1579,6 +1579,122 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
 
 
 @njit(cache=True, error_model="numpy")
+def unary_fwd1(op, x, c, c2):
+    if op == 1:  # neg
+        return neg_fwd(x, c)
+    elif op == 2:  # exp
+        return exp_fwd(x, c)
+    elif op == 3:  # log
+        return log_fwd(x, c)
+    elif op == 4:  # sqrt
+        return sqrt_fwd(x, c)
+    elif op == 5:  # sin
+        return sin_fwd(x, c)
+    elif op == 6:  # cos
+        return cos_fwd(x, c)
+    elif op == 7:  # tanh
+        return tanh_fwd(x, c)
+    elif op == 8:  # sigmoid
+        return sigmoid_fwd(x, c)
+    elif op == 9:  # relu
+        return relu_fwd(x, c)
+    elif op == 10:  # abs
+        return abs_fwd(x, c)
+    elif op == 11:  # add_scalar
+        return add_scalar_fwd(x, c)
+    elif op == 12:  # sub_scalar
+        return sub_scalar_fwd(x, c)
+    elif op == 13:  # rsub_scalar
+        return rsub_scalar_fwd(x, c)
+    elif op == 14:  # mul_scalar
+        return mul_scalar_fwd(x, c)
+    elif op == 15:  # div_scalar
+        return div_scalar_fwd(x, c)
+    elif op == 16:  # pow_scalar
+        return pow_scalar_fwd(x, c)
+    elif op == 17:  # rpow_scalar
+        return rpow_scalar_fwd(x, c)
+    elif op == 18:  # reciprocal
+        return reciprocal_fwd(x, c)
+    elif op == 19:  # logsigmoid
+        return logsigmoid_fwd(x, c)
+    elif op == 60:  # log1p
+        return log1p_fwd(x, c)
+    elif op == 61:  # expm1
+        return expm1_fwd(x, c)
+    elif op == 62:  # log2
+        return log2_fwd(x, c)
+    elif op == 63:  # log10
+        return log10_fwd(x, c)
+    elif op == 64:  # tan
+        return tan_fwd(x, c)
+    elif op == 65:  # sinh
+        return sinh_fwd(x, c)
+    elif op == 66:  # cosh
+        return cosh_fwd(x, c)
+    elif op == 67:  # asin
+        return asin_fwd(x, c)
+    elif op == 68:  # acos
+        return acos_fwd(x, c)
+    elif op == 69:  # atan
+        return atan_fwd(x, c)
+    elif op == 70:  # erf
+        return erf_fwd(x, c)
+    elif op == 71:  # rsqrt
+        return rsqrt_fwd(x, c)
+    elif op == 72:  # sign
+        return sign_fwd(x, c)
+    elif op == 73:  # clamp
+        return clamp_fwd(x, c, c2)
+    elif op == 74:  # leaky_relu
+        return leaky_relu_fwd(x, c)
+    elif op == 75:  # elu
+        return elu_fwd(x, c)
+    elif op == 76:  # gelu
+        return gelu_fwd(x, c)
+    elif op == 77:  # silu
+        return silu_fwd(x, c)
+    elif op == 78:  # softplus
+        return softplus_fwd(x, c, c2)
+    elif op == 79:  # hardtanh
+        return hardtanh_fwd(x, c, c2)
+    return x * 0
+
+
+@njit(cache=True, error_model="numpy")
+def binary_fwd1(op, a, b, c):
+    if op == 20:  # add
+        return add_fwd(a, b, c)
+    elif op == 21:  # sub
+        return sub_fwd(a, b, c)
+    elif op == 22:  # mul
+        return mul_fwd(a, b, c)
+    elif op == 23:  # div
+        return div_fwd(a, b, c)
+    elif op == 24:  # pow
+        return pow_fwd(a, b, c)
+    elif op == 80:  # atan2
+        return atan2_fwd(a, b, c)
+    elif op == 81:  # maximum
+        return maximum_fwd(a, b, c)
+    elif op == 82:  # minimum
+        return minimum_fwd(a, b, c)
+    elif op == 83:  # masked_fill
+        return masked_fill_fwd(a, b, c)
+    elif op == 84:  # lerp
+        return lerp_fwd(a, b, c)
+    elif op == 85:  # where_scalar_other
+        return where_scalar_other_fwd(a, b, c)
+    elif op == 86:  # where_scalar_self
+        return where_scalar_self_fwd(a, b, c)
+    elif op == 87:  # copy_from
+        return copy_from_fwd(a, b, c)
+    elif op == 88:  # binary_cross_entropy
+        return binary_cross_entropy_fwd(a, b, c)
+    return a * 0
+
+
+@njit(cache=True, error_model="numpy")
 def unary_vjp1(op, x, y, g, c, c2):
     if op == 1:  # neg
         return neg_vjp0(x, y, g, c)

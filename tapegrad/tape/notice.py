@@ -170,5 +170,8 @@ _NAMES = {
     "reverse": "the reverse sweep",
     "reverse1": "the reverse sweep",
     "reverse_elementwise": "the reverse sweep of elementwise ops",
+    "replay1": "the replay of a recorded function (tapegrad.func)",
+    "rows_one": "the parallel batch replay (tapegrad.func .batch)",
+    "rows_two": "the parallel batch replay (tapegrad.func .batch)",
     "compact": "the tape compaction",
 }

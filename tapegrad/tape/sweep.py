@@ -13,7 +13,8 @@ from numba import njit
 
 from ..ops.spec import (BINARY, CAST, COPY, INDEX, JOIN, LEAF, MATMUL, PYTHON, REDUCE, STRIDED,
                         TERNARY, UNARY)
-from .dispatch import (FAMILY, OP_DETACH, OP_LEAF, OP_SNAPSHOT, OP_TO_COPY, SAVES, binary_vjp1, unary_fwd,
+from .dispatch import (FAMILY, OP_DETACH, OP_LEAF, OP_SNAPSHOT, OP_TO_COPY, SAVES, binary_fwd1,
+                       binary_vjp1, unary_fwd, unary_fwd1,
                        unary_vjp, unary_vjp1)
 from .kernels import (_binary, _cast, _index, _join, _matmul, _reduce, _strided, _ternary,
                       copy_into)
@@ -25,7 +26,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, OTHER, PAUSE, R_AUX, R
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "54f3d0a0a28e5ca4"
+DISPATCH_STAMP = "991f55b85991edb0"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_FREE = range(8)
@@ -328,8 +329,28 @@ def _changed(R, S, s):
 
 @njit(cache=True, error_model="numpy")
 def forward(R, S, AUX, A32, A64, k0, k1):
-    """Forward sweep over records k0..k1-1: recomputes every output from its inputs."""
+    """Forward sweep over records k0..k1-1: recomputes every output from its inputs.
+
+    1-element elementwise records go through a switch over scalars (written out here, as
+    in `reverse`): about 10 ns a record instead of a family loop's 80."""
+    RF = R.view(np.float64)
     for k in range(k0, k1):
+        op = R[k, R_OP]
+        fam = FAMILY[op]
+        o = R[k, R_OUT]
+        if S[o, S_NUMEL] == 1 and (fam == UNARY or fam == BINARY):
+            po, pa = S[o, S_OFF], S[R[k, R_IN0], S_OFF]
+            c = RF[k, R_CONST]
+            if S[o, S_DTYPE] == DT_F32:
+                if fam == UNARY:
+                    A32[po] = unary_fwd1(op, A32[pa], c, RF[k, R_AUX])
+                else:
+                    A32[po] = binary_fwd1(op, A32[pa], A32[S[R[k, R_IN1], S_OFF]], c)
+            elif fam == UNARY:
+                A64[po] = unary_fwd1(op, A64[pa], c, RF[k, R_AUX])
+            else:
+                A64[po] = binary_fwd1(op, A64[pa], A64[S[R[k, R_IN1], S_OFF]], c)
+            continue
         _sweep_one(R, S, AUX, A32, A64, A32, A64, k, False, False, False, False)
 
 
