@@ -25,6 +25,7 @@ from .random import (Generator, bernoulli, default_generator, get_rng_state, ini
 from .serialization import load, save
 from .dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype, int,
                      int32, int64, long, set_default_dtype)
+from .dtypes import bfloat16, float16, half  # names only: using them raises TypeError
 from .dtypes import dtype
 from .functions import (BINARY_FUNCTIONS as _BINARY, UNARY_FUNCTIONS as _UNARY, add, broadcast_shapes, clamp, clip,
                         div, mul, neg, pow, reciprocal, square, sub)

@@ -3,7 +3,9 @@
 
 import math
 
+from ._hints import Dims, DType
 from .recorder import check_tensor
+
 from .tensor import Tensor, _dim
 
 
@@ -17,7 +19,8 @@ def _float(x: Tensor, op: str, dtype) -> Tensor:
     return x
 
 
-def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def vector_norm(x: Tensor, ord: float = 2, dim: Dims | None = None,
+                keepdim: bool = False, *, dtype: DType = None) -> Tensor:
     """(sum |x|^ord)^(1/ord) over dim (all elements when None); ord inf / -inf: the largest /
     smallest |x|; ord 0: the number of nonzero elements."""
     x = _float(x, "linalg.vector_norm", dtype)
@@ -48,8 +51,8 @@ def _dims2(A: Tensor, dim, op: str) -> tuple:
     return d0, d1
 
 
-def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
-                dtype=None) -> Tensor:
+def matrix_norm(A: Tensor, ord: float | str = "fro", dim: tuple[int, int] = (-2, -1),
+                keepdim: bool = False, *, dtype: DType = None) -> Tensor:
     """The matrix norm over the two dims: 'fro' (Frobenius), 'nuc' (sum of singular values),
     2 / -2 (largest / smallest singular value), 1 / -1 (max / min column sum of |A|), inf /
     -inf (max / min row sum of |A|)."""
@@ -77,7 +80,9 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
     return r if keepdim else r.squeeze(max(d0, d1)).squeeze(min(d0, d1))
 
 
-def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def norm(A: Tensor, ord: float | str | None = None,
+         dim: Dims | None = None, keepdim: bool = False, *,
+         dtype: DType = None) -> Tensor:
     """A vector norm (dim an int, or A 1-D) or matrix norm (dim a 2-tuple, or A 2-D) of
     order ord; with neither ord nor dim, the 2-norm of all elements."""
     check_tensor(A, "linalg.norm", "A")

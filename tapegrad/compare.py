@@ -13,6 +13,7 @@ import builtins
 import numpy as np
 
 from . import dtypes
+from ._hints import Dims, Number
 from .functions import broadcast_shapes
 from .tensor import Tensor, _dim, _from_array
 
@@ -74,6 +75,7 @@ def _comparison(name, ufunc):
         return _new(ufunc(va, vb), dtypes.bool_)
 
     fn.__name__ = fn.__qualname__ = name
+    fn.__annotations__ = {"input": Tensor, "other": Tensor | Number, "return": Tensor}
     fn.__doc__ = f"Elementwise `{name}` with broadcasting; a bool tensor, never recorded."
     return fn
 
@@ -87,7 +89,7 @@ ge = _comparison("ge", np.greater_equal)
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
-def equal(input, other):
+def equal(input: Tensor, other: Tensor) -> bool:
     """True if both tensors have the same shape and equal elements (NaN is unequal)."""
     _check_input(input, "equal")
     _check_other(other, "equal")
@@ -107,6 +109,7 @@ def _classify(name, ufunc, int_value):
         return _new(np.full(v.shape, int_value, np.bool_), dtypes.bool_)
 
     fn.__name__ = fn.__qualname__ = name
+    fn.__annotations__ = {"input": Tensor, "return": Tensor}
     fn.__doc__ = f"Elementwise `{name}`: a bool tensor (integer and bool inputs are finite)."
     return fn
 
@@ -125,6 +128,7 @@ def _logical(name, ufunc):
         return _new(ufunc(input._value() != 0, other._value() != 0), dtypes.bool_)
 
     fn.__name__ = fn.__qualname__ = name
+    fn.__annotations__ = {"input": Tensor, "other": Tensor, "return": Tensor}
     fn.__doc__ = f"Elementwise `{name}` of the truth values (nonzero is True); a bool tensor."
     return fn
 
@@ -134,7 +138,7 @@ logical_or = _logical("logical_or", np.logical_or)
 logical_xor = _logical("logical_xor", np.logical_xor)
 
 
-def logical_not(input):
+def logical_not(input: Tensor) -> Tensor:
     """Elementwise logical NOT (input == 0) as a bool tensor, as torch.logical_not."""
     _check_input(input, "logical_not")
     return _new(input._value() == 0, dtypes.bool_)
@@ -149,6 +153,7 @@ def _bitwise(name, ufunc):
         return _new(ufunc(va, vb), dt)
 
     fn.__name__ = fn.__qualname__ = name
+    fn.__annotations__ = {"input": Tensor, "other": Tensor | Number, "return": Tensor}
     fn.__doc__ = f"Elementwise `{name}` of bool or integer tensors (bool for two bools)."
     return fn
 
@@ -158,7 +163,7 @@ bitwise_or = _bitwise("bitwise_or", np.bitwise_or)
 bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
 
 
-def bitwise_not(input):
+def bitwise_not(input: Tensor) -> Tensor:
     """Elementwise bitwise NOT of an integer tensor (logical NOT of a bool one); float tensors
     raise."""
     _check_input(input, "bitwise_not")
@@ -195,6 +200,8 @@ def _any_all(name, ufunc):
         return _new(ufunc(v, axis=axes, keepdims=keepdim), dtypes.bool_)
 
     fn.__name__ = fn.__qualname__ = name
+    fn.__annotations__ = {"input": Tensor, "dim": Dims | None, "keepdim": bool,
+                          "return": Tensor}
     fn.__doc__ = (f"`{name}` of the truth values over the whole tensor, or over `dim` (int or "
                   f"tuple) with `keepdim`; a bool tensor.")
     return fn
@@ -224,6 +231,8 @@ def _arg(name, npfn):
         return _new(npfn(v, axis=d, keepdims=keepdim), dtypes.int64)
 
     fn.__name__ = fn.__qualname__ = name
+    fn.__annotations__ = {"input": Tensor, "dim": int | None, "keepdim": bool,
+                          "return": Tensor}
     fn.__doc__ = (f"Indices of the {name[3:]}imum (int64; ties and NaN: first occurrence), over "
                   "the flattened tensor or along `dim`; never recorded.")
     return fn
@@ -254,13 +263,16 @@ def _isclose(op, input, other, rtol, atol, equal_nan):
     return np.isclose(va, vb, rtol=rtol, atol=atol)
 
 
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
     """Elementwise |input - other| <= atol + rtol * |other| (equal infinities are close);
     a bool tensor."""
     return _new(_isclose("isclose", input, other, rtol, atol, equal_nan), dtypes.bool_)
 
 
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+
     """True if every element of input is close to other (see isclose)."""
     return builtins.bool(np.all(_isclose("allclose", input, other, rtol, atol, equal_nan)))
 

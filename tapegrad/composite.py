@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from . import dtypes
+from ._hints import Dims, DType, Number, Shape
 from .recorder import check_tensor
 from .reductions import _ValuesIndices  # (values, indices), as max(dim) returns
 from .tensor import Tensor, _dim, _from_array
@@ -34,7 +35,8 @@ def _pair(name, values, indices):
 
 
 # ---- order ------------------------------------------------------------------------------
-def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+def argsort(input: Tensor, dim: int = -1, descending: bool = False,
+            stable: bool = False) -> Tensor:
     """Indices that sort input along dim (NumPy's stable sort; ties keep their order)."""
     check_tensor(input, "argsort")
     v = input._value()
@@ -45,7 +47,8 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
     return _long(idx)
 
 
-def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+def sort(input: Tensor, dim: int = -1, descending: bool = False,
+         stable: bool = False) -> tuple[Tensor, Tensor]:
     """(values, indices) sorted along dim; values are a gather, so gradients flow."""
     idx = argsort(input, dim, descending)
     if input.ndim == 0:
@@ -53,7 +56,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     return _pair("sort", input.gather(_dim(dim, input.ndim, "sort"), idx), idx)
 
 
-def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,
+         sorted: bool = True) -> tuple[Tensor, Tensor]:
     """The k largest (or smallest) along dim, with their indices."""
     check_tensor(input, "topk")
     nd = input.ndim
@@ -139,7 +143,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     return input[mask]
 
 
-def nonzero(input: Tensor, *, as_tuple: bool = False):
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
     """Indices of the nonzero elements: (n, ndim) int64, or a tuple of 1-D index tensors."""
     v = input._value()
     if as_tuple:
@@ -147,7 +151,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     return _long(np.argwhere(v))
 
 
-def count_nonzero(input: Tensor, dim=None) -> Tensor:
+def count_nonzero(input: Tensor, dim: Dims | None = None) -> Tensor:
     """The number of non-zero elements (over dim, or all), as an int64 tensor."""
     return _long(np.count_nonzero(input._value(), axis=dim))
 
@@ -167,7 +171,7 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
 
 
 # ---- rearranging ------------------------------------------------------------------------
-def roll(input: Tensor, shifts, dims=None) -> Tensor:
+def roll(input: Tensor, shifts: Dims, dims: Dims | None = None) -> Tensor:
     """Elements shifted along dims (wrapping around); over the flattened tensor without dims."""
     check_tensor(input, "roll")
     if dims is None:
@@ -186,7 +190,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     return out
 
 
-def repeat_interleave(input: Tensor, repeats, dim: int | None = None) -> Tensor:
+def repeat_interleave(input: Tensor, repeats: int | Tensor, dim: int | None = None) -> Tensor:
     """Each element (or slice along dim) repeated `repeats` times in place."""
     if dim is None:
         input, dim = input.reshape(-1), 0
@@ -196,7 +200,7 @@ def repeat_interleave(input: Tensor, repeats, dim: int | None = None) -> Tensor:
     return input.index_select(d, _long(idx))
 
 
-def tile(input: Tensor, dims) -> Tensor:
+def tile(input: Tensor, dims: Shape) -> Tensor:
     """input repeated `dims` times along each dimension, as torch.tile (a repeat)."""
     dims = tuple(dims)
     if len(dims) < input.ndim:
@@ -221,7 +225,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     return input[index]
 
 
-def movedim(input: Tensor, source, destination) -> Tensor:
+def movedim(input: Tensor, source: Dims, destination: Dims) -> Tensor:
     """input with dimension(s) `source` moved to position(s) `destination` (a permute)."""
     nd = input.ndim
     src = [_dim(s, nd, "movedim") for s in ((source,) if isinstance(source, int) else source)]
@@ -233,7 +237,7 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     return input.permute(*order)
 
 
-def broadcast_to(input: Tensor, size) -> Tensor:
+def broadcast_to(input: Tensor, size: Shape) -> Tensor:
     """input expanded to `size` by broadcasting, as torch.broadcast_to (a view)."""
     return input.expand(*size)
 
@@ -248,7 +252,7 @@ def atleast_2d(input: Tensor) -> Tensor:
     return input.reshape(1, -1) if input.ndim < 2 else input
 
 
-def hstack(tensors) -> Tensor:
+def hstack(tensors: list[Tensor] | tuple[Tensor, ...]) -> Tensor:
     """Tensors concatenated along dim 1 (dim 0 for 1-D tensors), as torch.hstack."""
     from .movement import cat
 
@@ -256,14 +260,14 @@ def hstack(tensors) -> Tensor:
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
-def vstack(tensors) -> Tensor:
+def vstack(tensors: list[Tensor] | tuple[Tensor, ...]) -> Tensor:
     """Tensors (1-D ones as rows) concatenated along dim 0, as torch.vstack."""
     from .movement import cat
 
     return cat([atleast_2d(t) for t in tensors], 0)
 
 
-def column_stack(tensors) -> Tensor:
+def column_stack(tensors: list[Tensor] | tuple[Tensor, ...]) -> Tensor:
     """1-D tensors as columns (2-D tensors as they are), concatenated along dim 1."""
     from .movement import cat
 
@@ -293,7 +297,8 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
 
 
 # ---- arithmetic -------------------------------------------------------------------------
-def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1):
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1,
+          alpha: float = 1) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2)."""
     prod = mat1 @ mat2
     prod = prod if alpha == 1 else prod * alpha
@@ -301,7 +306,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: 
 
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1,
-            alpha: float = 1):
+            alpha: float = 1) -> Tensor:
     """beta * input + alpha * (batch1 @ batch2) for 3-D batches, as torch.baddbmm."""
     from ._products import bmm
 
@@ -310,12 +315,12 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1,
     return prod + (input if beta == 1 else input * beta) if beta != 0 else prod
 
 
-def clamp_min(input: Tensor, min) -> Tensor:
+def clamp_min(input: Tensor, min: Number | Tensor) -> Tensor:
     """input limited to at least min (a number or a tensor), as torch.clamp_min."""
     return input.clamp(min=min)
 
 
-def clamp_max(input: Tensor, max) -> Tensor:
+def clamp_max(input: Tensor, max: Number | Tensor) -> Tensor:
     """input limited to at most max (a number or a tensor), as torch.clamp_max."""
     return input.clamp(max=max)
 
@@ -343,19 +348,19 @@ def frac(input: Tensor) -> Tensor:
     return input - trunc(input.detach())
 
 
-def floor_divide(input, other) -> Tensor:
+def floor_divide(input: Tensor | Number, other: Tensor | Number) -> Tensor:
     """Floor of input / other (not recorded)."""
     return _int_op(np.floor_divide, input, other)
 
 
-def remainder(input, other) -> Tensor:
+def remainder(input: Tensor | Number, other: Tensor | Number) -> Tensor:
     """input - floor(input / other) * other, the sign of other (Python's %)."""
     if isinstance(input, Tensor) and input._rg:
         return input - floor(input.detach() / other) * other
     return _int_op(np.remainder, input, other)
 
 
-def fmod(input, other) -> Tensor:
+def fmod(input: Tensor | Number, other: Tensor | Number) -> Tensor:
     """C's fmod: the sign of input."""
     if isinstance(input, Tensor) and input._rg:
         return input - trunc(input.detach() / other) * other
@@ -374,12 +379,14 @@ def _int_op(fn, a, b) -> Tensor:
         return _from_array(np.asarray(fn(av, bv), dt.np), dt, False)
 
 
-def std_mean(input: Tensor, dim=None, *, correction=1, keepdim=False):
+def std_mean(input: Tensor, dim: Dims | None = None, *, correction: float = 1,
+             keepdim: bool = False) -> tuple[Tensor, Tensor]:
     """(std, mean) over dim, as torch.std_mean."""
     return input.std(dim, keepdim=keepdim, correction=correction), input.mean(dim, keepdim)
 
 
-def var_mean(input: Tensor, dim=None, *, correction=1, keepdim=False):
+def var_mean(input: Tensor, dim: Dims | None = None, *, correction: float = 1,
+             keepdim: bool = False) -> tuple[Tensor, Tensor]:
     """(var, mean) over dim, as torch.var_mean."""
     return input.var(dim, keepdim=keepdim, correction=correction), input.mean(dim, keepdim)
 
@@ -405,7 +412,7 @@ def diff(input: Tensor, n: int = 1, dim: int = -1) -> Tensor:
 
 # ---- integer results --------------------------------------------------------------------
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
-           return_counts: bool = False, dim=None):
+           return_counts: bool = False, dim: int | None = None) -> Tensor | tuple[Tensor, ...]:
     """The sorted distinct values of input (optionally the inverse indices and the counts),
     as torch.unique; NumPy's unique, never recorded (not differentiable, as in PyTorch).
     `sorted=False` still sorts."""
@@ -430,7 +437,8 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     return _from_array(r.astype(weights._dtype.np), weights._dtype, False)
 
 
-def searchsorted(sorted_sequence: Tensor, values, *, right: bool = False, side=None):
+def searchsorted(sorted_sequence: Tensor, values: Tensor | Number, *, right: bool = False,
+                 side: str | None = None) -> Tensor:
     """Indices where `values` would be inserted into the sorted last dimension of
     sorted_sequence to keep it sorted (int64), as torch.searchsorted (1-D sequences)."""
     side = side or ("right" if right else "left")
@@ -444,7 +452,8 @@ def bucketize(input: Tensor, boundaries: Tensor, *, right: bool = False) -> Tens
                                  side="left" if not right else "right"))
 
 
-def isin(elements, test_elements, *, invert: bool = False) -> Tensor:
+def isin(elements: Tensor | Number, test_elements: Tensor | Number, *,
+         invert: bool = False) -> Tensor:
     """Whether each element of `elements` is in `test_elements` (bool), as torch.isin."""
     e = elements._value() if isinstance(elements, Tensor) else np.asarray(elements)
     t = test_elements._value() if isinstance(test_elements, Tensor) else test_elements
@@ -458,7 +467,7 @@ inf, nan, pi, e = math.inf, math.nan, math.pi, math.e
 class finfo:
     """Floating dtype limits: bits, eps, max, min, tiny, resolution."""
 
-    def __init__(self, type=None):
+    def __init__(self, type: DType = None):
         fi = np.finfo((type or dtypes.get_default_dtype()).np)
         self.bits, self.eps, self.max, self.min = fi.bits, float(fi.eps), float(fi.max), \
             float(fi.min)
@@ -470,7 +479,7 @@ class finfo:
 class iinfo:
     """Integer dtype limits: bits, max, min."""
 
-    def __init__(self, type):
+    def __init__(self, type: dtypes.dtype):
         ii = np.iinfo(type.np)
         self.bits, self.max, self.min, self.dtype = ii.bits, int(ii.max), int(ii.min), \
             str(ii.dtype)
@@ -504,14 +513,18 @@ def _bind() -> None:
     T.type_as = lambda self, other: self.to(other._dtype)
     T.ndimension = lambda self: len(self._shape)
     T.element_size = lambda self: self._dtype.np.itemsize
-    for name, doc in (("view_as", "self viewed in other's shape, as torch.Tensor.view_as."),
-                      ("reshape_as", "self reshaped to other's shape."),
-                      ("type_as", "self converted to other's dtype, as torch.Tensor.type_as."),
-                      ("ndimension", "The number of dimensions (as dim())."),
-                      ("element_size", "Bytes per element of the dtype.")):
+    as_other = {"other": Tensor, "return": Tensor}
+    for name, doc, hints in (
+            ("view_as", "self viewed in other's shape, as torch.Tensor.view_as.", as_other),
+            ("reshape_as", "self reshaped to other's shape.", as_other),
+            ("type_as", "self converted to other's dtype, as torch.Tensor.type_as.", as_other),
+            ("ndimension", "The number of dimensions (as dim()).", {"return": int}),
+            ("element_size", "Bytes per element of the dtype.", {"return": int})):
         fn = getattr(T, name)
         fn.__name__ = fn.__qualname__ = name
         fn.__doc__ = doc
+        fn.__annotations__ = dict(hints)
+
     T.__floordiv__ = lambda self, other: floor_divide(self, other)
     T.__rfloordiv__ = lambda self, other: floor_divide(other, self)
     T.__mod__ = lambda self, other: remainder(self, other)

@@ -43,7 +43,8 @@ def _pick(name, input: Tensor, d: int, idx: np.ndarray, keepdim: bool):
     return _pair(name, _keep(vals, d, keepdim), _keep(ind, d, keepdim))
 
 
-def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+def kthvalue(input: Tensor, k: int, dim: int = -1,
+             keepdim: bool = False) -> tuple[Tensor, Tensor]:
     """(values, indices) of the k-th smallest element (k from 1) along dim; NaN sorts last."""
     check_tensor(input, "kthvalue")
     v = input._value()
@@ -86,18 +87,20 @@ def _median(name, input: Tensor, dim, keepdim: bool, ignore_nan: bool):
     return _pick(name, input, d, _median_index(v, d, ignore_nan), keepdim)
 
 
-def median(input: Tensor, dim=None, keepdim: bool = False):
+def median(input: Tensor, dim: int | None = None,
+           keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """The lower median of all elements (a 0-d tensor), or (values, indices) along dim;
     NaN if a NaN is present."""
     return _median("median", input, dim, keepdim, False)
 
 
-def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
+def nanmedian(input: Tensor, dim: int | None = None,
+              keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """median ignoring NaN (NaN only where every element is NaN)."""
     return _median("nanmedian", input, dim, keepdim, True)
 
 
-def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> tuple[Tensor, Tensor]:
     """(values, indices): the most frequent value along dim (the smallest among ties) and
     the index of its last occurrence."""
     check_tensor(input, "mode")
@@ -130,7 +133,7 @@ def _scan(input: Tensor, d: int, combine) -> Tensor:
     return out
 
 
-def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+def cumprod(input: Tensor, dim: int, *, dtype: dtypes.dtype | None = None) -> Tensor:
     """Running product along dim (integers give int64, as PyTorch)."""
     check_tensor(input, "cumprod")
     if dtype is not None:
@@ -177,12 +180,12 @@ def _cumext(name, input: Tensor, dim: int):
     return _pair(name, input.gather(d, ind), ind)
 
 
-def cummax(input: Tensor, dim: int):
+def cummax(input: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     """(values, indices) of the running maximum along dim (ties: the latest index)."""
     return _cumext("cummax", input, dim)
 
 
-def cummin(input: Tensor, dim: int):
+def cummin(input: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     """(values, indices) of the running minimum along dim (ties: the latest index)."""
     return _cumext("cummin", input, dim)
 
@@ -307,7 +310,8 @@ def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
 
 
 # ---- index_add, histc --------------------------------------------------------------------
-def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *,
+              alpha: float = 1) -> Tensor:
     """input with alpha * source[..., i, ...] added at input[..., index[i], ...] along dim
     (repeated indices add up)."""
     from .scatter import scatter_add
@@ -341,7 +345,9 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     return scatter_add(x, d, _long(np.ascontiguousarray(full)), src).reshape(input._shape)
 
 
-def index_add_(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+def index_add_(input: Tensor, dim: int, index: Tensor, source: Tensor, *,
+               alpha: float = 1) -> Tensor:
+
     """In-place index_add."""
     return _inplace(input, "index_add_", lambda t: index_add(t, dim, index, source,
                                                              alpha=alpha))

@@ -144,7 +144,9 @@ def einsum(equation: str, *operands) -> Tensor:
     return x if x._shape == shape else x.expand(*shape)
 
 
-def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+def tensordot(a: Tensor, b: Tensor,
+              dims: int | tuple[list[int], list[int]] | list[list[int]] = 2) -> Tensor:
+
     """Sum of products over the last `dims` dims of a and the first of b, or over the dims
     listed as dims = (dims_a, dims_b)."""
     check_tensor(a, "tensordot", "a")

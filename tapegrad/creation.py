@@ -8,6 +8,9 @@ import math
 import numpy as np
 
 from . import dtypes
+from ._hints import Device, DType, Number, Shape
+from .device import device as _Device
+from .random import Generator
 from .random import _float_only, _gen, _normal, _rng, _uniform, manual_seed  # noqa: F401
 from .tensor import Tensor, _expose, _from_array
 
@@ -55,7 +58,8 @@ def _check_rg(dt, requires_grad):
                            f"gradients (got {dt})")
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+def tensor(data: object, dtype: DType = None, device: Device = None,
+           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of `data` (nested lists, numbers, arrays, tensors)."""
     if isinstance(data, (np.ndarray, np.generic)):
         dt = dtype or dtypes.from_numpy_dtype(data.dtype)
@@ -90,7 +94,7 @@ def _check_ragged(data, dim=0):
             _check_ragged(x, dim + 1)
 
 
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data: object, dtype: DType = None, device: Device = None) -> Tensor:
     """Shares memory with a NumPy array of a supported dtype, copies otherwise."""
     if isinstance(data, Tensor):
         return data if dtype in (None, data._dtype) else data.to(dtype)
@@ -99,7 +103,7 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype)
 
 
-def from_numpy(ndarray):
+def from_numpy(ndarray: np.ndarray) -> Tensor:
     """A tensor sharing memory with `ndarray` (writes through either are seen by both)."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
@@ -132,8 +136,9 @@ def _allocating(name, shape, dt, make):
 
 
 def _factory(fill, name):
-    def make(*size, dtype=None, requires_grad=False, device=None, out=None, layout=None,
-             generator=None, pin_memory=False):
+    def make(*size: Shape, dtype: DType = None, requires_grad: bool = False,
+             device: Device = None, out: Tensor | None = None, layout: object = None,
+             generator: Generator | None = None, pin_memory: bool = False) -> Tensor:
         shape = _size(size, name)
         dt = dtype or dtypes.get_default_dtype()
         _check_rg(dt, requires_grad)
@@ -155,8 +160,9 @@ empty = _factory(np.empty, "empty")
 
 
 def _random_factory(draw, name, kernel):
-    def make(*size, generator=None, dtype=None, requires_grad=False, device=None, out=None,
-             layout=None, pin_memory=False):
+    def make(*size: Shape, generator: Generator | None = None, dtype: DType = None,
+             requires_grad: bool = False, device: Device = None, out: Tensor | None = None,
+             layout: object = None, pin_memory: bool = False) -> Tensor:
         shape = _size(size, name)
         dt = dtype or dtypes.get_default_dtype()
         _float_only(dt, name, kernel)
@@ -175,7 +181,8 @@ rand = _random_factory(_uniform, "rand", "check_uniform_bounds")
 randn = _random_factory(_normal, "randn", "normal_kernel_cpu")
 
 
-def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
+def full(size: Shape, fill_value: Number, *, dtype: DType = None, requires_grad: bool = False,
+         device: Device = None) -> Tensor:
     """A new tensor of the given size filled with fill_value, as torch.full: the dtype
     follows the value (bool, int64, or the default float dtype) unless given."""
     if dtype is None:
@@ -187,7 +194,8 @@ def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
 
 
 def _like(factory):
-    def make(input, *, dtype=None, requires_grad=False, device=None, memory_format=None):
+    def make(input: Tensor, *, dtype: DType = None, requires_grad: bool = False,
+             device: Device = None, memory_format: object = None) -> Tensor:
         return factory(*input._shape, dtype=dtype or input._dtype, requires_grad=requires_grad)
 
     make.__name__ = make.__qualname__ = factory.__name__ + "_like"
@@ -202,8 +210,9 @@ empty_like = _like(empty)
 
 
 def _random_like(factory):
-    def make(input, *, generator=None, dtype=None, requires_grad=False, device=None,
-             layout=None, memory_format=None):
+    def make(input: Tensor, *, generator: Generator | None = None, dtype: DType = None,
+             requires_grad: bool = False, device: Device = None, layout: object = None,
+             memory_format: object = None) -> Tensor:
         return factory(*input._shape, generator=generator, dtype=dtype or input._dtype,
                        requires_grad=requires_grad)
 
@@ -216,13 +225,15 @@ rand_like = _random_like(rand)
 randn_like = _random_like(randn)
 
 
-def full_like(input, fill_value, *, dtype=None, requires_grad=False, device=None):
+def full_like(input: Tensor, fill_value: Number, *, dtype: DType = None,
+              requires_grad: bool = False, device: Device = None) -> Tensor:
     """A new tensor of input's shape and dtype (unless `dtype`) filled with fill_value."""
     return full(input._shape, fill_value, dtype=dtype or input._dtype,
                 requires_grad=requires_grad)
 
 
-def eye(n, m=None, *, dtype=None, requires_grad=False, device=None):
+def eye(n: int, m: int | None = None, *, dtype: DType = None, requires_grad: bool = False,
+        device: Device = None) -> Tensor:
     """The n x m (m defaults to n) identity matrix, as torch.eye."""
     dt = dtype or dtypes.get_default_dtype()
     _check_rg(dt, requires_grad)
@@ -258,8 +269,9 @@ def _randint_array(low, high, shape, generator):
     return _gen(generator).integers(low, high, size=shape)
 
 
-def randint(*args, generator=None, dtype: dtypes.dtype = None, requires_grad: bool = False,
-            device=None, out=None, layout=None, pin_memory: bool = False, **kw) -> Tensor:
+def randint(*args: int | Shape, generator: Generator | None = None, dtype: DType = None,
+            requires_grad: bool = False, device: Device = None, out: Tensor | None = None,
+            layout: object = None, pin_memory: bool = False, **kw: object) -> Tensor:
     """randint(high, size) or randint(low, high, size): integers uniform in [low, high),
     int64 unless `dtype` says otherwise."""
     low, high, shape = _randint_args(args, kw)
@@ -269,9 +281,10 @@ def randint(*args, generator=None, dtype: dtypes.dtype = None, requires_grad: bo
     return _from_array(v.astype(dt.np), dt, bool(requires_grad))
 
 
-def randint_like(input: Tensor, low: int = 0, high: int = None, *, generator=None,
-                 dtype: dtypes.dtype = None, requires_grad: bool = False, device=None,
-                 layout=None, memory_format=None) -> Tensor:
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *,
+                 generator: Generator | None = None, dtype: DType = None,
+                 requires_grad: bool = False, device: Device = None, layout: object = None,
+                 memory_format: object = None) -> Tensor:
     """A tensor of input's shape (and dtype) with integers uniform in [low, high);
     `randint_like(input, high)` draws from [0, high)."""
     if high is None:
@@ -282,9 +295,9 @@ def randint_like(input: Tensor, low: int = 0, high: int = None, *, generator=Non
     return _from_array(v.astype(dt.np), dt, bool(requires_grad))
 
 
-def randperm(n: int, *, generator=None, dtype: dtypes.dtype = None,
-             requires_grad: bool = False, device=None, out=None, layout=None,
-             pin_memory: bool = False) -> Tensor:
+def randperm(n: int, *, generator: Generator | None = None, dtype: DType = None,
+             requires_grad: bool = False, device: Device = None, out: Tensor | None = None,
+             layout: object = None, pin_memory: bool = False) -> Tensor:
     """A random permutation of 0 .. n-1 (int64 unless `dtype` says otherwise)."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"randperm(): argument 'n' must be int, not {type(n).__name__}")
@@ -295,9 +308,10 @@ def randperm(n: int, *, generator=None, dtype: dtypes.dtype = None,
                        bool(requires_grad))
 
 
-def normal(mean, std=1.0, size: tuple = None, *, generator=None, dtype: dtypes.dtype = None,
-           requires_grad: bool = False, out=None, layout=None, device=None,
-           pin_memory: bool = False) -> Tensor:
+def normal(mean: Tensor | float, std: Tensor | float = 1.0, size: Shape | None = None, *,
+           generator: Generator | None = None, dtype: DType = None,
+           requires_grad: bool = False, out: Tensor | None = None, layout: object = None,
+           device: Device = None, pin_memory: bool = False) -> Tensor:
     """normal(mean, std[, size]): samples of N(mean, std**2); mean and std may be tensors
     (broadcast together) or floats (then `size` is required)."""
     tm, ts = isinstance(mean, Tensor), isinstance(std, Tensor)
@@ -319,18 +333,18 @@ def normal(mean, std=1.0, size: tuple = None, *, generator=None, dtype: dtypes.d
     return _from_array(np.asarray(m + s * z, dt.np), dt, bool(requires_grad))
 
 
-def FloatTensor(*data):
+def FloatTensor(*data: object) -> Tensor:
     """Legacy constructor (float32), as in old PyTorch tutorials."""
     return Tensor(*data)
 
 
-def DoubleTensor(*data):
+def DoubleTensor(*data: object) -> Tensor:
     """Legacy constructor (float64): DoubleTensor(data) or DoubleTensor(*size) of zeros."""
     t = Tensor(*data)
     return _from_array(t._arr.astype(np.float64), dtypes.float64, False)
 
 
-def LongTensor(*data):
+def LongTensor(*data: object) -> Tensor:
     """Legacy constructor (int64): LongTensor(data) or LongTensor(*size) of zeros."""
     if len(data) == 1 and not isinstance(data[0], int):
         return tensor(data[0], dtype=dtypes.int64)
@@ -338,7 +352,7 @@ def LongTensor(*data):
 
 
 # ---- the default device, and out= arguments ------------------------------------------------
-def set_default_device(device) -> None:
+def set_default_device(device: Device) -> None:
     """The device factories use by default: the CPU (None or "cpu"), the only one here;
     another raises RuntimeError instead of silently computing on the CPU."""
     from .device import check_device
@@ -346,7 +360,7 @@ def set_default_device(device) -> None:
     check_device(device, "set_default_device")
 
 
-def get_default_device():
+def get_default_device() -> _Device:
     """The device factories use by default: always the CPU."""
     from .device import device
 
@@ -406,8 +420,9 @@ def with_out(fn):
 
 
 def _new_method(factory):
-    def method(self, *size, dtype=None, device=None, requires_grad=False, layout=None,
-               pin_memory=False):
+    def method(self, *size: Shape, dtype: DType = None, device: Device = None,
+               requires_grad: bool = False, layout: object = None,
+               pin_memory: bool = False) -> Tensor:
         return factory(*size, dtype=dtype or self._dtype, requires_grad=requires_grad)
 
     method.__name__ = "new_" + factory.__name__
@@ -434,6 +449,13 @@ def _bind():
         "tapegrad's recorded results always are)."
     T.new_tensor.__doc__ = "A new leaf tensor of `data`, of self's dtype unless `dtype` " \
         "(a copy, as torch.Tensor.new_tensor)."
+    T.new_full.__annotations__ = {"size": Shape, "fill_value": Number, "dtype": DType,
+                                  "device": Device, "requires_grad": bool, "return": Tensor}
+    T.is_floating_point.__annotations__ = {"return": bool}
+    T.is_contiguous.__annotations__ = {"memory_format": object, "return": bool}
+    T.new_tensor.__annotations__ = {"data": object, "dtype": DType, "device": Device,
+                                    "requires_grad": bool, "return": Tensor}
+
 
 
 _bind()

@@ -12,7 +12,8 @@ class dtype:
 
     __slots__ = ("name", "np", "is_floating_point", "code", "legacy")
 
-    def __init__(self, name, np_dtype, is_floating_point, code, legacy):
+    def __init__(self, name: str, np_dtype: object, is_floating_point: bool,
+                 code: builtins.int, legacy: str) -> None:
         self.name = name
         self.np = np.dtype(np_dtype)
         self.is_floating_point = is_floating_point
@@ -45,8 +46,68 @@ _BY_NP = {d.np: d for d in ALL}
 _RANK = {bool_: 0, int32: 1, int64: 2, float32: 3, float64: 4}
 
 
+def _caller_op() -> str:
+    """Name of the tapegrad function that reached for an unsupported dtype's storage (the
+    nearest public function of the package on the stack; factories report their name)."""
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.abspath(__file__))
+    f = sys._getframe(2)
+    while f is not None:
+        code = f.f_code
+        if not os.path.abspath(code.co_filename).startswith(root):
+            break
+        name = code.co_name
+        if name == "make" and isinstance(f.f_locals.get("name"), str):
+            return f.f_locals["name"]
+        if name == "__init__" and "self" in f.f_locals:
+            return type(f.f_locals["self"]).__name__
+        if not name.startswith(("_", "<")) and name != "make":
+            return name
+        f = f.f_back
+    return "this operation"
+
+
+class _UnsupportedDtype(dtype):
+    """float16 / bfloat16: the names exist (so `x.dtype == torch.float16` and dtype-keyed
+    code run) but tapegrad neither stores nor computes them; anything that needs the
+    element type (a factory, `.to`, an op) raises a TypeError naming the op and dtype."""
+
+    __slots__ = ("_size",)
+
+    def __init__(self, name: str, size: int, legacy: str) -> None:
+        self.name, self.is_floating_point, self.legacy = name, True, legacy
+        self._size = size
+
+    def _refuse(self):
+        raise TypeError(f"{_caller_op()}: dtype torch.{self.name} is not supported by "
+                        f"tapegrad (no half-precision storage or math; use torch.float32 or "
+                        f"torch.float64)")
+
+    np = property(_refuse, doc="Raises TypeError: tapegrad has no such storage.")
+    code = property(_refuse, doc="Raises TypeError: tapegrad has no such arena.")
+
+    def __reduce__(self):
+        return (_unsupported_by_name, (self.name,))
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element (2), as torch.float16.itemsize."""
+        return self._size
+
+
+float16 = _UnsupportedDtype("float16", 2, "HalfTensor")
+bfloat16 = _UnsupportedDtype("bfloat16", 2, "BFloat16Tensor")
+half = float16
+
+
 def _by_name(name):
     return {d.name: d for d in ALL}[name]
+
+
+def _unsupported_by_name(name):
+    return {"float16": float16, "bfloat16": bfloat16}[name]
 
 
 class _Default:
@@ -56,7 +117,7 @@ class _Default:
 _default = _Default()
 
 
-def set_default_dtype(d):
+def set_default_dtype(d: dtype) -> None:
     """Set the dtype of new float tensors (tapegrad.float32 or tapegrad.float64), as
     torch.set_default_dtype."""
     if d not in (float32, float64):
@@ -64,7 +125,8 @@ def set_default_dtype(d):
     _default.value = d
 
 
-def get_default_dtype():
+def get_default_dtype() -> dtype:
+
     """The dtype of new float tensors (float32 unless set_default_dtype changed it)."""
     return _default.value
 

@@ -96,7 +96,9 @@ def _eager(op, dt, c, a, b=None, c2=None):
     return _from_array(r, dt, False)
 
 
-def broadcast_shapes(a, b, op="broadcast"):
+def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...],
+                     op: str = "broadcast") -> tuple[int, ...]:
+
     """PyTorch's broadcasting of two shapes, with its error text prefixed by the op."""
     nd = builtins.max(len(a), len(b))
     a1 = (1,) * (nd - len(a)) + tuple(a)

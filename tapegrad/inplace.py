@@ -8,6 +8,8 @@ import builtins
 import numpy as np
 
 from . import functions as F
+from ._hints import Number
+from .random import Generator
 from .tape.tape import _local, current
 from .tensor import _UNTRACKED, Tensor, _DataVersion, _from_array, _on_tape, _Version, bump
 
@@ -101,13 +103,13 @@ def _inplace_method(name, fn, saves_self=False):
     return method
 
 
-def zero_(t):
+def zero_(t: Tensor) -> Tensor:
     """Fill with zeros in place; returns the tensor (recorded when it requires grad, as in
     PyTorch)."""
     return _fill(t, 0, "zero_")
 
 
-def fill_(t, value):
+def fill_(t: Tensor, value: Number | Tensor) -> Tensor:
     """Fill with `value` in place; returns the tensor."""
     return _fill(t, value, "fill_")
 
@@ -118,7 +120,8 @@ def _fill(t, value, _op):
                                                    t._dtype, False))
 
 
-def normal_(t, mean=0.0, std=1.0, *, generator=None):
+def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, *,
+            generator: Generator | None = None) -> Tensor:
     """Fill with samples of N(mean, std^2) from `generator` (default: tapegrad's)."""
     from .random import _float_only, _gen, _normal
 
@@ -130,7 +133,8 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
         _normal(gen, t._shape, t._dtype.np, mean, std), t._dtype, False))
 
 
-def uniform_(t, a=0.0, b=1.0, *, generator=None):
+def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, *,
+             generator: Generator | None = None) -> Tensor:
     """Fill with samples of U[a, b) from `generator` (default: tapegrad's)."""
     from .random import _float_only, _gen, _uniform
 
@@ -143,7 +147,7 @@ def uniform_(t, a=0.0, b=1.0, *, generator=None):
         _uniform(gen, t._shape, t._dtype.np, a, b), t._dtype, False))
 
 
-def copy_(t, src):
+def copy_(t: Tensor, src: Tensor | Number) -> Tensor:
     """Copy src (broadcast, converted to this dtype) into this tensor in place; the
     gradient flows to src (CopyBackwards), as in PyTorch."""
     def compute(dst):
@@ -157,7 +161,7 @@ def copy_(t, src):
 
 
 # ---- detach, clone ---------------------------------------------------------------------
-def detach(input):
+def detach(input: Tensor) -> Tensor:
     """Same value, no history: shares storage (a tape slot or the tensor's own array)."""
     if input._tape is None:
         t = _from_array(input._arr, input._dtype, False)
@@ -169,7 +173,8 @@ def detach(input):
     return t
 
 
-def detach_(input):
+def detach_(input: Tensor) -> Tensor:
+
     """Detach this tensor from the graph in place: it becomes a leaf that does not require grad."""
     if input._tape is not None and input._rg:
         input._arr, input._tape, input._vc = np.array(input._value()), None, _Version()

@@ -279,7 +279,7 @@ def det(A: Tensor) -> Tensor:
     return _Det.apply(A)
 
 
-def slogdet(A: Tensor):
+def slogdet(A: Tensor) -> tuple[Tensor, Tensor]:
     """(sign, logabsdet) of the determinant of each square matrix of A."""
     _square(A, "linalg.slogdet")
     return _SlogdetResult(_Slogdet.apply(A))
@@ -327,7 +327,7 @@ def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     return _mT(L) if upper else L
 
 
-def qr(A: Tensor, mode: str = "reduced"):
+def qr(A: Tensor, mode: str = "reduced") -> tuple[Tensor, Tensor]:
     """(Q, R) with A = Q R, Q orthonormal columns, R upper triangular; mode 'reduced',
     'complete' or 'r' (Q empty)."""
     _square(A, "linalg.qr", square=False)
@@ -354,7 +354,7 @@ def qr(A: Tensor, mode: str = "reduced"):
     return _QrResult((Q, R))
 
 
-def eigh(A: Tensor, UPLO: str = "L"):
+def eigh(A: Tensor, UPLO: str = "L") -> tuple[Tensor, Tensor]:
     """(eigenvalues ascending, eigenvectors as columns) of each symmetric matrix of A, read
     from its lower (UPLO='L') or upper triangle."""
     _square(A, "linalg.eigh")
@@ -368,7 +368,8 @@ def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     return eigh(A, UPLO)[0]
 
 
-def svd(A: Tensor, full_matrices: bool = True, *, driver=None):
+def svd(A: Tensor, full_matrices: bool = True, *,
+        driver: str | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """(U, S, Vh) with A = U diag(S) Vh, S descending. With full_matrices (the default) and
     a non-square A, U or Vh get extra columns/rows completing a basis; gradients through
     those are ignored (as PyTorch)."""
@@ -392,7 +393,8 @@ def svdvals(A: Tensor) -> Tensor:
     return svd(A, full_matrices=False)[1]
 
 
-def _torch_svd(input: Tensor, some: bool = True, compute_uv: bool = True):
+def _torch_svd(input: Tensor, some: bool = True,
+               compute_uv: bool = True) -> tuple[Tensor, Tensor, Tensor]:
     """torch.svd: (U, S, V) with input = U diag(S) V^T (reduced unless some=False)."""
     U, S, Vh = svd(input, full_matrices=not some)
     if not compute_uv:
@@ -401,7 +403,8 @@ def _torch_svd(input: Tensor, some: bool = True, compute_uv: bool = True):
     return _OldSvdResult((U, S, _mT(Vh)))
 
 
-def _torch_qr(input: Tensor, some: bool = True):
+def _torch_qr(input: Tensor, some: bool = True) -> tuple[Tensor, Tensor]:
+
     """torch.qr: (Q, R), reduced unless some=False."""
     return qr(input, "reduced" if some else "complete")
 

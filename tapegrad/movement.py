@@ -13,6 +13,7 @@ import numpy as np
 from .recorder import check_tensor as _check_tensor
 from .recorder import needs_grad, record
 from .tape.tape import _local
+from ._hints import Dims, Shape
 from .tensor import Tensor, _dim, _from_array
 
 
@@ -91,7 +92,7 @@ def view(input: Tensor, *shape: "int | Sequence[int]") -> Tensor:
     return _reshape(input, shape, "view")
 
 
-def flatten(input, start_dim=0, end_dim=-1):
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """input with dimensions start_dim..end_dim merged into one, as torch.flatten (a view; input
     itself when there is nothing to merge)."""
     nd = input.ndim
@@ -108,7 +109,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     return reshape(input, sh[:s] + (math.prod(sh[s:e + 1]),) + sh[e + 1:])
 
 
-def clone(input):
+def clone(input: Tensor) -> Tensor:
     """A copy with its own storage (CloneBackward0 when recorded)."""
     return _record("clone", input, input._shape, None, lambda a: np.array(a, order="C"),
                    view=False)
@@ -140,7 +141,7 @@ def _permute(input, dims, _name):
                     lambda a: a.transpose(dims))
 
 
-def transpose(input, dim0, dim1):
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """input with dimensions dim0 and dim1 swapped, as torch.transpose (a view of a plain tensor);
     `swapaxes` is the same."""
     nd = input.ndim
@@ -153,7 +154,7 @@ def transpose(input, dim0, dim1):
 swapaxes = transpose
 
 
-def t(input):
+def t(input: Tensor) -> Tensor:
     """The transpose of a tensor of at most 2 dimensions, as torch.t."""
     if input.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
@@ -165,7 +166,7 @@ def t(input):
 
 
 # ---- indexing ---------------------------------------------------------------------------
-def select(input, dim, index):
+def select(input: Tensor, dim: int, index: int) -> Tensor:
     """The slice of input at `index` along dim, with that dimension removed, as torch.select."""
     nd = input.ndim
     if nd == 0:
@@ -267,7 +268,7 @@ def _slice0(x, index):
     return _strided("slice", x, shape, shape, strides, start * inner, lambda a: a[index])
 
 
-def unsqueeze(input, dim):
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """input with a dimension of size 1 inserted at dim, as torch.unsqueeze (a view)."""
     nd = input.ndim
     d = _dim(dim, nd + 1, "unsqueeze")
@@ -278,7 +279,7 @@ def unsqueeze(input, dim):
                     lambda a: np.expand_dims(a, d))
 
 
-def squeeze(input, dim=None):
+def squeeze(input: Tensor, dim: Dims | None = None) -> Tensor:
     """input without its dimensions of size 1 (only dim, if given), as torch.squeeze (a view)."""
     sh = input._shape
     if dim is None:
@@ -291,7 +292,7 @@ def squeeze(input, dim=None):
     return _record(name, input, shape, None, lambda a: a.reshape(shape))
 
 
-def expand(input, *sizes):
+def expand(input: Tensor, *sizes: Shape) -> Tensor:
     """input broadcast to `sizes` (-1 keeps a size) without copying, as torch.Tensor.expand."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
     sh, nd = input._shape, input.ndim
@@ -327,12 +328,12 @@ def expand(input, *sizes):
                     lambda a: np.broadcast_to(a, shape))
 
 
-def expand_as(input, other):
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
     """input expanded to other's shape, as torch.Tensor.expand_as."""
     return expand(input, other._shape)
 
 
-def flip(input, dims):
+def flip(input: Tensor, dims: Dims) -> Tensor:
     """input reversed along `dims`, as torch.flip (PyTorch copies; tapegrad gives a view of a plain
     tensor)."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
@@ -345,7 +346,7 @@ def flip(input, dims):
     return _strided("flip", input, sh, sh, strides, base, lambda a: np.flip(a, tuple(dims)))
 
 
-def repeat(input, *sizes):
+def repeat(input: Tensor, *sizes: Shape) -> Tensor:
     """input tiled `sizes` times along each dimension, as torch.Tensor.repeat (a copy)."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
     nd = input.ndim
@@ -364,7 +365,8 @@ def repeat(input, *sizes):
                     lambda a: np.tile(a, sizes))
 
 
-def split(tensor, split_size_or_sections, dim=0):
+def split(tensor: Tensor, split_size_or_sections: int | list[int] | tuple[int, ...],
+          dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces along dim: of a given size (the last may be smaller) or of listed sizes."""
     nd = tensor.ndim
     if nd == 0:
@@ -394,7 +396,7 @@ def split(tensor, split_size_or_sections, dim=0):
     return tuple(pieces)
 
 
-def chunk(input, chunks, dim=0):
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """`chunks` pieces of ceil(n / chunks) elements along dim (fewer if n is small)."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
@@ -402,7 +404,7 @@ def chunk(input, chunks, dim=0):
     return split(input, max(1, -(-n // chunks)), dim)
 
 
-def cat(tensors, dim=0):
+def cat(tensors: list[Tensor] | tuple[Tensor, ...], dim: int = 0) -> Tensor:
     """Join along an existing dim (CatBackward0); n tensors record n - 1 joins."""
     return _join("cat", tensors, dim)
 
@@ -410,7 +412,8 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
-def stack(tensors, dim=0):
+def stack(tensors: list[Tensor] | tuple[Tensor, ...], dim: int = 0) -> Tensor:
+
     """Join along a new dim (StackBackward0)."""
     tensors = list(tensors)
     if not tensors:

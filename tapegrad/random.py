@@ -232,7 +232,8 @@ def _probs(p, op):
         raise RuntimeError(f"{op}: expected every probability p to satisfy 0 <= p <= 1")
 
 
-def bernoulli(input: Tensor, p=None, *, generator: Generator = None) -> Tensor:
+def bernoulli(input: Tensor, p: float | Tensor | None = None, *,
+              generator: Generator | None = None) -> Tensor:
     """Draw 0/1 with probabilities `input` (or the float `p` for every element); the
     result has input's shape and dtype."""
     if not isinstance(input, Tensor):
@@ -301,7 +302,8 @@ def _fill_inplace(t, op, draw):
                     lambda src: _from_array(draw(), t._dtype, False))
 
 
-def bernoulli_(self: Tensor, p=0.5, *, generator: Generator = None) -> Tensor:
+def bernoulli_(self: Tensor, p: float | Tensor = 0.5, *,
+               generator: Generator | None = None) -> Tensor:
     """In place: each element becomes 1 with probability p (a float or a tensor), else 0."""
     probs = np.asarray(p._value() if isinstance(p, Tensor) else float(p))
     _probs(probs, "bernoulli_")
@@ -335,7 +337,9 @@ def random_(self: Tensor, *args, generator: Generator = None, **kw) -> Tensor:
                          lambda: gen.integers(lo, hi, size=self._shape).astype(self._dtype.np))
 
 
-def _tensor_bernoulli(self: Tensor, p=None, *, generator: Generator = None) -> Tensor:
+def _tensor_bernoulli(self: Tensor, p: float | Tensor | None = None, *,
+                      generator: Generator | None = None) -> Tensor:
+
     """Samples 0/1 with the probabilities in self (or p), as torch.Tensor.bernoulli."""
     return bernoulli(self, p, generator=generator)
 

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from . import dtypes
+from ._hints import Device, DType, Number
 from .tensor import Tensor, _from_array
 
 
@@ -45,7 +46,9 @@ def _float_arange(start, step, n, np_dt):
     return _fma(k - base, step, at).astype(np_dt)
 
 
-def arange(start, end=None, step=1, *, dtype=None, requires_grad=False, device=None):
+def arange(start: Number | Tensor, end: Number | Tensor | None = None,
+           step: Number | Tensor = 1, *, dtype: DType = None, requires_grad: bool = False,
+           device: Device = None) -> Tensor:
     """Values from start (default 0) up to end (excluded) by step; int64 when all are ints."""
     if end is None:
         start, end = 0, start
@@ -69,7 +72,10 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad=False, device=N
     return _from_array(arr, dtype, requires_grad)
 
 
-def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None):
+def linspace(start: Number | Tensor, end: Number | Tensor, steps: int, *,
+             dtype: DType = None, requires_grad: bool = False,
+             device: Device = None) -> Tensor:
+
     """`steps` evenly spaced values from start to end, bit for bit as PyTorch's CPU kernel:
     the first half is start + i*step, the second end - (steps-1-i)*step (each fused)."""
     dt = dtype or dtypes.get_default_dtype()

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from . import dtypes
+from ._hints import Dims, DType, Number
 from .functions import _binary, _strides, to
 from .recorder import OP as _OP
 from .recorder import check_tensor as _check_tensor
@@ -108,30 +109,33 @@ def _np_reduce(name, a, dims, c):
     raise NotImplementedError(f"{name}: no NumPy path")
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(input: Tensor, dim: Dims | None = None, keepdim: bool = False, *,
+        dtype: DType = None) -> Tensor:
     """The sum of input's elements over dim (an int, a tuple, or all when None), as
     torch.sum; keepdim keeps the reduced dimensions as size 1; integer and bool inputs sum to
     int64 as in PyTorch. One SumBackward record when input requires grad."""
     return _reduce("sum", input, dim, keepdim, dtype)
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input: Tensor, dim: Dims | None = None, keepdim: bool = False, *,
+         dtype: DType = None) -> Tensor:
     """The mean over dim (all when None), as torch.mean; integer inputs raise, as in PyTorch."""
     return _reduce("mean", input, dim, keepdim, dtype)
 
 
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
+         dtype: DType = None) -> Tensor:
     """The product over dim (all when None), as torch.prod (its gradient handles zeros)."""
     return _reduce("prod", input, dim, keepdim, dtype)
 
 
-def amax(input, dim=(), keepdim=False):
+def amax(input: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
     """The maximum over dim (all when omitted), as torch.amax: the gradient is split evenly between
     ties."""
     return _reduce("amax", input, None if dim == () else dim, keepdim)
 
 
-def amin(input, dim=(), keepdim=False):
+def amin(input: Tensor, dim: Dims = (), keepdim: bool = False) -> Tensor:
     """The minimum over dim (all when omitted), as torch.amin: the gradient is split evenly between
     ties."""
     return _reduce("amin", input, None if dim == () else dim, keepdim)
@@ -169,33 +173,38 @@ def _max_min(name, input, dim=None, keepdim=False):
 _ValuesIndices.name = "max"
 
 
-def max(input, dim=None, keepdim=False):
+def max(input: Tensor, dim: int | Tensor | None = None,
+        keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """max(input): the largest element; max(input, dim, keepdim) -> (values, indices) of
     the first maximum; max(input, other): elementwise maximum. As torch.max."""
     return _max_min("max", input, dim, keepdim)
 
 
-def min(input, dim=None, keepdim=False):
+def min(input: Tensor, dim: int | Tensor | None = None,
+        keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """min(input): the smallest element; min(input, dim, keepdim) -> (values, indices) of
     the first minimum; min(input, other): elementwise minimum. As torch.min."""
     return _max_min("min", input, dim, keepdim)
 
 
-def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+def var(input: Tensor, dim: Dims | None = None, unbiased: bool = True, keepdim: bool = False,
+        *, correction: Number | None = None) -> Tensor:
     """The variance over dim with Bessel's correction (`correction`, or `unbiased`), as
     torch.var."""
     c = correction if correction is not None else (1 if unbiased else 0)
     return _reduce("var", input, dim, keepdim, c=c)
 
 
-def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+def std(input: Tensor, dim: Dims | None = None, unbiased: bool = True, keepdim: bool = False,
+        *, correction: Number | None = None) -> Tensor:
     """The standard deviation over dim with Bessel's correction (`correction`, or `unbiased`), as
     torch.std."""
     c = correction if correction is not None else (1 if unbiased else 0)
     return _reduce("std", input, dim, keepdim, c=c)
 
 
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+def norm(input: Tensor, p: float | str | None = "fro", dim: Dims | None = None,
+         keepdim: bool = False, dtype: DType = None) -> Tensor:
     """Vector norm over all elements or dims: p = 1, 2 ('fro'), inf or any float > 0."""
     p = 2.0 if p in ("fro", None) else float(p)
     if not p > 0:
@@ -203,12 +212,13 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return _reduce("norm", input, dim, keepdim, dtype, c=p)
 
 
-def logsumexp(input, dim=None, keepdim=False):
+def logsumexp(input: Tensor, dim: Dims | None = None, keepdim: bool = False) -> Tensor:
     """log(sum(exp(input))) over dim, computed stably (max subtracted), as torch.logsumexp."""
     return _reduce("logsumexp", input, dim, keepdim)
 
 
-def cumsum(input, dim, *, dtype=None):
+def cumsum(input: Tensor, dim: int, *, dtype: DType = None) -> Tensor:
+
     """Running sum along dim (CumsumBackward0)."""
     _check_tensor(input, "cumsum")
     if dtype is not None:

@@ -48,7 +48,8 @@ def _scatter_positions(input, dim, index, src, op):
     return pos, src
 
 
-def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+def scatter(input: Tensor, dim: int, index: Tensor, src: Tensor | float | None = None, *,
+            value: float | None = None, reduce: str | None = None) -> Tensor:
     """input with input[index[p] along dim, p elsewhere] = src[p] (or `value`); reduce='add'
     adds instead (scatter_add). Recorded as an index_put (grad_fn IndexPutBackward0)."""
     if src is not None and not isinstance(src, Tensor):
@@ -66,19 +67,21 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
                 "scatter")
 
 
-def scatter_add(input, dim, index, src):
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """input with src[p] added at input[index[p] along dim, p elsewhere] (repeats add up)."""
     return scatter(input, dim, index, src, reduce="add")
 
 
-def _scatter_(input, dim, index, src=None, *, value=None, reduce=None):
+def _scatter_(input: Tensor, dim: int, index: Tensor, src: Tensor | float | None = None, *,
+              value: float | None = None, reduce: str | None = None) -> Tensor:
     """In-place scatter: self[index[p] along dim] = src[p] (or `value`), as
     torch.Tensor.scatter_."""
     return _inplace(input, "scatter_", lambda t: scatter(t, dim, index, src, value=value,
                                                         reduce=reduce))
 
 
-def _scatter_add_(input, dim, index, src):
+def _scatter_add_(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+
     """In-place scatter_add: self[index[p] along dim] += src[p], as torch.Tensor.scatter_add_."""
     return _inplace(input, "scatter_add_", lambda t: scatter_add(t, dim, index, src))
 

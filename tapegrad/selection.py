@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from . import dtypes
+from ._hints import Number
 from .functions import _binary, broadcast_shapes
 from .ops import BY_NAME
 from .recorder import check_tensor as _check_tensor
@@ -25,7 +26,7 @@ def _mask(mask, op):
     return mask
 
 
-def masked_fill(input, mask, value):
+def masked_fill(input: Tensor, mask: Tensor, value: Number | Tensor) -> Tensor:
     """input where mask is false, value (a python number or 0-d tensor) where it is true."""
     _check_tensor(input, "masked_fill")
     _mask(mask, "masked_fill")
@@ -40,7 +41,7 @@ def masked_fill(input, mask, value):
     return _binary("masked_fill", input, mask, float(value))
 
 
-def lerp(input, end, weight):
+def lerp(input: Tensor, end: Tensor, weight: float | Tensor) -> Tensor:
     """input + weight * (end - input); LerpBackward0 for a python weight, LerpBackward1 for a
     tensor weight."""
     if isinstance(weight, Tensor):
@@ -48,7 +49,7 @@ def lerp(input, end, weight):
     return _binary("lerp", input, end, float(weight))
 
 
-def where(condition, input, other):
+def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:
     """input where condition is true, other elsewhere (tensors or python numbers)."""
     _mask(condition, "where")
     scalar_types = (int, float)
@@ -155,7 +156,7 @@ def _int_index(index, size, op, dim):
     return np.where(v < 0, v + size, v).astype(np.int64)
 
 
-def index_select(input, dim, index):
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of `index` (a 1-D int tensor) along dim."""
     _check_tensor(input, "index_select")
     d = _dim(dim, input.ndim, "index_select") if input.ndim else 0
@@ -170,7 +171,7 @@ def index_select(input, dim, index):
                          lambda a: np.take(a, idx, axis=d).reshape(shape))
 
 
-def gather(input, dim, index):
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """out[p] = input[p with dim replaced by index[p]] (index has input's number of dims)."""
     _check_tensor(input, "gather")
     nd = input.ndim
@@ -395,7 +396,8 @@ def setitem(t, index, value):
     _inplace(t, "__setitem__", lambda src: r)
 
 
-def index_put(input, indices, values, accumulate=False):
+def index_put(input: Tensor, indices: tuple[Tensor | None, ...], values: Tensor | Number,
+              accumulate: bool = False) -> Tensor:
     """input with input[indices] = values, or += with accumulate (repeated positions then
     add up); indices is a tuple of index tensors. Not in place."""
     _check_tensor(input, "index_put")
@@ -406,7 +408,8 @@ def index_put(input, indices, values, accumulate=False):
                 values, accumulate)
 
 
-def index_put_(input, indices, values, accumulate=False):
+def index_put_(input: Tensor, indices: tuple[Tensor | None, ...], values: Tensor | Number,
+               accumulate: bool = False) -> Tensor:
     """self[indices] = values in place (added with accumulate=True), as torch.Tensor.index_put_."""
     if not accumulate:
         setitem(input, tuple(indices), values)
@@ -421,6 +424,8 @@ def _bind():
     T.__setitem__ = setitem
     T.where = lambda self, condition, other: where(condition, self, other)
     T.where.__name__ = T.where.__qualname__ = "where"
+    T.where.__annotations__ = {"condition": Tensor, "other": Tensor | Number, "return": Tensor}
+
     T.where.__doc__ = "where(condition, self, other), as torch.Tensor.where."
     T.masked_fill_ = _inplace_method("masked_fill_", masked_fill, "masked_fill" in _SAVE_SELF)
 

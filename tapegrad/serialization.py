@@ -106,7 +106,8 @@ class _Writer:
         return node
 
 
-def save(obj, f, pickle_module=None, pickle_protocol: int = 2,
+def save(obj: object, f: str | os.PathLike | io.IOBase, pickle_module: object = None,
+         pickle_protocol: int = 2,
          _use_new_zipfile_serialization: bool = True) -> None:
     """Write `obj` (a tensor, a state_dict, nested containers of tensors and numbers) to
     `f`, a path or a binary file object, in tapegrad's .npz format.
@@ -148,8 +149,10 @@ def _check_map_location(map_location):
                            "CPU device")
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True,
-         mmap=None, **pickle_load_args):
+def load(f: str | os.PathLike | io.IOBase, map_location: object = None,
+         pickle_module: object = None, *, weights_only: bool = True, mmap: bool | None = None,
+         **pickle_load_args: object) -> object:
+
     """Read an object written by `tapegrad.save` from `f` (a path or a binary file object).
 
     Tensors come back with their dtype, shape, values and requires_grad, on the CPU.

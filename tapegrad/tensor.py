@@ -50,7 +50,7 @@ class Tensor:
         """The shape, a tapegrad.Size (a tuple), as torch.Tensor.shape."""
         return Size(self._shape)
 
-    def size(self, dim=None):
+    def size(self, dim: int | None = None) -> "Size | int":
         """The shape (a Size), or the size of dimension dim, as torch.Tensor.size."""
         if dim is None:
             return Size(self._shape)
@@ -61,11 +61,11 @@ class Tensor:
         """The number of dimensions."""
         return len(self._shape)
 
-    def dim(self):
+    def dim(self) -> int:
         """The number of dimensions, as torch.Tensor.dim."""
         return len(self._shape)
 
-    def numel(self):
+    def numel(self) -> int:
         """The number of elements, as torch.Tensor.numel (`nelement` is the same)."""
         n = 1
         for d in self._shape:
@@ -92,7 +92,8 @@ class Tensor:
         """The tensor itself: tapegrad tensors live on the CPU."""
         return self
 
-    def cuda(self, device=None, non_blocking=False, memory_format=None):
+    def cuda(self, device: object = None, non_blocking: bool = False,
+             memory_format: object = None) -> "Tensor":
         """Raises a RuntimeError: tapegrad has no CUDA backend."""
         from .device import check_device
 
@@ -110,7 +111,7 @@ class Tensor:
         requires_grad_)."""
         self.requires_grad_(flag)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set requires_grad on a leaf (in place, returns self), as
         torch.Tensor.requires_grad_; only floating-point tensors can require grad, and a non-leaf's
         flag can only be kept on."""
@@ -185,7 +186,7 @@ class Tensor:
         """Whether retain_grad() was called on this non-leaf."""
         return self._retains
 
-    def retain_grad(self):
+    def retain_grad(self) -> None:
         """Make backward() fill .grad of this non-leaf tensor too, as torch.Tensor.retain_grad."""
         if not self._rg:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
@@ -224,7 +225,7 @@ class Tensor:
         bump(self._vc)
 
     # ---- conversion -------------------------------------------------------------------
-    def numpy(self, force=False):
+    def numpy(self, force: bool = False) -> np.ndarray:
         """The value as a NumPy array sharing memory with the tensor (as in PyTorch);
         raises if it requires grad (use detach().numpy()), unless force=True."""
         if self._rg and not force:
@@ -252,14 +253,15 @@ class Tensor:
             _expose(self)  # np.asarray(t) shares the storage, which NumPy may now write
         return v
 
-    def item(self):
+    def item(self) -> int | float | bool:
         """The value of a one-element tensor as a python number."""
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to "
                                f"Scalar (item() on a tensor of shape {list(self._shape)})")
         return self._value().reshape(-1)[0].item()
 
-    def tolist(self):
+    def tolist(self) -> list | int | float | bool:
+
         """The value as (nested) python lists of numbers."""
         return self._value().tolist()
 
@@ -296,9 +298,8 @@ class Tensor:
     def __iter__(self):
         if not self._shape:
             raise TypeError("iteration over a 0-d tensor")
-        if self._rg:
-            raise NotImplementedError(f"iteration over a tensor that requires grad (shape "
-                                      f"{list(self._shape)}) needs select(), not supported yet")
+        if self._rg:  # one recorded select per row, made up front (PyTorch's unbind)
+            return iter(tuple(self[i] for i in range(self._shape[0])))
         if self._tape is not None:
             return (_from_array(np.array(r), self._dtype, False) for r in self._value())
         return (_view(self, r) for r in self._arr)

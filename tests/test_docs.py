@@ -22,6 +22,13 @@ PYTORCH_PRIVATE_PARAMETERS = {"_stacklevel", "_use_new_zipfile_serialization", "
                               "_freeze"}
 # public names without a docstring in files this test's owner may not edit (reported)
 KNOWN_UNDOCUMENTED = {"tapegrad.enable_grad", "tapegrad.autograd.enable_grad"}
+# public signatures without full type hints: all defined in tapegrad/autograd/, which this
+# test's owner may not edit (to be hinted there); every other public signature is hinted
+KNOWN_UNHINTED = {
+    "tapegrad.autograd.backward", "tapegrad.autograd.grad", "tapegrad.autograd.gradcheck",
+    "tapegrad.autograd.gradgradcheck", "tapegrad.autograd.Variable",
+    "tapegrad.autograd.set_grad_enabled", "tapegrad.set_grad_enabled",
+    "tapegrad.autograd.inference_mode", "tapegrad.inference_mode"}
 # top-level names tapegrad has and torch has not: op-table rows exported at top level
 # (PyTorch has them in nn.functional) and movement functions PyTorch has as methods only
 TOP_LEVEL_EXTRAS = {"binary_cross_entropy", "elu", "gelu", "hardtanh", "leaky_relu",
@@ -65,6 +72,33 @@ def test_no_private_parameters_in_public_signatures():
             if private - PYTORCH_PRIVATE_PARAMETERS:
                 bad.append(p)
     assert not bad, "\n".join(bad)
+
+
+def test_every_public_signature_has_type_hints():
+    missing = [p for p in docs.problems() if ": no type hint for " in p
+               and p.split(":")[0] not in KNOWN_UNHINTED]
+    assert not missing, "\n".join(missing)
+    assert len(KNOWN_UNHINTED) <= 9  # the allow-list stays short
+
+
+def test_type_hints_resolve_and_are_stated():
+    # spot checks, including functions made programmatically (closures and bound lambdas)
+    from tapegrad.tensor import Tensor
+
+    assert inspect.signature(torch.eq).parameters["other"].annotation is not \
+        inspect.Parameter.empty
+    assert inspect.signature(torch.zeros).return_annotation is Tensor
+    assert inspect.signature(torch.ones_like).parameters["input"].annotation is Tensor
+    assert inspect.signature(torch.Tensor.view_as).parameters["other"].annotation is Tensor
+    assert inspect.signature(torch.Tensor.new_zeros).return_annotation is Tensor
+    assert inspect.signature(torch.any).parameters["keepdim"].annotation is bool
+    assert inspect.signature(torch.Tensor.item).return_annotation != inspect.Signature.empty
+    assert "generator: tapegrad.random.Generator | None" in docs.signature(torch.randn)
+    # hints do not change what the functions do
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert torch.eq(x, 2.0).tolist() == [[False, True], [False, False]]
+    assert x.view_as(torch.zeros(4)).tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert torch.zeros(2, 3).shape == (2, 3) and torch.ones_like(x).sum().item() == 4.0
 
 
 def test_matmul_and_reshape_signatures_are_clean():

@@ -18,6 +18,8 @@ import math
 import numpy as np
 
 from .. import dtypes as _dtypes
+from .._hints import IntOrTuple
+
 from ..movement import cat as _cat
 from ..recorder import check_tensor as _check_tensor
 from ..selection import gather as _gather
@@ -154,15 +156,15 @@ def _conv_nd(input: Tensor, weight: Tensor, bias, stride, padding, dilation, gro
     return y.squeeze(0) if unbatched else y
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           dilation=1, groups: int = 1) -> Tensor:
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
+           padding: IntOrTuple | str = 0, dilation: IntOrTuple = 1, groups: int = 1) -> Tensor:
     """2-D cross-correlation of input (N, C, H, W) or (C, H, W) with weight
     (O, C/groups, kh, kw), plus bias (O,). padding: int, pair, 'valid' or 'same'."""
     return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 2)
 
 
-def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           dilation=1, groups: int = 1) -> Tensor:
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
+           padding: IntOrTuple | str = 0, dilation: IntOrTuple = 1, groups: int = 1) -> Tensor:
     """1-D cross-correlation of input (N, C, L) or (C, L) with weight (O, C/groups, k),
     plus bias (O,). padding: int, 1-tuple, 'valid' or 'same'."""
     return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 1)
@@ -244,16 +246,18 @@ def _max_pool(op, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     return y, _from_array(np.ascontiguousarray(sel.reshape(shape)), _dtypes.int64, False)
 
 
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode: bool = False, return_indices: bool = False):
+def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Max over (kh, kw) windows of (N, C, H, W) or (C, H, W); padding counts as -inf.
     return_indices also gives each maximum's flat index into its H*W plane."""
     return _max_pool("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, 2)
 
 
-def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode: bool = False, return_indices: bool = False):
+def max_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Max over length-k windows of (N, C, L) or (C, L); padding counts as -inf."""
     return _max_pool("max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, 1)
@@ -301,7 +305,8 @@ def _avg_pool(op, input, kernel_size, stride, padding, ceil_mode, count_include_
     return _apply_separable(input, mats[0] if nsp == 2 else None, mats[1])
 
 
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+def avg_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over (kh, kw) windows of (N, C, H, W) or (C, H, W) (zero padding, counted in
     the divisor unless count_include_pad=False; divisor_override replaces the divisor)."""
@@ -309,7 +314,8 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                      count_include_pad, divisor_override, 2)
 
 
-def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+def avg_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
     """Mean over length-k windows of (N, C, L) or (C, L)."""
     return _avg_pool("avg_pool1d", input, kernel_size, stride, padding, ceil_mode,
@@ -350,12 +356,12 @@ def _adaptive_avg(op, input, output_size, nsp):
     return _apply_separable(input, mats[0] if nsp == 2 else None, mats[-1])
 
 
-def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+def adaptive_avg_pool2d(input: Tensor, output_size: int | None | tuple[int | None, ...]) -> Tensor:
     """Mean over the (Ho, Wo) grid of windows [floor(i*H/Ho), ceil((i+1)*H/Ho)) x ...;
     output_size an int or a pair (None keeps that dim's size)."""
     return _adaptive_avg("adaptive_avg_pool2d", input, output_size, 2)
 
 
-def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+def adaptive_avg_pool1d(input: Tensor, output_size: int | tuple[int]) -> Tensor:
     """Mean over the Lo windows [floor(i*L/Lo), ceil((i+1)*L/Lo)) of (N, C, L) or (C, L)."""
     return _adaptive_avg("adaptive_avg_pool1d", input, output_size, 1)

@@ -27,12 +27,15 @@ from ..tensor import _from_array
 from ._grad_fn import show_linear as _show_linear
 from ._conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d,
                     conv2d, max_pool1d, max_pool2d)
+from ._attention import scaled_dot_product_attention
+from ._conv_transpose import conv_transpose1d, conv_transpose2d
 from ._cross_entropy import (binary_cross_entropy, binary_cross_entropy_with_logits,
                              cross_entropy, nll_loss)
 from ._layers_functional import (cosine_similarity, dropout, dropout1d, dropout2d, dropout3d,
                                  embedding, normalize, one_hot, pad, pairwise_distance)
 from ._losses import (hinge_embedding_loss, huber_loss, kl_div, l1_loss, margin_ranking_loss,
                       mse_loss, poisson_nll_loss, smooth_l1_loss, soft_margin_loss)
+from ._upsample import interpolate
 from ._norms import batch_norm, bilinear, group_norm, instance_norm, layer_norm, rms_norm
 
 sigmoid = _U["sigmoid"]
@@ -207,7 +210,8 @@ __all__ = [
     "cosine_similarity", "pairwise_distance",
     # convolution and pooling
     "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "conv_transpose1d", "conv_transpose2d",
+    "interpolate", "scaled_dot_product_attention",
 ]
 
 

@@ -1,10 +1,11 @@
-"""Conv1d and Conv2d layers."""
+"""Conv1d, Conv2d, ConvTranspose1d and ConvTranspose2d layers."""
 
 import math
 
 from ... import creation
 from ...tensor import Tensor
 from .. import _conv
+from .. import _conv_transpose
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -25,6 +26,7 @@ class _ConvNd(Module):
     """Shared body of Conv1d / Conv2d: weight (out, in/groups, *kernel), optional bias."""
 
     _nsp = 2
+    _transposed = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
@@ -64,9 +66,9 @@ class _ConvNd(Module):
         else:
             self._reversed_padding_repeated_twice = tuple(
                 p for v in reversed(padding) for p in (v, v))
-        self.weight = Parameter(_factory(creation.empty,
-                                         (out_channels, in_channels // groups) + ks, device,
-                                         dtype))
+        wshape = (in_channels, out_channels // groups) if self._transposed else \
+            (out_channels, in_channels // groups)
+        self.weight = Parameter(_factory(creation.empty, wshape + ks, device, dtype))
         if bias:
             self.bias = Parameter(_factory(creation.empty, (out_channels,), device, dtype))
         else:
@@ -99,6 +101,8 @@ class _ConvNd(Module):
              f"stride={self.stride}")
         if self.padding != (0,) * n:
             s += f", padding={self.padding}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
         if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
         if self.groups != 1:
@@ -123,5 +127,48 @@ class Conv2d(_ConvNd):
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C, L) or (C, L); weight (out, in/groups, k). Same options
     and initialisation as Conv2d."""
+
+    _nsp = 1
+
+
+class _ConvTransposeNd(_ConvNd):
+    """Shared body of ConvTranspose1d / ConvTranspose2d: weight (in, out/groups, *kernel)."""
+
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        name = type(self).__name__
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {name}')
+        if isinstance(padding, str):
+            raise ValueError(f"{name}: padding must be an int or a tuple of ints, got "
+                             f"{padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype)
+        self.transposed = True
+        self.output_padding = _ntuple(output_padding, self._nsp)
+
+    def forward(self, input: Tensor, output_size=None) -> Tensor:
+        """The transposed convolution; output_size (the spatial sizes, optionally with the
+        batch and channel dims) picks the output_padding that reaches it."""
+        return _conv_transpose._conv_transpose_nd(
+            input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+            self.groups, self.dilation, self._nsp, output_size)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over (N, C, H, W) or (C, H, W); weight (in, out/groups,
+    kh, kw). forward(input, output_size=None). Initialised as PyTorch (kaiming_uniform_
+    (a=sqrt(5)) with fan_in = out/groups * kh * kw, bias U(+-1/sqrt(fan_in))); padding_mode
+    'zeros' only."""
+
+    _nsp = 2
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over (N, C, L) or (C, L); weight (in, out/groups, k).
+    Same options and initialisation as ConvTranspose2d."""
 
     _nsp = 1

@@ -33,7 +33,7 @@ def _check_sizes(sizes) -> None:
 class Unflatten(Module):
     """Split dim `dim` into the shape unflattened_size (one entry may be -1)."""
 
-    def __init__(self, dim: int, unflattened_size) -> None:
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:
         super().__init__()
         _check_sizes(unflattened_size)
         self.dim = dim

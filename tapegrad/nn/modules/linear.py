@@ -2,6 +2,7 @@
 
 import math
 
+from ..._hints import DType, Device
 from ... import creation
 from ...tensor import Tensor
 from .. import functional as F
@@ -31,8 +32,9 @@ class Linear(Module):
     Initialised as PyTorch: weight and bias uniform in (-1/sqrt(in), 1/sqrt(in))
     (kaiming_uniform_ with a=sqrt(5) for the weight)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
-                 dtype=None) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device: Device = None,
+                 dtype: DType = None) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -64,7 +66,7 @@ class Bilinear(Module):
     weight and bias uniform in (-1/sqrt(in1), 1/sqrt(in1)) as PyTorch."""
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int,
-                 bias: bool = True, device=None, dtype=None) -> None:
+                 bias: bool = True, device: Device = None, dtype: DType = None) -> None:
         super().__init__()
         self.in1_features = in1_features
         self.in2_features = in2_features

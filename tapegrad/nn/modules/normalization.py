@@ -2,6 +2,7 @@
 
 import numbers
 
+from ..._hints import DType, Device
 from ... import creation, dtypes
 from ...tensor import Tensor
 from .. import functional as F
@@ -15,8 +16,9 @@ class LayerNorm(Module):
     """Normalise over the last len(normalized_shape) dims, then weight * x + bias
     (elementwise_affine; weight ones, bias zeros at first)."""
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(self, normalized_shape: int | list[int] | tuple[int, ...], eps: float = 1e-5,
+                 elementwise_affine: bool = True,
+                 bias: bool = True, device: Device = None, dtype: DType = None) -> None:
         super().__init__()
         if isinstance(normalized_shape, numbers.Integral):
             normalized_shape = (normalized_shape,)
@@ -57,8 +59,8 @@ class _BatchNorm(Module):
     _version = 2
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, device=None,
-                 dtype=None, *, bias: bool = True) -> None:
+                 affine: bool = True, track_running_stats: bool = True, device: Device = None,
+                 dtype: DType = None, *, bias: bool = True) -> None:
         super().__init__()
         self.num_features = num_features
         shape = (num_features,)
@@ -156,7 +158,8 @@ class GroupNorm(Module):
     channel (weight ones, bias zeros at first)."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
-                 affine: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
+                 affine: bool = True, device: Device = None, dtype: DType = None, *,
+                 bias: bool = True) -> None:
         super().__init__()
         if num_channels % num_groups != 0:
             raise ValueError("num_channels must be divisible by num_groups")

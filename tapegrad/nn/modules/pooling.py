@@ -1,12 +1,14 @@
 """Pooling layers: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d."""
 
+from ..._hints import IntOrTuple
 from ...tensor import Tensor
 from .. import _conv
 from .module import Module
 
 
 class _MaxPoolNd(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+                 padding: IntOrTuple = 0, dilation: IntOrTuple = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
         self.kernel_size = kernel_size
@@ -38,7 +40,8 @@ class MaxPool1d(_MaxPoolNd):
 class AvgPool2d(Module):
     """Mean over (kh, kw) windows (stride defaults to kernel_size); see F.avg_pool2d."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+                 padding: IntOrTuple = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override: int | None = None) -> None:
         super().__init__()
         self.kernel_size = kernel_size
@@ -61,7 +64,8 @@ def _single(v) -> tuple:
 class AvgPool1d(Module):
     """Mean over length-k windows (stride defaults to kernel_size); see F.avg_pool1d."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+                 padding: IntOrTuple = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True) -> None:
         super().__init__()
         self.kernel_size = _single(kernel_size)
@@ -80,7 +84,8 @@ class AvgPool1d(Module):
 class AdaptiveAvgPool2d(Module):
     """Mean over an output_size grid of windows; see F.adaptive_avg_pool2d."""
 
-    def __init__(self, output_size) -> None:
+    def __init__(self, output_size: int | None | tuple[int | None, ...]) -> None:
+
         super().__init__()
         self.output_size = output_size
 

@@ -6,6 +6,7 @@ is drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
 import math
 import warnings
 
+from ..._hints import DType, Device
 from ... import creation
 from ...functions import sigmoid, tanh
 from ...movement import cat as _cat_op
@@ -65,8 +66,8 @@ class RNNBase(Module):
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, proj_size: int = 0, device=None,
-                 dtype=None) -> None:
+                 bidirectional: bool = False, proj_size: int = 0, device: Device = None,
+                 dtype: DType = None) -> None:
         super().__init__()
         name = type(self).__name__
         if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) \
@@ -204,8 +205,8 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, device=None,
-                 dtype=None) -> None:
+                 dropout: float = 0.0, bidirectional: bool = False, device: Device = None,
+                 dtype: DType = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or "
                              f"'relu'.")
@@ -225,8 +226,8 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, proj_size: int = 0, device=None,
-                 dtype=None) -> None:
+                 bidirectional: bool = False, proj_size: int = 0, device: Device = None,
+                 dtype: DType = None) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, device, dtype)
 
@@ -241,7 +242,7 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device=None, dtype=None) -> None:
+                 bidirectional: bool = False, device: Device = None, dtype: DType = None) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, 0, device, dtype)
 
@@ -254,7 +255,7 @@ class RNNCellBase(Module):
     """Shared parameters and input checks of RNNCell, LSTMCell and GRUCell."""
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool = True,
-                 device=None, dtype=None) -> None:
+                 device: Device = None, dtype: DType = None) -> None:
         super().__init__()
         self.mode = mode
         self.input_size = input_size
@@ -321,7 +322,7 @@ class RNNCell(RNNCellBase):
     """One Elman step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh); forward(input, hx=None)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", device=None, dtype=None) -> None:
+                 nonlinearity: str = "tanh", device: Device = None, dtype: DType = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
@@ -335,8 +336,8 @@ class RNNCell(RNNCellBase):
 class LSTMCell(RNNCellBase):
     """One LSTM step; forward(input, (h, c)=None) -> (h', c')."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
-                 dtype=None) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Device = None,
+                 dtype: DType = None) -> None:
         super().__init__("LSTM", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
@@ -346,8 +347,8 @@ class LSTMCell(RNNCellBase):
 class GRUCell(RNNCellBase):
     """One GRU step; forward(input, hx=None) -> h'."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
-                 dtype=None) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Device = None,
+                 dtype: DType = None) -> None:
         super().__init__("GRU", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..._hints import DType, Device
 from ... import creation
 from ...tensor import Tensor
 from .. import functional as F
@@ -18,8 +19,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0,
                  scale_grad_by_freq: bool = False, sparse: bool = False,
-                 _weight: Tensor | None = None, _freeze: bool = False, device=None,
-                 dtype=None) -> None:
+                 _weight: Tensor | None = None, _freeze: bool = False, device: Device = None,
+                 dtype: DType = None) -> None:
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim

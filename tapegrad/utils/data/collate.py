@@ -2,6 +2,7 @@
 tensors), with PyTorch's rules for tensors, NumPy values, numbers, strings and containers."""
 
 import copy
+from typing import Any
 from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 
 import numpy as np
@@ -35,7 +36,7 @@ def _stack(batch):
     return stack(list(batch), 0)
 
 
-def default_collate(batch: list):
+def default_collate(batch: list) -> Any:
     """Merge a list of samples into a batch:
 
     - tensors are stacked along a new dim 0 (`tapegrad.stack`);
@@ -98,7 +99,7 @@ def default_collate(batch: list):
     raise TypeError(_ERR.format(type(elem)))
 
 
-def default_convert(data):
+def default_convert(data: Any) -> Any:
     """Turn NumPy arrays and scalars inside one sample into tensors (the DataLoader's
     conversion when automatic batching is off, `batch_size=None`); a tuple becomes a
     list, other values stay as they are."""

@@ -10,12 +10,16 @@ batch's index array, instead of `batch_size` row lookups and a stack. The batche
 same as the general path's: same rows, order, dtypes and the `[inputs, targets]` list.
 """
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import numpy as np
 
+from ...random import Generator
 from ...tensor import _from_array
 from .collate import default_collate, default_convert
-from .dataset import IterableDataset, Subset, TensorDataset
-from .sampler import BatchSampler, RandomSampler, SequentialSampler, _knows_epoch
+from .dataset import Dataset, IterableDataset, Subset, TensorDataset
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _knows_epoch
 
 __all__ = ["DataLoader", "get_worker_info"]
 
@@ -23,7 +27,7 @@ _FROZEN = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset",
            "persistent_workers")
 
 
-def get_worker_info():
+def get_worker_info() -> None:
     """None: tapegrad's DataLoader loads in the main process (there are no workers)."""
     return None
 
@@ -37,11 +41,15 @@ class DataLoader:
     `num_workers`, `pin_memory`, `timeout`, `prefetch_factor` and friends are checked as
     PyTorch does and otherwise have no effect: loading runs in the main process."""
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = None, sampler=None,
-                 batch_sampler=None, num_workers: int = 0, collate_fn=None,
-                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
-                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
-                 prefetch_factor: int = None, persistent_workers: bool = False,
+    def __init__(self, dataset: Dataset, batch_size: int | None = 1,
+                 shuffle: bool | None = None, sampler: Sampler | Iterable | None = None,
+                 batch_sampler: Sampler | Iterable | None = None, num_workers: int = 0,
+                 collate_fn: Callable[[list], Any] | None = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn: Callable[[int], None] | None = None,
+                 multiprocessing_context: object = None,
+                 generator: Generator | None = None, *, prefetch_factor: int | None = None,
+                 persistent_workers: bool = False,
                  pin_memory_device: str = "", in_order: bool = True) -> None:
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to "

@@ -131,7 +131,8 @@ def _split_lengths(n, lengths):
     return out
 
 
-def random_split(dataset: Dataset, lengths: Sequence, generator=None) -> list:
+def random_split(dataset: Dataset, lengths: Sequence[int | float],
+                 generator: _random.Generator | None = None) -> list[Subset]:
     """Split `dataset` into non-overlapping random `Subset`s of the given lengths (ints
     summing to len(dataset), or fractions summing to 1). `generator` defaults to tapegrad's
     default generator, so `tapegrad.manual_seed` makes the split reproducible."""

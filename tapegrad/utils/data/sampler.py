@@ -5,7 +5,7 @@ iterates it as Python ints; the DataLoader's TensorDataset fast path slices that
 array, so both paths read the same rows in the same order.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class Sampler:
     """Base class: `__iter__` yields dataset indices (or lists of them, for a batch
     sampler); `__len__` is optional."""
 
-    def __init__(self, data_source=None) -> None:
+    def __init__(self, data_source: Sized | None = None) -> None:
         pass
 
     def __iter__(self) -> Iterator:
@@ -35,7 +35,7 @@ class Sampler:
 class SequentialSampler(Sampler):
     """0, 1, ..., len(data_source) - 1."""
 
-    def __init__(self, data_source) -> None:
+    def __init__(self, data_source: Sized) -> None:
         self.data_source = data_source
 
     def _epoch_indices(self):
@@ -62,8 +62,9 @@ class RandomSampler(Sampler):
     replacement). `generator=` makes the order reproducible; without it each epoch draws a
     seed from tapegrad's default generator."""
 
-    def __init__(self, data_source, replacement: bool = False, num_samples: int = None,
-                 generator=None) -> None:
+    def __init__(self, data_source: Sized, replacement: bool = False,
+                 num_samples: int | None = None,
+                 generator: _random.Generator | None = None) -> None:
         if not isinstance(replacement, bool):
             raise TypeError(f"replacement should be a boolean value, but got "
                             f"replacement={replacement}")
@@ -101,7 +102,8 @@ class RandomSampler(Sampler):
 class SubsetRandomSampler(Sampler):
     """The given indices in a random order each epoch."""
 
-    def __init__(self, indices: Sequence[int], generator=None) -> None:
+    def __init__(self, indices: Sequence[int],
+                 generator: _random.Generator | None = None) -> None:
         self.indices = indices
         self.generator = generator
 
@@ -120,7 +122,7 @@ class WeightedRandomSampler(Sampler):
     """`num_samples` indices drawn with probabilities proportional to `weights`."""
 
     def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True,
-                 generator=None) -> None:
+                 generator: _random.Generator | None = None) -> None:
         if (not isinstance(num_samples, int) or isinstance(num_samples, bool)
                 or num_samples <= 0):
             raise ValueError(f"num_samples should be a positive integer value, but got "
