@@ -361,3 +361,18 @@ def test_a_leaf_read_across_a_compaction_keeps_one_slot(tiny_tape):
     with tapes.recording():  # a roomy tape: no compaction
         _, big = run()
     assert np.array_equal(small, big)
+
+
+def test_the_listing_stops_at_200_records_with_a_count():
+    with tapes.recording() as tape:
+        x = torch.tensor([0.5], requires_grad=True)
+        y = x
+        for _ in range(300):
+            y = y * 1.0001
+        text = str(tape)
+    lines = text.splitlines()
+    assert len(lines) == 202 and lines[-2].startswith("... 101 more records")
+    assert "301 records" in lines[-1] and "300 mul_scalar" in lines[-1]
+    from tapegrad.tape.listing import listing
+
+    assert len(listing(tape, limit=None).splitlines()) == 302

@@ -11,12 +11,17 @@ def _shape(tape, s):
     return "[" + ",".join(str(d) for d in tape._dims(int(tape.S[s, 3]))) + "]"
 
 
-def listing(tape, start=0, stop=None):
-    """The records start..stop as text: `v5 = mul(v3, v4)   # MulBackward0 [3] f32`."""
+LIMIT = 200  # records listed; past it, one line counts the rest
+
+
+def listing(tape, start=0, stop=None, limit=LIMIT):
+    """The records start..stop as text: `v5 = mul(v3, v4)   # MulBackward0 [3] f32`, at
+    most `limit` of them (None: all), then op counts and bytes."""
     recs, slots = tape.records(), tape.S
     stop = len(recs) if stop is None else stop
     lines = []
-    for k in range(start, stop):
+    shown = stop if limit is None else min(stop, start + limit)
+    for k in range(start, shown):
         r = recs[k]
         spec = BY_CODE[int(r["op"])]
         out = int(r["out"])
@@ -36,6 +41,8 @@ def listing(tape, start=0, stop=None):
             if not flags & S_RG:
                 note += " (no grad)"
         lines.append(f"v{out:<4} = {rhs:<28} # {note} {_shape(tape, out)} {dt}".rstrip())
+    if shown < stop:
+        lines.append(f"... {stop - shown:,} more records (listing(tape, limit=None) shows all)")
     counts = Counter(BY_CODE[int(r["op"])].name for r in recs[start:stop])
     lines.append(f"-- {stop - start} records, {tape.nslots} slots; "
                  + ", ".join(f"{n} {name}" for name, n in counts.most_common())
