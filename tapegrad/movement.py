@@ -7,6 +7,7 @@ output iterated in C order over a shape, reading the input at base + sum(j_d * s
 """
 
 import math
+from typing import Sequence
 
 import numpy as np
 

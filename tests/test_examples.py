@@ -126,7 +126,8 @@ def _run(name):
 # The training examples print fitted numbers, not PyTorch's printout: they are run, and
 # their results checked, by tests/test_training_examples.py.
 TRAINING = ("linear_regression.py", "logistic_regression.py", "mlp_digits.py",
-            "hessian_newton.py", "gradient_penalty.py", "scipy_minimize.py")
+            "hessian_newton.py", "gradient_penalty.py", "scipy_minimize.py",
+            "newton_hessian_replay.py", "print_tape.py", "dask_eval.py")
 
 
 def test_every_example_has_expected_output():

@@ -176,6 +176,13 @@ def test_second_order_and_forward_transforms():
     np.testing.assert_allclose(hv(x, v), want @ v)
     np.testing.assert_allclose(hv(2 * x, v), func.hessian(rosen)(2 * x) @ v)
     assert hv.variants == 1
+    hs = func.hessian(rosen)  # replayed at a new point (recorded at x)
+    hs(x)
+    y = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(hs(y), [[1200 * 0.25 + 400 + 2, -200, 0],
+                                       [-200, 200 + 1200 - 800 + 2, 400],
+                                       [0, 400, 200]])
+    assert hs.variants == 1
 
     def f(x):
         return (x * x).sin() * 2.0

@@ -70,3 +70,22 @@ def test_scipy_minimize_replays_the_recorded_gradient(tmp_path):
     assert "replay recordings: 1" in out, out
     for name in ("tapegrad.func replay", "eager backward", "finite differences"):
         assert name in out, out
+
+
+def test_print_tape_loads_the_saved_program_in_a_subprocess(tmp_path):
+    out = _run("print_tape.py", tmp_path)
+    assert "v1    = sin(v0)" in out and "7 records" in out, out
+    assert "equal bit for bit: True" in out and "subprocess: f(x2) = " in out, out
+
+
+def test_dask_eval_matches_local_results(tmp_path):
+    pytest.importorskip("distributed", reason="the Dask example needs the distributed extra")
+    out = _run("dask_eval.py", tmp_path)
+    assert "on 2 workers (2 used)" in out, out
+    assert "values and gradients equal to the local ones: True" in out, out
+
+
+def test_newton_with_a_replayed_hessian_converges(tmp_path):
+    out = _run("newton_hessian_replay.py", tmp_path)
+    assert "recordings: gradient 1, Hessian 1" in out, out
+    assert "max|x - 1| = " in out and "converged" in out, out

@@ -19,6 +19,12 @@ answered by it: a replay never returns another branch's result. Past the cap, or
 function that changes a recorded value in place or calls a custom autograd.Function, the
 transform runs the function eagerly on each call, after one warning naming the line.
 
+Saving: `fg.save(path)` writes the latest recording as one `.npz` of plain arrays (no
+pickle; the keys are listed in tapegrad/func/_saved.py), and `load(path)` gives it back in
+any process that has tapegrad, without the function: a `Loaded`, called (and `.batch`ed)
+like the transform on arguments of the saved signature. It cannot record again: other
+shapes or a failed guard raise a RuntimeError.
+
 What differs from `torch.func`: arguments and results are NumPy arrays, not tensors, and
 random numbers drawn inside the function are drawn once, when it is recorded (as under
 `jax.jit` with a fixed key).
@@ -33,7 +39,7 @@ from .. import autograd
 from ._trace import Variant, as_input
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacrev", "jacfwd", "hessian", "hvp", "jvp",
-           "Compiled"]
+           "Compiled", "load", "Loaded"]
 
 Argnums = Union[int, Tuple[int, ...]]
 
@@ -69,9 +75,17 @@ class Compiled:
                 if type(a) is not np.ndarray or a.shape != shape or a.dtype.str != dstr:
                     break
             else:
-                for v in variants:
-                    if v.forward(args):
-                        return self._answer(v, wrt, args, nargs)
+                kind = self.kind
+                if kind == "value_and_grad" or kind == "grad":  # one compiled call
+                    for v in variants:
+                        r = v.replay_grad(args, wrt)
+                        if r is not None:
+                            g = r[1][0] if self.single else tuple(r[1])
+                            return g if kind == "grad" else (r[0], g)
+                else:
+                    for v in variants:
+                        if v.forward(args):
+                            return self._answer(v, wrt, args, nargs)
         return self._call(args)
 
     def _call(self, args):
@@ -106,7 +120,7 @@ class Compiled:
                 if v.forward(arrays):
                     return self._answer(v, wrt, arrays, nargs)
             if len(variants) < self.max_variants:
-                v = self._record(arrays, statics, nargs)
+                v = self._record(arrays, statics, nargs, key)
                 if v.unsafe is None and not v.python:
                     variants.insert(0, v)
                     self._last = v
@@ -117,9 +131,10 @@ class Compiled:
         v = self._record(arrays, statics, nargs)  # eager: a recording used once
         return self._answer(v, wrt, arrays, nargs)
 
-    def _record(self, arrays, statics, nargs):
-        return Variant(_PROGRAMS[self.kind](self.f, nargs), arrays, statics,
-                       self.kind)
+    def _record(self, arrays, statics, nargs, key=None):
+        v = Variant(_PROGRAMS[self.kind](self.f, nargs), arrays, statics, self.kind)
+        v.key = key  # the call signature it answers (what `save` writes)
+        return v
 
     def _go_eager(self, v, capped=False):
         if capped:
@@ -177,14 +192,22 @@ class Compiled:
         return sum(len(v) for v in self._variants.values())
 
     def batch(self, X: Any, *V: Any) -> Any:
-        """The transform at each row of X (and of the vectors V for vjp, hvp, jvp), as
-        arrays stacked along a new first axis. Rows run one after the other on this
-        thread's replay (parallel batches are not there yet)."""
-        X = np.asarray(X)
-        outs = [self(X[i], *(np.asarray(w)[i] for w in V)) for i in range(X.shape[0])]
-        if outs and isinstance(outs[0], tuple):
-            return tuple(np.array(col) for col in zip(*outs))
-        return np.array(outs)
+        """The transform at each row of X (and of the other arguments V, e.g. the vectors
+        of vjp, hvp, jvp), each result stacked along a new first axis (a tuple result
+        leafwise): what the one-by-one calls return, bit for bit. Rows run in one compiled
+        call, in parallel on Numba's threads, when the batch is large enough to pay for
+        them (tapegrad/func/_batch.py)."""
+        from ._batch import batch
+
+        return batch(self, (X,) + V)
+
+    # ---- saving ------------------------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Write the latest recording as one `.npz` file (a path, written as given, or a
+        binary file object): its records, slots, aux pool, constants, inputs, outputs and
+        guards, an opcode-name table and a format version; no pickle.
+        `tapegrad.func.load(path)` gives it back, in any process that has tapegrad."""
+        _saved.save(self, path)
 
     def __repr__(self):
         return f"<tapegrad.func.{self.kind} of {self.__name__}: {self.variants} recording(s)>"
@@ -316,3 +339,7 @@ def hvp(f: Callable, argnums: Argnums = 0) -> Compiled:
 def jvp(f: Callable, argnums: Argnums = 0) -> Compiled:
     """`jvp(f)(*args, t)` is `(f(*args), J t)`, the Jacobian-vector product."""
     return Compiled(f, argnums, "jvp")
+
+
+from . import _saved  # noqa: E402  (it subclasses Compiled)
+from ._saved import Loaded, load  # noqa: E402

@@ -107,15 +107,39 @@ class Variant:
         self.extras = [_output(e, name) for e in extras]  # values read after a replay
         self.guards = [(s, int(tape.S[s, S_DTYPE]), g) for s, g in reads.guards.items()]
         self.where, self.unsafe = reads.where, reads.unsafe
+        self._setup()
+
+    @classmethod
+    def from_tables(cls, tape, in_slots, in_codes, value, out, extras, guards):
+        """A Variant over a tape filled from saved tables (tapegrad.func.load): the same
+        replay as a recording's, with no function behind it (it cannot record again).
+        `tape` holds the records, slots, aux pool and arenas; `value`/`out` and `extras`
+        are as `_output` gives them, `guards` (slot, dtype code, expected flat values)."""
+        self = cls.__new__(cls)
+        tape.pinned = 1
+        self.tape = tape
+        self.in_slots, self.in_codes = list(in_slots), list(in_codes)
+        self.leaves = []
+        self.value, self.out, self.extras = value, out, list(extras)
+        self.guards = list(guards)
+        self.where, self.unsafe = "<saved program>", None
+        self._setup()
+        return self
+
+    def _setup(self):
+        """What a replay needs to know of the tape, once its tables are final."""
+        tape = self.tape
         n = tape.nrecords
         self.python = bool((tape.R[:n, R_OP] == OP_PYTHON).any())  # a custom Function
         self.nrec = n
+        self.failed = None  # the slot of the guard the last failed replay broke
         S = tape.S
         self._ins = [(code, S.item(s, S_OFF), S.item(s, S_NUMEL))
                      for s, code in zip(self.in_slots, self.in_codes)]
         self._shapes = [tape._dims(int(S[s, S_SHAPE])) for s in self.in_slots]
         self._fwd = None  # planned on the first replay (see _plan)
         self._mark = None  # the marking pass's entry, once a sweep ran
+        self._fused = None  # (replay1's entry, its arguments), see replay_grad
 
     # ---- replay -----------------------------------------------------------------------
     def _plan(self):
@@ -123,7 +147,7 @@ class Variant:
         so the slots' arena offsets and the tables stay put."""
         tape = self.tape
         S = tape.S
-        self._guards = [(code, S.item(s, S_OFF), g.view(np.uint8), g.size)
+        self._guards = [(code, S.item(s, S_OFF), g.view(np.uint8), g.size, s)
                         for s, code, g in self.guards]
         self._fwd_args = (tape.R, S, tape.AUX, tape.A[0], tape.A[1], 0, self.nrec)
         self._fwd = _fast(sweep.forward, *self._fwd_args)
@@ -140,8 +164,9 @@ class Variant:
             else:
                 A[code][off:off + n] = a.reshape(-1)
         self._fwd(*self._fwd_args)
-        for code, off, want, n in self._guards:
+        for code, off, want, n, s in self._guards:
             if not np.array_equal(A[code][off:off + n].view(np.uint8), want):
+                self.failed = s
                 return False
         return True
 
@@ -187,6 +212,63 @@ class Variant:
             else:
                 out.append(np.zeros(shape, tape.A[code].dtype))
         return out
+
+
+    def replay_grad(self, arrays, argnums):
+        """`forward`, `output` and `gradients(argnums)` in one compiled call (tapegrad/
+        func/_replay.py) for a tape of one dtype whose output depends on the inputs:
+        (value, gradients), or None when a guard fails (the caller records a new
+        variant). Anything else (two dtypes, anomaly mode, hooks) goes the two-step way."""
+        fused = self._fused
+        if fused is None:
+            fused = self._fuse()
+        if fused is False or engine._ANOMALY[0] or engine._HOOKED:
+            if not self.forward(arrays):
+                return None
+            return self.output(), self.gradients(argnums)
+        fn, args, A, G, MARK, scalar_out = fused
+        for (code, off, n), a in zip(self._ins, arrays):
+            if n == 1:
+                A[code][off] = a.item()
+            else:
+                A[code][off:off + n] = a.reshape(-1)
+        fn(*args)  # (its status: mark's checks cannot fail on a tape nothing else touches)
+        for code, off, want, n, s in self._guards:
+            if not np.array_equal(A[code][off:off + n].view(np.uint8), want):
+                self.failed = s
+                return None
+        out = []
+        for i in argnums:
+            code, off, n = self._ins[i]
+            if MARK.item(self.in_slots[i]):
+                out.append(G[code][off:off + n].reshape(self._shapes[i]).copy())
+            else:
+                out.append(np.zeros(self._shapes[i], A[code].dtype))
+        return (float(A[scalar_out[0]][scalar_out[1]]) if scalar_out else self.output()), out
+
+    def _fuse(self):
+        """Plan the one-call replay (see replay_grad); False when the tape cannot take it."""
+        tape = self.tape
+        one = _ONE_CODE.get(tape.codes)
+        if one is None or self.out is None:
+            self._fused = False
+            return False
+        if self._fwd is None:
+            self._plan()
+        from ._replay import replay1
+
+        G = tape.adjoints()
+        roots = np.array([self.out], np.int64)
+        args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], tape.A[one], G[one], G[0], G[1],
+                tape.MARK, tape.LIST, tape.BUF, roots, _NO_SEED, self.nrec)
+        S = tape.S
+        scalar_out = (S.item(self.out, S_DTYPE), S.item(self.out, S_OFF)) \
+            if self.value.ndim == 0 else None
+        self._fused = (_fast(replay1, *args), args, tape.A, tape.G, tape.MARK, scalar_out)
+        return self._fused
+
+
+_ONE_CODE = {1: 0, 2: 1}  # tape.codes (a bit per arena in use) -> its one dtype code
 
 
 def _slot_value(tape, s):
