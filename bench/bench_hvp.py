@@ -177,6 +177,7 @@ def make_grad(impl, n, create_graph):
 @pytest.mark.parametrize("impl", ("tapegrad", "torch"))
 def bench_create_graph_cost(benchmark, impl, mode):
     pytest.importorskip(impl)
-    time_case(benchmark, f"rosenbrock grad {mode} n={N}", impl,
+    time_case(benchmark, f"create_graph {'on' if mode == 'create_graph' else 'off'} "
+              f"rosenbrock n={N}", impl,
               lambda impl, n: make_grad(impl, n, mode == "create_graph"),
               (None, grad_numpy(data(N))), rtol=1e-9, n=N)
