@@ -71,8 +71,8 @@ class Compiled:
         hot = self._hot
         if hot is not None and len(args) == len(hot[0]):  # the signature of the last call?
             sig, variants, wrt, nargs = hot
-            for a, (shape, dstr) in zip(args, sig):
-                if type(a) is not np.ndarray or a.shape != shape or a.dtype.str != dstr:
+            for a, (shape, dt) in zip(args, sig):
+                if type(a) is not np.ndarray or a.shape != shape or a.dtype is not dt:
                     break
             else:
                 kind = self.kind
@@ -115,7 +115,8 @@ class Compiled:
         if self._eager is None:
             variants = self._variants.setdefault(key, [])
             if not statics:  # all arrays: the next call with this signature takes __call__'s path
-                self._hot = (key, variants, wrt, nargs)
+                sig = tuple((a.shape, a.dtype) for a in arrays)  # (NumPy's dtypes are
+                self._hot = (sig, variants, wrt, nargs)               # singletons: `is`)
             for v in variants:
                 if v.forward(arrays):
                     return self._answer(v, wrt, arrays, nargs)

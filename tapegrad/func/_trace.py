@@ -241,7 +241,9 @@ class Variant:
         for i in argnums:
             code, off, n = self._ins[i]
             if MARK.item(self.in_slots[i]):
-                out.append(G[code][off:off + n].reshape(self._shapes[i]).copy())
+                g = G[code][off:off + n].copy()
+                shape = self._shapes[i]
+                out.append(g if len(shape) == 1 else g.reshape(shape))
             else:
                 out.append(np.zeros(self._shapes[i], A[code].dtype))
         return (float(A[scalar_out[0]][scalar_out[1]]) if scalar_out else self.output()), out
