@@ -10,9 +10,10 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                         set_grad_enabled)
 from .graph import Node
+from ..tensor import Tensor
 
 
-def Variable(data, requires_grad=False, volatile=False):
+def Variable(data: "Tensor", requires_grad: bool = False, volatile: bool = False) -> "Tensor":
     """Legacy wrapper from old tutorials: returns the tensor itself (as PyTorch does)."""
     if requires_grad:
         data.requires_grad_(True)

@@ -11,6 +11,7 @@ runs the hooks on that tensor's complete adjoint; hooks of leaves run at deliver
 """
 
 from sys import getrefcount
+from typing import Sequence
 
 import numpy as np
 
@@ -279,7 +280,10 @@ _HOME_FREE = _home_refs(_probe)  # the count when only the slot holds it
 del _probe
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+def backward(tensors: "Tensor | Sequence[Tensor]",
+             grad_tensors: "Tensor | Sequence[Tensor | None] | None" = None,
+             retain_graph: "bool | None" = None, create_graph: bool = False,
+             inputs: "Tensor | Sequence[Tensor] | None" = None) -> None:
     """torch.autograd.backward: accumulate d(tensors)/d(leaf) into each leaf's .grad."""
     if create_graph:  # the backward pass recorded on the tape (higher.py)
         from . import higher
@@ -383,8 +387,12 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
     return out
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor]",
+         grad_outputs: "Tensor | Sequence[Tensor | None] | None" = None,
+         retain_graph: "bool | None" = None, create_graph: bool = False,
+         only_inputs: bool = True, allow_unused: "bool | None" = None,
+         is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> "tuple[Tensor | None, ...]":
     """torch.autograd.grad: the gradients of outputs w.r.t. inputs, as new tensors."""
     if is_grads_batched:
         raise NotImplementedError("grad: is_grads_batched=True is not supported yet")

@@ -68,7 +68,7 @@ class enable_grad(_NoParamMode):
 class set_grad_enabled(_Mode):
     """set_grad_enabled(mode): as a function call it sets the mode at once (PyTorch too)."""
 
-    def __init__(self, mode):
+    def __init__(self, mode: bool) -> None:
         super().__init__()
         self.enabled = bool(mode)
         self._prev.append(_local.grad_enabled)
@@ -99,7 +99,7 @@ class inference_mode(_Mode):
             return super().__new__(cls)
         return cls()(mode)
 
-    def __init__(self, mode=True):
+    def __init__(self, mode: bool = True) -> None:
         super().__init__()
         self.mode = bool(mode)
         self.enabled = None

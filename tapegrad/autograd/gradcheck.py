@@ -19,7 +19,7 @@ gradients (tapegrad materializes undefined gradients as zeros).
 """
 
 import warnings
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -89,7 +89,8 @@ def _fail(msg, raise_exception):
     return False
 
 
-def gradcheck(func: Callable, inputs, *, eps: float = 1e-6, atol: float = 1e-5,
+def gradcheck(func: Callable, inputs: "Tensor | Sequence[Tensor]", *, eps: float = 1e-6,
+              atol: float = 1e-5,
               rtol: float = 1e-3, raise_exception: bool = True, nondet_tol: float = 0.0,
               check_undefined_grad: bool = True, check_grad_dtypes: bool = False,
               check_batched_grad: bool = False, check_batched_forward_grad: bool = False,
@@ -194,7 +195,8 @@ def _fast(func, args, diff, ins, outputs, rg_idx, eps, atol, rtol, raise_excepti
     return True
 
 
-def gradgradcheck(func: Callable, inputs, grad_outputs=None, *, eps: float = 1e-6,
+def gradgradcheck(func: Callable, inputs: "Tensor | Sequence[Tensor]",
+                  grad_outputs: "Tensor | Sequence[Tensor] | None" = None, *, eps: float = 1e-6,
                   atol: float = 1e-5, rtol: float = 1e-3,
                   gen_non_contig_grad_outputs: bool = False, raise_exception: bool = True,
                   nondet_tol: float = 0.0, check_undefined_grad: bool = True,
