@@ -40,7 +40,7 @@ from .movement import (cat, chunk, clone, concat, concatenate, stack, expand, fl
 from .selection import gather, index_put, index_select, lerp, masked_fill, where
 from .scatter import scatter, scatter_add
 from .tensor import Size, Tensor
-from .composite import (addmm, argsort, atleast_1d, atleast_2d, baddbmm, bincount,
+from .composite import (addmm, argsort, atleast_1d, atleast_2d, baddbmm, bincount, broadcast_shapes,
                         broadcast_to, bucketize, cdist, ceil, clamp_max, clamp_min,
                         column_stack, count_nonzero, diag, diagonal, diff, e, finfo, fix,
                         floor, floor_divide, fmod, frac, get_num_threads, hstack, iinfo, inf,

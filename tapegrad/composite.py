@@ -14,7 +14,7 @@ from . import dtypes
 from ._hints import Dims, DType, Number, Shape
 from .recorder import check_tensor
 from .reductions import _ValuesIndices  # (values, indices), as max(dim) returns
-from .tensor import Tensor, _dim, _from_array
+from .tensor import Size, Tensor, _dim, _from_array
 
 _LONG = dtypes.int64
 
@@ -235,6 +235,25 @@ def movedim(input: Tensor, source: Dims, destination: Dims) -> Tensor:
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
     return input.permute(*order)
+
+
+def broadcast_shapes(*shapes: "int | Shape") -> Size:
+    """The shape that tensors of these shapes broadcast to, as torch.broadcast_shapes (an
+    int stands for a 1-d shape); RuntimeError naming the sizes when they do not."""
+    from .functions import broadcast_shapes as _pair
+
+    out: tuple = ()
+    for sh in shapes:
+        sh = (sh,) if isinstance(sh, int) else tuple(sh)
+        for d in sh:
+            if not isinstance(d, int) or isinstance(d, bool):
+                raise TypeError(f"broadcast_shapes(): expected ints in a shape, got "
+                                f"{type(d).__name__}")
+            if d < 0:
+                raise RuntimeError(f"Trying to create tensor with negative dimension {d}: "
+                                   f"{list(sh)}")
+        out = _pair(out, sh, "broadcast_shapes")
+    return Size(out)
 
 
 def broadcast_to(input: Tensor, size: Shape) -> Tensor:

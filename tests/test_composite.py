@@ -94,3 +94,12 @@ def test_matches_torch(expr, diff):
             (ob * torch.tensor(v, dtype=ob.dtype)).sum().backward()
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-5, atol=1e-6,
                                        err_msg=expr)
+
+
+def test_broadcast_shapes_takes_any_number_of_shapes():
+    assert tg.broadcast_shapes((2, 1), (1, 3), (2, 3)) == (2, 3)
+    assert tg.broadcast_shapes(2, (3, 1)) == (3, 2)
+    assert tg.broadcast_shapes() == ()
+    assert type(tg.broadcast_shapes((1,), (4,))).__name__ == "Size"
+    with pytest.raises(RuntimeError, match="broadcast_shapes"):
+        tg.broadcast_shapes((2,), (3,))
