@@ -1,11 +1,13 @@
 """Comparisons, logical and bitwise ops, any/all, argmax/argmin, isclose/allclose.
 
-None of these is recorded on the tape and none has a gradient (as in PyTorch): each reads
-the NumPy value of its inputs and returns a new tensor owning its result array (bool for
-comparisons, logical ops, any/all, isnan...; int64 for argmax/argmin; bool or integer for
-bitwise ops). Operands are compared in PyTorch's common dtype (a python scalar or a 0-d
+None of these is recorded on the tape in ordinary (eager) use and none has a gradient (as
+in PyTorch): each reads the NumPy value of its inputs and returns a new tensor owning its
+result array (bool for comparisons, logical ops, any/all, isnan...; int64 for
+argmax/argmin; bool or integer for bitwise ops). Operands are compared in PyTorch's common dtype (a python scalar or a 0-d
 tensor does not lift a tensor with dims within its category), so `float32 == 0.1` compares
-in float32. Importing this module binds the methods and operators on Tensor.
+in float32. While tapegrad.func records a function, comparisons of its values and logic on
+the resulting masks are recorded instead (tapegrad/_recorded_masks.py). Importing this
+module binds the methods and operators on Tensor.
 """
 
 import builtins
@@ -14,6 +16,7 @@ import numpy as np
 
 from . import dtypes
 from ._hints import Dims, Number
+from ._recorded_masks import _Mask, _recorded, _recorded_logical
 from .functions import broadcast_shapes
 from .tensor import Tensor, _dim, _from_array
 
@@ -71,12 +74,18 @@ def _operands(op, a, b):
 # ---- comparisons ------------------------------------------------------------------------
 def _comparison(name, ufunc):
     def fn(input, other):
+        if getattr(input, "_tape", None) is not None or (isinstance(other, Tensor) and
+                                                          other._tape is not None):
+            m = _recorded(name, input, other)
+            if m is not None:
+                return m
         va, vb, _ = _operands(name, input, other)
         return _new(ufunc(va, vb), dtypes.bool_)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__annotations__ = {"input": Tensor, "other": Tensor | Number, "return": Tensor}
-    fn.__doc__ = f"Elementwise `{name}` with broadcasting; a bool tensor, never recorded."
+    fn.__doc__ = (f"Elementwise `{name}` with broadcasting; a bool tensor (recorded only while "
+                  "tapegrad.func records a function).")
     return fn
 
 
@@ -125,6 +134,10 @@ def _logical(name, ufunc):
         _check_input(input, name)
         _check_other(other, name)
         broadcast_shapes(input._shape, other._shape, name)
+        if type(input) is _Mask or type(other) is _Mask:
+            m = _recorded_logical(name[8:], input, other)
+            if m is not None:
+                return m
         return _new(ufunc(input._value() != 0, other._value() != 0), dtypes.bool_)
 
     fn.__name__ = fn.__qualname__ = name
@@ -141,12 +154,20 @@ logical_xor = _logical("logical_xor", np.logical_xor)
 def logical_not(input: Tensor) -> Tensor:
     """Elementwise logical NOT (input == 0) as a bool tensor, as torch.logical_not."""
     _check_input(input, "logical_not")
+    if type(input) is _Mask:
+        m = _recorded_logical("not", input)
+        if m is not None:
+            return m
     return _new(input._value() == 0, dtypes.bool_)
 
 
 # ---- bitwise (bool and integer tensors) -------------------------------------------------
 def _bitwise(name, ufunc):
     def fn(input, other):
+        if type(input) is _Mask or type(other) is _Mask:
+            m = _recorded_logical(name[8:], input, other)
+            if m is not None:
+                return m
         va, vb, dt = _operands(name, input, other)
         if dt.is_floating_point:
             raise NotImplementedError(f'"{name}_cpu" not implemented for \'{_tname(dt)}\'')
@@ -167,6 +188,10 @@ def bitwise_not(input: Tensor) -> Tensor:
     """Elementwise bitwise NOT of an integer tensor (logical NOT of a bool one); float tensors
     raise."""
     _check_input(input, "bitwise_not")
+    if type(input) is _Mask:
+        m = _recorded_logical("not", input)
+        if m is not None:
+            return m
     dt = input._dtype
     if dt.is_floating_point:
         raise NotImplementedError(f'"bitwise_not_cpu" not implemented for \'{_tname(dt)}\'')

@@ -324,7 +324,8 @@ def _binary_function(name):
 BINARY_FUNCTIONS = {s.name: _binary_function(s.name) for s in BY_NAME.values()
                     if s.family == BINARY and s.name not in (
                         "add", "sub", "mul", "div", "pow", "masked_fill", "lerp",
-                        "where_scalar_other", "where_scalar_self", "copy_from")}
+                        "where_scalar_other", "where_scalar_self", "copy_from",
+                        "gt", "lt", "ge", "le", "eq", "ne")}  # (comparisons: tapegrad.compare)
 
 
 globals().update(BINARY_FUNCTIONS)

@@ -42,6 +42,8 @@ def _inplace(t, op, compute, saves_self=False):
         elif not t._dtype.is_floating_point and r._dtype.is_floating_point:
             raise RuntimeError(f"{op}: result type {r._dtype.name.capitalize()} can't be cast to "
                                f"the desired output type {t._dtype.name.capitalize()}")
+    if type(t) is not Tensor and hasattr(t, "_own_array"):  # a recorded mask (compare.py)
+        t._own_array()
     if r._rg and r._tape is tape and (t._tape is None or t._tape is tape):
         _rebind(t, r)
     elif t._tape is None:

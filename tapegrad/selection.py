@@ -8,7 +8,8 @@ import numpy as np
 
 from . import dtypes
 from ._hints import Number
-from .functions import _binary, broadcast_shapes
+from ._recorded_masks import _Mask
+from .functions import _binary, _strides, broadcast_shapes
 from .ops import BY_NAME
 from .recorder import check_tensor as _check_tensor
 from .recorder import needs_grad, record
@@ -26,6 +27,16 @@ def _mask(mask, op):
     return mask
 
 
+def _condition(mask, dt):
+    """where's / masked_fill's condition: a mask recorded on the tape tapegrad.func is
+    recording (a comparison there, see tapegrad.compare) as a float tensor of dtype dt
+    that reads the comparison's slot, so that a replay recomputes it; else mask itself."""
+    if type(mask) is _Mask and mask._tape is not None and mask._tape is current() and \
+            dt.is_floating_point:
+        return mask._float_view(dt)
+    return mask
+
+
 def masked_fill(input: Tensor, mask: Tensor, value: Number | Tensor) -> Tensor:
     """input where mask is false, value (a python number or 0-d tensor) where it is true."""
     _check_tensor(input, "masked_fill")
@@ -38,7 +49,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Number | Tensor) -> Tensor:
     if not input._dtype.is_floating_point:
         v = np.where(mask._value(), value, input._value()).astype(input._dtype.np)
         return _from_array(v, input._dtype, False)
-    return _binary("masked_fill", input, mask, float(value))
+    return _binary("masked_fill", input, _condition(mask, input._dtype), float(value))
 
 
 def lerp(input: Tensor, end: Tensor, weight: float | Tensor) -> Tensor:
@@ -54,9 +65,11 @@ def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> 
     _mask(condition, "where")
     scalar_types = (int, float)
     if isinstance(other, scalar_types) and isinstance(input, Tensor):
-        return _binary("where_scalar_other", input, condition, float(other))
+        return _binary("where_scalar_other", input, _condition(condition, input._dtype),
+                       float(other))
     if isinstance(input, scalar_types) and isinstance(other, Tensor):
-        return _binary("where_scalar_self", other, condition, float(input))
+        return _binary("where_scalar_self", other, _condition(condition, other._dtype),
+                       float(input))
     if isinstance(input, scalar_types):
         v = np.where(condition._value(), input, other)
         return _from_array(v.astype(dtypes.get_default_dtype().np),
@@ -103,6 +116,11 @@ def _ternary(name, a, b, m, c=0.0):
             v = BY_NAME[name].np_fwd(*(np.asarray(t._value(), dt.np) for t in (a, b, m)), c)
         return _from_array(np.array(np.broadcast_to(v, shape), dt.np), dt, False)
     tape = current()
+    if name == "where":
+        m = _condition(m, dt)
+        if m._tape is tape and m._shape != shape and m.numel() != 1:  # a recorded mask
+            aux = (len(shape),) + shape + tuple(_strides(m._shape, shape)) + (0,)
+            m = _implicit(record("expand", (m,), shape, dt, params=aux), tape)
     a, b, m = (_broadcast_to(t, shape, tape) for t in (a, b, m))
     return record(name, (a, b, m), shape, dt, c=c)
 

@@ -30,13 +30,16 @@ def numeric_vjp(spec, expr, arrays, v, eps):
 def test_vjp_matches_finite_differences(spec, expr, shapes):
     xs = inputs(spec, shapes)
     out = run(spec, expr, xs)
-    assert out.grad_fn is not None and out.grad_fn.name() == spec.grad_fn
+    assert out.grad_fn is not None
+    if spec.grad_fn != "None":  # (a comparison's example reaches it through a where)
+        assert out.grad_fn.name() == spec.grad_fn
     v = np.random.default_rng(1).standard_normal(out.shape)
     out.backward(torch.tensor(v, dtype=out.dtype))
     eps = 1e-6 if out.dtype is torch.float64 else 1e-3
     expected = numeric_vjp(spec, expr, [x.detach().numpy() for x in xs], v, eps)
     for x, g in zip(xs, expected):
-        np.testing.assert_allclose(x.grad.numpy(), g, rtol=spec.tol, atol=spec.tol)
+        got = x.grad.numpy() if x.grad is not None else np.zeros_like(g)  # only in a mask
+        np.testing.assert_allclose(got, g, rtol=spec.tol, atol=spec.tol)
 
 
 @pytest.mark.parametrize("spec,expr,shapes", CASES, ids=IDS)
@@ -77,4 +80,7 @@ def test_one_element_sweep_path_is_bitwise_the_array_path(spec, expr, shapes):
         run(spec, expr, xs)[0:1].sum().backward()      # 3 elements: the array loop
         run(spec, expr, firsts).sum().backward()        # 1 element: the scalar path
         for x, f in zip(xs, firsts):
+            if x.grad is None or f.grad is None:  # an input read only by a comparison
+                assert x.grad is None and f.grad is None, spec.name
+                continue
             assert x.grad.numpy()[:1].tobytes() == f.grad.numpy().tobytes(), spec.name

@@ -117,7 +117,10 @@ def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
 
 def _huber_terms(d: Tensor, thr: float, quad: float, lin: float, off: float) -> Tensor:
     """where(|d| < thr, quad * d^2, lin * (|d| - off)), the branch chosen from values."""
-    inside = _const(np.abs(d._value()) < thr, dtypes.bool_)
+    if d._tape is not None and d._tape.reads is not None:  # tapegrad.func records: the mask
+        inside = d.abs() < thr                            # is recorded, replays recompute it
+    else:
+        inside = _const(np.abs(d._value()) < thr, dtypes.bool_)
     outer = d.abs() - off
     return where(inside, (d * d) * quad, outer * lin if lin != 1.0 else outer)
 

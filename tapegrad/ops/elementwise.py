@@ -1003,3 +1003,279 @@ def clamp_tensor_grad(ctx):
 def clamp_tensor_np(a, b, m, c):  # c: 1 min only, 2 max only, 3 both; nan passes through
     lo = np.maximum(a, b) if c != 2.0 else a
     return np.minimum(lo, m) if c != 1.0 else lo
+
+
+# ---- comparisons, recorded only while tapegrad.func traces a function ------------------
+# The output is 1.0 where the comparison holds, else 0.0, in the compared dtype's arena (the
+# front end, tapegrad/compare.py, presents it as a bool tensor); it never requires grad, so
+# the zero VJPs never run. A python scalar c is rounded to the tensor's dtype beforehand.
+
+
+@binary(140, "gt", "None", examples=(("torch.where(x > y, x, y * c)", (2, 3), (3,)),))
+def gt(a, b, c):
+    return 1.0 if a > b else 0.0
+
+
+@gt.vjp
+def gt_vjp_a(a, b, y, g, c):
+    return g * 0
+
+
+@gt.vjp
+def gt_vjp_b(a, b, y, g, c):
+    return g * 0
+
+
+@gt.grad
+def gt_grad(ctx):
+    return None, None
+
+
+@gt.numpy
+def gt_np(a, b, c):
+    return np.greater(a, b).astype(np.result_type(a, b))
+
+
+@binary(141, "lt", "None", examples=(("torch.where(x < y, x - y, x * y)", (3, 1), (1, 4)),))
+def lt(a, b, c):
+    return 1.0 if a < b else 0.0
+
+
+@lt.vjp
+def lt_vjp_a(a, b, y, g, c):
+    return g * 0
+
+
+@lt.vjp
+def lt_vjp_b(a, b, y, g, c):
+    return g * 0
+
+
+@lt.grad
+def lt_grad(ctx):
+    return None, None
+
+
+@lt.numpy
+def lt_np(a, b, c):
+    return np.less(a, b).astype(np.result_type(a, b))
+
+
+@binary(142, "ge", "None", examples=(("x.masked_fill(x >= y, c)", (2, 3), (3,)),))
+def ge(a, b, c):
+    return 1.0 if a >= b else 0.0
+
+
+@ge.vjp
+def ge_vjp_a(a, b, y, g, c):
+    return g * 0
+
+
+@ge.vjp
+def ge_vjp_b(a, b, y, g, c):
+    return g * 0
+
+
+@ge.grad
+def ge_grad(ctx):
+    return None, None
+
+
+@ge.numpy
+def ge_np(a, b, c):
+    return np.greater_equal(a, b).astype(np.result_type(a, b))
+
+
+@binary(143, "le", "None", examples=(("torch.where(torch.le(x, y), x, 0.0)", (3,), (3,)),))
+def le(a, b, c):
+    return 1.0 if a <= b else 0.0
+
+
+@le.vjp
+def le_vjp_a(a, b, y, g, c):
+    return g * 0
+
+
+@le.vjp
+def le_vjp_b(a, b, y, g, c):
+    return g * 0
+
+
+@le.grad
+def le_grad(ctx):
+    return None, None
+
+
+@le.numpy
+def le_np(a, b, c):
+    return np.less_equal(a, b).astype(np.result_type(a, b))
+
+
+@binary(144, "eq", "None", examples=(("torch.where(x == y, x, y)", (2, 3), (2, 3)),))
+def eq(a, b, c):
+    return 1.0 if a == b else 0.0
+
+
+@eq.vjp
+def eq_vjp_a(a, b, y, g, c):
+    return g * 0
+
+
+@eq.vjp
+def eq_vjp_b(a, b, y, g, c):
+    return g * 0
+
+
+@eq.grad
+def eq_grad(ctx):
+    return None, None
+
+
+@eq.numpy
+def eq_np(a, b, c):
+    return np.equal(a, b).astype(np.result_type(a, b))
+
+
+@binary(145, "ne", "None", examples=(("torch.where(torch.ne(x, y), x * y, x)", (2, 3), (3,)),))
+def ne(a, b, c):
+    return 1.0 if a != b else 0.0
+
+
+@ne.vjp
+def ne_vjp_a(a, b, y, g, c):
+    return g * 0
+
+
+@ne.vjp
+def ne_vjp_b(a, b, y, g, c):
+    return g * 0
+
+
+@ne.grad
+def ne_grad(ctx):
+    return None, None
+
+
+@ne.numpy
+def ne_np(a, b, c):
+    return np.not_equal(a, b).astype(np.result_type(a, b))
+
+
+@unary(146, "gt_scalar", "None", const=0.3, examples=(("torch.where(x > c, x, x * 0.1)", (2, 3)), ("x.masked_fill(x > c, 2.0)", (3,))))
+def gt_scalar(x, c):
+    return 1.0 if x > c else 0.0
+
+
+@gt_scalar.vjp
+def gt_scalar_vjp(x, y, g, c):
+    return g * 0
+
+
+@gt_scalar.grad
+def gt_scalar_grad(ctx):
+    return (None,)
+
+
+@gt_scalar.numpy
+def gt_scalar_np(x, c):  # compared as the kernel compares: in float64
+    return np.greater(np.asarray(x, np.float64), c).astype(x.dtype)
+
+
+@unary(147, "lt_scalar", "None", const=0.3, examples=(("torch.where(x < c, x * x, x)", (2, 3)),))
+def lt_scalar(x, c):
+    return 1.0 if x < c else 0.0
+
+
+@lt_scalar.vjp
+def lt_scalar_vjp(x, y, g, c):
+    return g * 0
+
+
+@lt_scalar.grad
+def lt_scalar_grad(ctx):
+    return (None,)
+
+
+@lt_scalar.numpy
+def lt_scalar_np(x, c):  # compared as the kernel compares: in float64
+    return np.less(np.asarray(x, np.float64), c).astype(x.dtype)
+
+
+@unary(148, "ge_scalar", "None", const=0.3, examples=(("x.masked_fill(x >= c, 0.5)", (2, 3)),))
+def ge_scalar(x, c):
+    return 1.0 if x >= c else 0.0
+
+
+@ge_scalar.vjp
+def ge_scalar_vjp(x, y, g, c):
+    return g * 0
+
+
+@ge_scalar.grad
+def ge_scalar_grad(ctx):
+    return (None,)
+
+
+@ge_scalar.numpy
+def ge_scalar_np(x, c):  # compared as the kernel compares: in float64
+    return np.greater_equal(np.asarray(x, np.float64), c).astype(x.dtype)
+
+
+@unary(149, "le_scalar", "None", const=0.3, examples=(("torch.where(x <= c, c, x)", (2, 3)),))
+def le_scalar(x, c):
+    return 1.0 if x <= c else 0.0
+
+
+@le_scalar.vjp
+def le_scalar_vjp(x, y, g, c):
+    return g * 0
+
+
+@le_scalar.grad
+def le_scalar_grad(ctx):
+    return (None,)
+
+
+@le_scalar.numpy
+def le_scalar_np(x, c):  # compared as the kernel compares: in float64
+    return np.less_equal(np.asarray(x, np.float64), c).astype(x.dtype)
+
+
+@unary(150, "eq_scalar", "None", const=0.3, examples=(("torch.where(x == c, x, -x)", (3,)),))
+def eq_scalar(x, c):
+    return 1.0 if x == c else 0.0
+
+
+@eq_scalar.vjp
+def eq_scalar_vjp(x, y, g, c):
+    return g * 0
+
+
+@eq_scalar.grad
+def eq_scalar_grad(ctx):
+    return (None,)
+
+
+@eq_scalar.numpy
+def eq_scalar_np(x, c):  # compared as the kernel compares: in float64
+    return np.equal(np.asarray(x, np.float64), c).astype(x.dtype)
+
+
+@unary(151, "ne_scalar", "None", const=0.3, examples=(("torch.where(x != c, x, x * 2)", (3,)),))
+def ne_scalar(x, c):
+    return 1.0 if x != c else 0.0
+
+
+@ne_scalar.vjp
+def ne_scalar_vjp(x, y, g, c):
+    return g * 0
+
+
+@ne_scalar.grad
+def ne_scalar_grad(ctx):
+    return (None,)
+
+
+@ne_scalar.numpy
+def ne_scalar_np(x, c):  # compared as the kernel compares: in float64
+    return np.not_equal(np.asarray(x, np.float64), c).astype(x.dtype)

@@ -11,9 +11,9 @@ from numba import njit
 
 # opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)
 
-FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, -1, 6, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, -1, 9, 9, 9, 9, 9, -1, -1, -1, -1, -1, 10, 10, 10, -1, -1, -1, -1, -1, -1, -1, 0, 11, 0, 0, 0, 0, 0, -1, 0], dtype=np.int64)
+FAMILY = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, -1, -1, -1, 6, 6, 5, 5, 5, 7, 5, 5, 5, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, -1, 6, 5, 5, 5, 5, 5, 8, 8, 5, -1, 3, 3, 3, 3, 3, 3, 3, 3, 3, -1, 9, 9, 9, 9, 9, -1, -1, -1, -1, -1, 10, 10, 10, -1, -1, -1, -1, -1, -1, -1, 0, 11, 0, 0, 0, 0, 0, -1, 0, -1, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1], dtype=np.int64)
 
-SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 3, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 3, 9, 3, 3, 3, 3, 7, 7, 7, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 9, 9, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 65, 71, 71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
+SAVES = np.array([0, 0, 9, 3, 9, 3, 3, 9, 9, 9, 3, 0, 0, 0, 1, 1, 3, 11, 9, 3, 0, 0, 7, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 3, 3, 9, 3, 3, 3, 3, 3, 3, 9, 0, 0, 3, 9, 3, 3, 3, 3, 7, 7, 7, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 3, 11, 11, 11, 0, 9, 9, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 65, 71, 71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
 
 # the opcodes the sweeps name (rows without kernels of their own)
 
@@ -436,6 +436,66 @@ def hardtanh_vjp0(x, y, g, c, c2):  # open interval: zero gradient at the bounds
 
 
 @njit(inline="always", error_model="numpy")
+def gt_scalar_fwd(x, c):
+    return 1.0 if x > c else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def gt_scalar_vjp0(x, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def lt_scalar_fwd(x, c):
+    return 1.0 if x < c else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def lt_scalar_vjp0(x, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def ge_scalar_fwd(x, c):
+    return 1.0 if x >= c else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def ge_scalar_vjp0(x, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def le_scalar_fwd(x, c):
+    return 1.0 if x <= c else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def le_scalar_vjp0(x, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def eq_scalar_fwd(x, c):
+    return 1.0 if x == c else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def eq_scalar_vjp0(x, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def ne_scalar_fwd(x, c):
+    return 1.0 if x != c else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def ne_scalar_vjp0(x, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
 def add_fwd(a, b, c):
     return a + c * b if c != 1 else a + b
 
@@ -646,6 +706,96 @@ def binary_cross_entropy_vjp1(a, b, y, g, c):  # the clamped logs: finite at p =
 
 
 @njit(inline="always", error_model="numpy")
+def gt_fwd(a, b, c):
+    return 1.0 if a > b else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def gt_vjp0(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def gt_vjp1(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def lt_fwd(a, b, c):
+    return 1.0 if a < b else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def lt_vjp0(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def lt_vjp1(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def ge_fwd(a, b, c):
+    return 1.0 if a >= b else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def ge_vjp0(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def ge_vjp1(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def le_fwd(a, b, c):
+    return 1.0 if a <= b else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def le_vjp0(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def le_vjp1(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def eq_fwd(a, b, c):
+    return 1.0 if a == b else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def eq_vjp0(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def eq_vjp1(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def ne_fwd(a, b, c):
+    return 1.0 if a != b else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def ne_vjp0(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
+def ne_vjp1(a, b, y, g, c):
+    return g * 0
+
+
+@njit(inline="always", error_model="numpy")
 def where_fwd(a, b, m, c):
     return a if m != 0 else b
 
@@ -841,6 +991,24 @@ def unary_fwd(op, A, px, po, n, c, c2):
     elif op == 79:  # hardtanh
         for i in range(n):
             y[i] = hardtanh_fwd(x[i], c, c2)
+    elif op == 146:  # gt_scalar
+        for i in range(n):
+            y[i] = gt_scalar_fwd(x[i], c)
+    elif op == 147:  # lt_scalar
+        for i in range(n):
+            y[i] = lt_scalar_fwd(x[i], c)
+    elif op == 148:  # ge_scalar
+        for i in range(n):
+            y[i] = ge_scalar_fwd(x[i], c)
+    elif op == 149:  # le_scalar
+        for i in range(n):
+            y[i] = le_scalar_fwd(x[i], c)
+    elif op == 150:  # eq_scalar
+        for i in range(n):
+            y[i] = eq_scalar_fwd(x[i], c)
+    elif op == 151:  # ne_scalar
+        for i in range(n):
+            y[i] = ne_scalar_fwd(x[i], c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -966,6 +1134,24 @@ def unary_vjp(op, A, G, px, po, n, c, c2):
     elif op == 79:  # hardtanh
         for i in range(n):
             gx[i] += hardtanh_vjp0(x[i], y[i], gy[i], c, c2)
+    elif op == 146:  # gt_scalar
+        for i in range(n):
+            gx[i] += gt_scalar_vjp0(x[i], y[i], gy[i], c)
+    elif op == 147:  # lt_scalar
+        for i in range(n):
+            gx[i] += lt_scalar_vjp0(x[i], y[i], gy[i], c)
+    elif op == 148:  # ge_scalar
+        for i in range(n):
+            gx[i] += ge_scalar_vjp0(x[i], y[i], gy[i], c)
+    elif op == 149:  # le_scalar
+        for i in range(n):
+            gx[i] += le_scalar_vjp0(x[i], y[i], gy[i], c)
+    elif op == 150:  # eq_scalar
+        for i in range(n):
+            gx[i] += eq_scalar_vjp0(x[i], y[i], gy[i], c)
+    elif op == 151:  # ne_scalar
+        for i in range(n):
+            gx[i] += ne_scalar_vjp0(x[i], y[i], gy[i], c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -1110,6 +1296,66 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
         else:
             for i in range(n):
                 A[po + i] = binary_cross_entropy_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 140:  # gt
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = gt_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = gt_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 141:  # lt
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = lt_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = lt_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 142:  # ge
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = ge_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = ge_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 143:  # le
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = le_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = le_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 144:  # eq
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = eq_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = eq_fwd(A[pa + i * sa], A[pb + i * sb], c)
+    elif op == 145:  # ne
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            for i in range(n):
+                y[i] = ne_fwd(xa[i], xb[i], c)
+        else:
+            for i in range(n):
+                A[po + i] = ne_fwd(A[pa + i * sa], A[pb + i * sb], c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -1576,6 +1822,204 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                 G[pa] += acc_a
             if need_b and sb == 0:
                 G[pb] += acc_b
+    elif op == 140:  # gt
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += gt_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += gt_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            acc_a = 0.0
+            acc_b = 0.0
+            for i in range(n):
+                if need_a:
+                    d = gt_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
+                if need_b:
+                    d = gt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
+    elif op == 141:  # lt
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += lt_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += lt_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            acc_a = 0.0
+            acc_b = 0.0
+            for i in range(n):
+                if need_a:
+                    d = lt_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
+                if need_b:
+                    d = lt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
+    elif op == 142:  # ge
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += ge_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += ge_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            acc_a = 0.0
+            acc_b = 0.0
+            for i in range(n):
+                if need_a:
+                    d = ge_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
+                if need_b:
+                    d = ge_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
+    elif op == 143:  # le
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += le_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += le_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            acc_a = 0.0
+            acc_b = 0.0
+            for i in range(n):
+                if need_a:
+                    d = le_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
+                if need_b:
+                    d = le_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
+    elif op == 144:  # eq
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += eq_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += eq_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            acc_a = 0.0
+            acc_b = 0.0
+            for i in range(n):
+                if need_a:
+                    d = eq_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
+                if need_b:
+                    d = eq_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
+    elif op == 145:  # ne
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            gy = G[po:po + n]
+            ga = G[pa:pa + n]
+            gb = G[pb:pb + n]
+            for i in range(n):
+                if need_a:
+                    ga[i] += ne_vjp0(xa[i], xb[i], y[i], gy[i], c)
+                if need_b:
+                    gb[i] += ne_vjp1(xa[i], xb[i], y[i], gy[i], c)
+        else:
+            acc_a = 0.0
+            acc_b = 0.0
+            for i in range(n):
+                if need_a:
+                    d = ne_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sa == 0:
+                        acc_a += d
+                    else:
+                        G[pa + i * sa] += d
+                if need_b:
+                    d = ne_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
+                    if sb == 0:
+                        acc_b += d
+                    else:
+                        G[pb + i * sb] += d
+            if need_a and sa == 0:
+                G[pa] += acc_a
+            if need_b and sb == 0:
+                G[pb] += acc_b
 
 
 @njit(cache=True, error_model="numpy")
@@ -1658,6 +2102,18 @@ def unary_fwd1(op, x, c, c2):
         return softplus_fwd(x, c, c2)
     elif op == 79:  # hardtanh
         return hardtanh_fwd(x, c, c2)
+    elif op == 146:  # gt_scalar
+        return gt_scalar_fwd(x, c)
+    elif op == 147:  # lt_scalar
+        return lt_scalar_fwd(x, c)
+    elif op == 148:  # ge_scalar
+        return ge_scalar_fwd(x, c)
+    elif op == 149:  # le_scalar
+        return le_scalar_fwd(x, c)
+    elif op == 150:  # eq_scalar
+        return eq_scalar_fwd(x, c)
+    elif op == 151:  # ne_scalar
+        return ne_scalar_fwd(x, c)
     return x * 0
 
 
@@ -1691,6 +2147,18 @@ def binary_fwd1(op, a, b, c):
         return copy_from_fwd(a, b, c)
     elif op == 88:  # binary_cross_entropy
         return binary_cross_entropy_fwd(a, b, c)
+    elif op == 140:  # gt
+        return gt_fwd(a, b, c)
+    elif op == 141:  # lt
+        return lt_fwd(a, b, c)
+    elif op == 142:  # ge
+        return ge_fwd(a, b, c)
+    elif op == 143:  # le
+        return le_fwd(a, b, c)
+    elif op == 144:  # eq
+        return eq_fwd(a, b, c)
+    elif op == 145:  # ne
+        return ne_fwd(a, b, c)
     return a * 0
 
 
@@ -1774,6 +2242,18 @@ def unary_vjp1(op, x, y, g, c, c2):
         return softplus_vjp0(x, y, g, c, c2)
     elif op == 79:  # hardtanh
         return hardtanh_vjp0(x, y, g, c, c2)
+    elif op == 146:  # gt_scalar
+        return gt_scalar_vjp0(x, y, g, c)
+    elif op == 147:  # lt_scalar
+        return lt_scalar_vjp0(x, y, g, c)
+    elif op == 148:  # ge_scalar
+        return ge_scalar_vjp0(x, y, g, c)
+    elif op == 149:  # le_scalar
+        return le_scalar_vjp0(x, y, g, c)
+    elif op == 150:  # eq_scalar
+        return eq_scalar_vjp0(x, y, g, c)
+    elif op == 151:  # ne_scalar
+        return ne_scalar_vjp0(x, y, g, c)
     return g * 0
 
 
@@ -1807,6 +2287,18 @@ def binary_vjp1(op, a, b, y, g, c):
         return copy_from_vjp0(a, b, y, g, c), copy_from_vjp1(a, b, y, g, c)
     elif op == 88:  # binary_cross_entropy
         return binary_cross_entropy_vjp0(a, b, y, g, c), binary_cross_entropy_vjp1(a, b, y, g, c)
+    elif op == 140:  # gt
+        return gt_vjp0(a, b, y, g, c), gt_vjp1(a, b, y, g, c)
+    elif op == 141:  # lt
+        return lt_vjp0(a, b, y, g, c), lt_vjp1(a, b, y, g, c)
+    elif op == 142:  # ge
+        return ge_vjp0(a, b, y, g, c), ge_vjp1(a, b, y, g, c)
+    elif op == 143:  # le
+        return le_vjp0(a, b, y, g, c), le_vjp1(a, b, y, g, c)
+    elif op == 144:  # eq
+        return eq_vjp0(a, b, y, g, c), eq_vjp1(a, b, y, g, c)
+    elif op == 145:  # ne
+        return ne_vjp0(a, b, y, g, c), ne_vjp1(a, b, y, g, c)
     return g * 0, g * 0
 
 

@@ -251,7 +251,7 @@ class Tape:
                     f"here (shape {list(t._shape)}, {t._dtype}): each thread records its own "
                     "graph, so gradients cannot flow back across threads. Build the graph "
                     "and call backward() in one thread, or pass .detach() to cut it.")
-            src = t._tape.value(t._slot, t._shape, t._dtype)
+            src = t._value()  # (a recorded bool mask reads its float slot)
         else:
             src = t._arr
         src = np.ascontiguousarray(src, dt.np).reshape(-1)
