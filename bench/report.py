@@ -36,7 +36,7 @@ LABELS = {"tapegrad": "tapegrad (eager)", "replay": "tapegrad.func (replay)", "t
           "numba": "Numba (by hand)"}
 WORKLOADS = ("seed", "seed_grad", "record_op", "sweep", "elementwise", "elementwise_rg",
              "rosenbrock", "scalar_ode", "rnn", "hvp", "train_logistic", "train_mlp",
-             "optim_adam", "optim_sgd_momentum")
+             "train_conv", "optim_adam", "optim_sgd_momentum")
 COMMAND = "python -m bench.report"
 
 # The figures tapegrad is tuned for, in the order of the summary table:
@@ -64,6 +64,8 @@ TARGETS = (
      "ratio", ("train_logistic", 0, "torch"), 1 / 3),
     ("MLP training step (batch 256, 784-256-256-10, Adam), vs PyTorch", "ratio",
      ("train_mlp", 0, "torch"), 1.0),
+    ("conv training step LeNet-5 batch 64, vs PyTorch", "ratio", ("train_conv", 0, "torch"),
+     1.5),
     ("Adam step, 100 parameters of 1,000 elements, vs PyTorch foreach", "ratio",
      ("optim_adam", 0, "torch"), 0.5),
     ("SGD momentum step, 100 parameters of 1,000 elements, vs PyTorch foreach", "ratio",

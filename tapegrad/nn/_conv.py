@@ -1,19 +1,19 @@
-"""Convolution and pooling as functions (torch.nn.functional's conv1d, conv2d, max_pool1d,
-max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d).
+"""Convolution as functions (torch.nn.functional's conv1d and conv2d); the pools, in
+tapegrad/nn/_pool.py, are re-exported from here.
 
-Built from recorded tapegrad ops only, so autograd needs nothing new:
-- conv: im2col by one integer gather from the flattened input (with one zero column
-  appended that padding positions read), one batched matmul with the reshaped weight
-  (groups become a batch dim of that matmul), a reshape and the bias add.
-- max pool: the window maxima are located in NumPy (-inf fills the padding), then one gather
-  picks the winning elements, so the gradient goes to exactly that element (the first
-  maximum of its window; NaN counts as the maximum).
-- avg pools (fixed and adaptive): separable, so out = A_h @ x @ A_w^T with constant
-  averaging matrices (one matmul per spatial dim).
-1-D forms run the 2-D ones on a height-1 input.
+- With something that requires grad (and grad mode on), a conv is one custom-Function
+  record (tapegrad/nn/_conv_fn.py): im2col by np.take of whole batch-innermost rows, one
+  BLAS product per group with the bias as the weight's last column, and a NumPy
+  backward (one product for the weight, one plus a strided col2im for the input).
+- The same computation as recorded ops (`_conv_recorded`: one INDEX gather of those
+  rows, one matmul record, one permute) is what create_graph=True differentiates, and
+  what a pinned tape records (tapegrad.func's recordings: replayable and savable).
+- Constants only: NumPy, nothing recorded.
+The patch positions are cached per geometry. 1-D forms run the 2-D ones on a height-1
+input.
 """
 
-import math
+import functools
 
 import numpy as np
 
@@ -22,9 +22,15 @@ from .._hints import IntOrTuple
 
 from ..movement import cat as _cat
 from ..recorder import check_tensor as _check_tensor
-from ..selection import gather as _gather
+from ..recorder import needs_grad, record
+from ._conv_fn import _ConvFunction, _rows
+from ..tape.tape import _local as _tape_local
 from ..tensor import Tensor
 from ..tensor import _from_array
+
+
+def _grad_on() -> bool:
+    return _tape_local.grad_enabled
 
 
 def _tup(v, n: int, name: str, op: str = "convolution") -> tuple:
@@ -142,18 +148,130 @@ def _conv_nd(input: Tensor, weight: Tensor, bias, stride, padding, dilation, gro
     pre = (1,) * (2 - nsp)
     sp2, ks2, st2, dl2, out2 = (pre + t for t in (sp, ks, st, dl, out))
     lo2 = (0,) * (2 - nsp) + lo
-    N, C = x._shape[0], x._shape[1]
-    plane, K, L = sp2[0] * sp2[1], ks2[0] * ks2[1], out2[0] * out2[1]
-    win = _windows(sp2, ks2, st2, lo2, dl2, out2)                       # (K, L)
-    chan = np.arange(C, dtype=np.int64)[:, None, None] * plane
-    idx = np.where(win[None] < 0, C * plane, chan + win[None])          # (C, K, L)
-    xe = _with_zero_column(x.reshape(N, C * plane))
-    cols = xe[:, idx.reshape(groups, Cg * K, L)]                        # (N, G, Cg*K, L)
-    w = weight.reshape(groups, O // groups, Cg * K)
-    y = (w @ cols).reshape((N, O) + out)
-    if bias is not None:
-        y = y + bias.reshape((1, O) + (1,) * nsp)
+    C = x._shape[1]
+    ones = bias is not None  # the bias joins the product: a row of ones under the patches
+    geo = (sp2, ks2, st2, lo2, dl2, out2)
+    pos, tail = _patch_positions(C, groups, *geo, ones)
+    if not (x._dtype.is_floating_point and _grad_on() and
+            (x._rg or weight._rg or ones and bias._rg)):
+        y = _conv_numpy(x, weight, bias, pos, tail, groups, out2, out)
+    elif _tape_local.tape.pinned:  # a tapegrad.func recording (or a sweep's Python step):
+        y = _conv_recorded(x, weight, bias, pos, tail, groups, geo, out)  # replayable ops
+    else:
+        def composite(x_, w_, b_):
+            return _conv_recorded(x_, w_, b_, pos, tail, groups, geo, out)
+
+        geom = (pos, tail) + geo + (groups, composite, out)
+        y = _ConvFunction.apply(x, weight, bias, geom)
     return y.squeeze(0) if unbatched else y
+
+
+def _conv_recorded(x, weight, bias, pos, tail, groups, geo, out):
+    """The convolution as recorded tapegrad ops (what create_graph differentiates):
+    the im2col gather (an INDEX record, batch innermost) or NumPy patches of a constant
+    input, then one matmul record with the bias as the last weight column."""
+    sp2, ks2, st2, lo2, dl2, out2 = geo
+    nsp, dt = len(out), x._dtype
+    N, C = x._shape[0], x._shape[1]
+    ones = bias is not None
+    L, O = out2[0] * out2[1], weight._shape[0]
+    CK = weight.numel() // max(O, 1)
+    w = weight.reshape(groups, O // groups, CK)
+    if ones:
+        w = _cat([w, bias.reshape(groups, O // groups, 1)], dim=2)     # (G, O/G, CK+1)
+    rows = CK + ones
+    if not needs_grad(x) and groups == 1:
+        # a constant input: its patches (N, CK+1, L) from NumPy, one product per sample
+        # written as (N, O, *out) directly
+        cols = _from_array(_patches_numpy(x._value().reshape((N, C) + sp2), (N, rows, L),
+                                          ks2, st2, lo2, dl2, out2, ones, False), dt, False)
+        return record("matmul_batched", (w, cols), (N, O) + out, dt,
+                      params=(O, rows, L, N, 0, rows * L))
+    shape = (groups, rows, L * N)
+    if needs_grad(x):  # batch innermost: the gather copies runs of N values
+        xt = x.permute(tuple(range(1, x.ndim)) + (0,))                   # (C, *sp, N)
+        if tail:  # padding reads a row of zeros appended to the input, the ones row ones
+            t = np.zeros((1 if sp2[0] * sp2[1] >= 2 else 2,) + xt._shape[1:], dt.np)
+            t.reshape(-1, N)[1] = 1  # rows C*H*W (zeros) and C*H*W+1 (ones) of xt
+            xt = _cat([xt, _from_array(t, dt, False)])
+        it = _from_array(pos.reshape(-1).astype(np.float64), _dtypes.float64, False)
+        cols = record("index_select", (xt,), shape, dt, positions=it,
+                      params=(0, 1, xt.numel() // max(N, 1), N, pos.size))
+    else:
+        cols = _from_array(_patches_numpy(x._value().reshape((N, C) + sp2), shape, ks2, st2,
+                                          lo2, dl2, out2, ones, True), dt, False)
+    # (G, O/G, CK+1) @ (G, CK+1, L*N) per group, written as (O, *out, N)
+    y = record("matmul_batched", (w, cols), (O,) + out + (N,), dt,
+               params=(O // groups, rows, L * N, groups, (O // groups) * rows if groups > 1
+                       else 0, rows * L * N if groups > 1 else 0))
+    return y.permute((nsp + 1,) + tuple(range(nsp + 1)))
+
+
+def _conv_numpy(x, weight, bias, pos, tail, groups, out2, out):
+    """The convolution of constants (nothing recorded): NumPy's im2col and matmul."""
+    N, O = x._shape[0], weight._shape[0]
+    wm = weight._value().reshape(groups, O // groups, -1)
+    if bias is not None:
+        wm = np.concatenate([wm, bias._value().reshape(groups, O // groups, 1)], axis=2)
+    L = pos.shape[2]
+    cols = np.take(_rows(x._value(), tail), pos, axis=0).reshape(groups, pos.shape[1], L * N)
+    with np.errstate(all="ignore"):
+        y = np.matmul(wm, cols).reshape(O, L, N)
+    y = np.ascontiguousarray(y.transpose(2, 0, 1)).reshape((N, O) + out)
+    return _from_array(y, x._dtype, False)
+
+
+@functools.lru_cache(maxsize=16)
+def _patch_positions(C: int, G: int, sp: tuple, ks: tuple, st: tuple, lo: tuple,
+                     dl: tuple, out: tuple, ones: bool) -> tuple:
+    """(positions, tail): the rows of the (C*H*W, N) batch-innermost input that the
+    im2col gather copies, a (G, C/G*K (+1 with ones), Ho*Wo) intp array in the order
+    (channel, kernel element) x output position, read-only, cached per geometry (C*K*L
+    entries, whatever the batch). Padding reads row C*H*W and the ones row C*H*W+1
+    (tail: the input needs those two rows appended)."""
+    plane, K, L = sp[0] * sp[1], ks[0] * ks[1], out[0] * out[1]
+    end = C * plane
+    win = _windows(sp, ks, st, lo, dl, out)                             # (K, L)
+    pos = (np.arange(C) * plane)[:, None, None] + win[None]             # (C, K, L)
+    pad = win < 0
+    tail = ones or bool(pad.any())
+    if pad.any():
+        pos = np.where(pad[None], end, pos)
+    pos = pos.reshape(G, (C // G) * K, L)
+    if ones:
+        pos = np.concatenate([pos, np.full((G, 1, L), end + 1, pos.dtype)], axis=1)
+    pos = np.ascontiguousarray(pos, np.intp)
+    pos.flags.writeable = False
+    return pos, tail
+
+
+def _patches_numpy(v: np.ndarray, shape: tuple, ks, st, lo, dl, out, ones: bool,
+                   batch_inner: bool) -> np.ndarray:
+    """The im2col matrix of a constant input v (N, C, H, W) in NumPy, with its rows of
+    ones (the bias): batch_inner, (G, (C/G, kh, kw), (Ho, Wo, N)) as the recorded gather
+    lays it out; else (N, (C, kh, kw), (Ho, Wo)). One strided slab copy per kernel
+    element from a zero-padded copy."""
+    N, C, H, W = v.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = ks, st, lo, dl, out
+    hp = max(H + ph, (Ho - 1) * sh + (kh - 1) * dh + 1)
+    wp = max(W + pw, (Wo - 1) * sw + (kw - 1) * dw + 1)
+    full = np.empty(shape, v.dtype)
+    if ones:
+        full[:, -1] = 1
+    if batch_inner:
+        G = shape[0]
+        xp = np.zeros((G, C // G, hp, wp, N), v.dtype)
+        xp[:, :, ph:ph + H, pw:pw + W] = v.transpose(1, 2, 3, 0).reshape(G, C // G, H, W, N)
+        cols = full[:, :shape[1] - ones].reshape(G, C // G, kh, kw, Ho, Wo, N)  # a view
+    else:
+        xp = np.zeros((N, C, hp, wp), v.dtype)
+        xp[:, :, ph:ph + H, pw:pw + W] = v
+        cols = full[:, :shape[1] - ones].reshape(N, C, kh, kw, Ho, Wo)  # a view
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i, j] = xp[:, :, i * dh:i * dh + (Ho - 1) * sh + 1:sh,
+                                  j * dw:j * dw + (Wo - 1) * sw + 1:sw]
+    return full
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
@@ -170,198 +288,6 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
     return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 1)
 
 
-def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """Output length of a pooling window sweep (PyTorch's formula, ceil_mode's last window
-    must start inside the input or the left padding)."""
-    num = n + 2 * p - d * (k - 1) - 1 + ((s - 1) if ceil_mode else 0)
-    o = num // s + 1
-    if ceil_mode and (o - 1) * s >= n + p:
-        o -= 1
-    return o
-
-
-def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode, nsp):
-    """Validated (x as (N*C, H, W) planes, lead shape, ks, st, pd, dl, out) for a pool."""
-    _check_tensor(input, op)
-    if input.ndim not in (nsp + 1, nsp + 2) or input.numel() == 0 and input.ndim == nsp + 1:
-        if nsp == 1:
-            raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor with optional 0 "
-                               f"dim batch size for input, but got:{list(input._shape)}")
-        raise RuntimeError(f"{op}: non-empty 3D or 4D (batch mode) tensor expected for input, "
-                           f"got {list(input._shape)}")
-    ks = _tup(kernel_size, nsp, "kernel_size", "pooling")
-    st = ks if stride is None or (isinstance(stride, (list, tuple)) and not stride) \
-        else _tup(stride, nsp, "stride", "pooling")
-    pd, dl = _tup(padding, nsp, "padding", "pooling"), _tup(dilation, nsp, "dilation", "pooling")
-    if any(v <= 0 for v in ks):
-        raise RuntimeError(f"{op}: kernel_size must be greater than zero, but got {list(ks)}")
-    if any(v <= 0 for v in st):
-        raise RuntimeError("stride should not be zero")
-    if any(v <= 0 for v in dl):
-        raise RuntimeError(f"{op}: dilation must be greater than zero, but got {list(dl)}")
-    for p, k, d in zip(pd, ks, dl):
-        if p < 0 or p > (d * (k - 1) + 1) // 2:
-            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
-                               f"pad={p}, kernel_size={k} and dilation={d}")
-    sp = tuple(input._shape[-nsp:])
-    out = tuple(_pool_out(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(sp, ks, st, pd, dl))
-    if any(o <= 0 for o in out):
-        lead = input._shape[-nsp - 1]
-        raise RuntimeError(f"Given input size: ({'x'.join(map(str, (lead,) + sp))}). "
-                           f"Calculated output size: ({'x'.join(map(str, (lead,) + out))}). "
-                           f"Output size is too small")
-    pre = (1,) * (2 - nsp)
-    return (input._shape[:-nsp], pre + sp, pre + ks, pre + st, (0,) * (2 - nsp) + pd,
-            pre + dl, pre + out)
-
-
-def _max_pool(op, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-              nsp):
-    lead, sp, ks, st, pd, dl, out = _pool_args(op, input, kernel_size, stride, padding,
-                                               dilation, ceil_mode, nsp)
-    plane, rows = sp[0] * sp[1], math.prod(lead)
-    win = _windows(sp, ks, st, pd, dl, out)                             # (K, L)
-    x2 = input.reshape(rows, plane)
-    v = x2._value()
-    dt = input._dtype
-    low = -np.inf if dt.is_floating_point else (False if dt == _dtypes.bool_ else
-                                                np.iinfo(dt.np).min)
-    ve = np.concatenate([v, np.full((rows, 1), low, v.dtype)], axis=1)
-    vals = ve[:, win]                                                   # (rows, K, L)
-    pick = np.argmax(vals, axis=1)                                      # (rows, L)
-    if dt.is_floating_point:  # a NaN wins its window (PyTorch propagates it)
-        nan = np.isnan(vals)
-        if nan.any():
-            pick = np.where(nan.any(axis=1), np.argmax(nan, axis=1), pick)
-    sel = win[pick, np.arange(win.shape[1])[None, :]]
-    if (sel < 0).any():  # the window held only the lowest value: take its first real element
-        first = win[np.argmax(win >= 0, axis=0), np.arange(win.shape[1])]
-        sel = np.where(sel < 0, first[None, :], sel)
-    shape = tuple(lead) + out[2 - nsp:]
-    y = _gather(x2, 1, _from_array(sel, _dtypes.int64, False)).reshape(shape)
-    if not return_indices:
-        return y
-    if nsp == 1:
-        sel = sel % sp[1]
-    return y, _from_array(np.ascontiguousarray(sel.reshape(shape)), _dtypes.int64, False)
-
-
-def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-    """Max over (kh, kw) windows of (N, C, H, W) or (C, H, W); padding counts as -inf.
-    return_indices also gives each maximum's flat index into its H*W plane."""
-    return _max_pool("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices, 2)
-
-
-def max_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-    """Max over length-k windows of (N, C, L) or (C, L); padding counts as -inf."""
-    return _max_pool("max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices, 1)
-
-
-def _avg_matrix(n: int, o: int, k: int, s: int, p: int, ceil_mode: bool,
-                count_include_pad: bool, npd) -> np.ndarray:
-    """(o, n) matrix of one dim's window weights: 1/count on the window's real positions."""
-    m = np.zeros((o, n), npd)
-    for i in range(o):
-        a = i * s - p
-        b = min(a + k, n + p)
-        cnt = b - a
-        a, b = max(a, 0), min(b, n)
-        m[i, a:b] = 1.0 / ((cnt if count_include_pad else b - a) or 1)
-    return m
-
-
-def _apply_separable(x: Tensor, mh: np.ndarray | None, mw: np.ndarray) -> Tensor:
-    """mh @ x @ mw.T over x's last two dims (mh None: the last dim only)."""
-    dt = x._dtype
-    y = x @ _from_array(np.ascontiguousarray(mw.T), dt, False)
-    if mh is not None:
-        y = _from_array(mh, dt, False) @ y
-    return y
-
-
-def _avg_pool(op, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-              divisor_override, nsp):
-    lead, sp, ks, st, pd, _, out = _pool_args(op, input, kernel_size, stride, padding, 1,
-                                              ceil_mode, nsp)
-    if not input._dtype.is_floating_point:
-        raise NotImplementedError(f"{op}: not implemented for '{input._dtype.name}' inputs "
-                                  f"in tapegrad (floating point only)")
-    if divisor_override is not None and int(divisor_override) == 0:
-        raise RuntimeError("divisor must be not zero")
-    npd = input._dtype.np
-    cip = count_include_pad and divisor_override is None
-    mats = [_avg_matrix(n, o, k, s, p, ceil_mode, cip, npd)
-            for n, o, k, s, p in zip(sp, out, ks, st, pd)]
-    if divisor_override is not None:  # plain window sums over the divisor
-        for m in mats:
-            m[m != 0] = 1.0
-        mats[1] = mats[1] / float(divisor_override)
-    return _apply_separable(input, mats[0] if nsp == 2 else None, mats[1])
-
-
-def avg_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
-    """Mean over (kh, kw) windows of (N, C, H, W) or (C, H, W) (zero padding, counted in
-    the divisor unless count_include_pad=False; divisor_override replaces the divisor)."""
-    return _avg_pool("avg_pool2d", input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override, 2)
-
-
-def avg_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Tensor:
-    """Mean over length-k windows of (N, C, L) or (C, L)."""
-    return _avg_pool("avg_pool1d", input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, None, 1)
-
-
-def _adaptive_matrix(n: int, o: int, npd) -> np.ndarray:
-    """(o, n) averaging matrix of window i = [floor(i*n/o), ceil((i+1)*n/o))."""
-    m = np.zeros((o, n), npd)
-    for i in range(o):
-        a, b = (i * n) // o, -((-(i + 1) * n) // o)
-        m[i, a:b] = 1.0 / (b - a)
-    return m
-
-
-def _adaptive_avg(op, input, output_size, nsp):
-    _check_tensor(input, op)
-    if input.ndim not in (nsp + 1, nsp + 2):
-        raise RuntimeError(f"{op}(): Expected {nsp + 1}D or {nsp + 2}D tensor, but got "
-                           f"{list(input._shape)}")
-    if not input._dtype.is_floating_point:
-        raise NotImplementedError(f"{op}: not implemented for '{input._dtype.name}' inputs")
-    sp = tuple(input._shape[-nsp:])
-    if isinstance(output_size, (list, tuple)):
-        if len(output_size) != nsp:
-            raise RuntimeError(f"{op}: output_size must be {nsp}")
-        os_ = tuple(n if o is None else int(o) for o, n in zip(output_size, sp))
-    else:
-        os_ = (int(output_size),) * nsp
-    if any(o < 0 for o in os_):
-        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 "
-                           f"but received {list(os_)}")
-    if any(n == 0 for n in sp) and input.numel() == 0:
-        raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
-                           f"dimensions, but input has sizes {list(input._shape)}")
-    npd = input._dtype.np
-    mats = [_adaptive_matrix(n, o, npd) for n, o in zip(sp, os_)]
-    return _apply_separable(input, mats[0] if nsp == 2 else None, mats[-1])
-
-
-def adaptive_avg_pool2d(input: Tensor, output_size: int | None | tuple[int | None, ...]) -> Tensor:
-    """Mean over the (Ho, Wo) grid of windows [floor(i*H/Ho), ceil((i+1)*H/Ho)) x ...;
-    output_size an int or a pair (None keeps that dim's size)."""
-    return _adaptive_avg("adaptive_avg_pool2d", input, output_size, 2)
-
-
-def adaptive_avg_pool1d(input: Tensor, output_size: int | tuple[int]) -> Tensor:
-    """Mean over the Lo windows [floor(i*L/Lo), ceil((i+1)*L/Lo)) of (N, C, L) or (C, L)."""
-    return _adaptive_avg("adaptive_avg_pool1d", input, output_size, 1)
+# the pools live in tapegrad/nn/_pool.py (they use _tup and _windows above)
+from ._pool import (_apply_separable, _pool_args, _pool_out, adaptive_avg_pool1d,  # noqa: E402,F401
+                    adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d)
