@@ -111,7 +111,9 @@ def numel(input: Tensor) -> int:
 __version__ = "0.1.0"
 
 from .device import accelerator, backends, cuda, device  # noqa: E402
-from . import func, nn, optim, utils  # noqa: E402  (they build on the names above)
+# tapegrad.nn, optim, utils and func are imported on first use (module __getattr__
+# below): `import tapegrad` for autograd alone does not pay for them (about 60 ms)
+_LAZY = frozenset(("func", "nn", "optim", "utils"))
 
 import sys as _sys  # noqa: E402
 
@@ -130,7 +132,12 @@ del annotations
 
 
 def __getattr__(name: str) -> object:
-    """A missing name: an AttributeError that says so when PyTorch has it (not yet here)."""
+    """A submodule imported on first use (nn, optim, utils, func), or an AttributeError
+    that says so when PyTorch has the name (not yet here)."""
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")  # (binds it here too)
     from ._pytorch_names import TORCH, unsupported
 
     raise unsupported("torch", name, TORCH, _sys.modules[__name__])

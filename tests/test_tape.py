@@ -1,5 +1,6 @@
 """The tape itself: compiled sweep call counts, constant memory, compaction, threads."""
 
+import gc
 import sys
 import threading
 import tracemalloc
@@ -36,11 +37,13 @@ def _python_calls(fn):
         if event in ("call", "c_call"):
             calls[0] += 1
 
+    gc.disable()  # a collection mid-call runs weakref callbacks: calls that are not fn's
     sys.setprofile(prof)
     try:
         fn()
     finally:
         sys.setprofile(None)
+        gc.enable()
     return calls[0]
 
 
