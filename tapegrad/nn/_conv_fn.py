@@ -94,6 +94,11 @@ class _ConvFunction(Function):
         return gx, gw, gb, None
 
 
+# its grad_fn as PyTorch names a convolution's (a custom Function's is `<Name>Backward`)
+_ConvFunction._backward_cls.__name__ = _ConvFunction._backward_cls.__qualname__ = \
+    "ConvolutionBackward0"
+
+
 def _col2im(gcols: np.ndarray, shape: tuple, sp, ks, st, lo, dl, out, G: int) -> np.ndarray:
     """The input gradient (N, C, H, W) from the patch gradient (G, Cg*K, Ho*Wo*N): each
     window element's slab added at its strided place in a padded buffer."""
