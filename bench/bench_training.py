@@ -1,7 +1,9 @@
 """Training steps with nn and optim, float32, tapegrad against PyTorch (one thread).
 
 Group `train_logistic`: 200 points, nn.Linear(2, 1) + nn.Sigmoid, nn.BCELoss, SGD with
-momentum 0.9: one step = forward, zero_grad, backward, opt.step().
+momentum 0.9: one step = forward, zero_grad, backward, opt.step(). Its `replay` and `jax`
+rows are the same step written against a compiled gradient (tapegrad.func, JAX jit) with
+the SGD update in NumPy.
 Group `train_mlp`: batch 256, 784-256-256-10 with ReLU, nn.CrossEntropyLoss, Adam.
 
 Both start from the same weights (drawn here in NumPy and copied into each library). The
@@ -90,6 +92,8 @@ def _load(T, module, arrays):
 
 
 def make_logistic(impl):
+    if impl in ("replay", "jax"):
+        return _logistic_compiled(impl)
     T = _lib(impl)
     nn = T.nn
     x, y, w, b = logistic_data()
@@ -111,6 +115,53 @@ def make_logistic(impl):
         opt.zero_grad()
         loss.backward()
         return loss.item(), tuple(p.grad for p in net.parameters())
+
+    return run, result
+
+
+def _logistic_compiled(impl):
+    """The logistic step as an optimizer loop written against a compiled gradient: the
+    value and gradient of the BCE loss in (w, b) from tapegrad.func (recorded once,
+    replayed) or JAX's jit, then SGD with momentum 0.9 in NumPy (PyTorch's update rule)."""
+    x, y, w0, b0 = logistic_data()
+    if impl == "replay":
+        import tapegrad as T
+
+        X, Y = T.tensor(x), T.tensor(y)
+
+        def loss_of(w, b):
+            return T.nn.functional.binary_cross_entropy(T.sigmoid(X @ w.t() + b).squeeze(), Y)
+
+        fg = T.func.value_and_grad(loss_of, argnums=(0, 1))
+    else:
+        from bench.common import load
+
+        jax = load("jax")
+        jnp = jax.numpy
+
+        def loss_of(w, b):
+            p = jax.nn.sigmoid(x @ w.T + b)[:, 0]
+            return -jnp.mean(y * jnp.log(p) + (1 - y) * jnp.log(1 - p))
+
+        g = jax.jit(jax.value_and_grad(loss_of, argnums=(0, 1)))
+
+        def fg(w, b):
+            v, (gw, gb) = g(w, b)
+            return float(v), (np.asarray(gw), np.asarray(gb))
+
+    params, velocity = [w0.copy(), b0.copy()], [np.zeros_like(w0), np.zeros_like(b0)]
+    fg(*params)  # records (tapegrad) or compiles (JAX) outside the timed region
+
+    def run():
+        loss, grads = fg(*params)
+        for p, v, gr in zip(params, velocity, grads):
+            v *= 0.9
+            v += gr
+            p -= np.float32(0.05) * v
+        return loss
+
+    def result():
+        return fg(w0, b0)
 
     return run, result
 
@@ -151,7 +202,10 @@ def bench_training_crosscheck():
                                         atol=1e-5)
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+LOGISTIC_IMPLS = ("tapegrad", "replay", "torch", "jax")
+
+
+@pytest.mark.parametrize("impl", LOGISTIC_IMPLS)
 def bench_train_logistic(benchmark, impl):
     time_case(benchmark, "train_logistic", impl, lambda impl: make_logistic(impl),
               logistic_reference(), rtol=1e-4, atol=1e-5, info={"points": N_LOGISTIC})

@@ -79,6 +79,8 @@ TARGETS = (
      ("scalar_ode", 0, "casadi", "replay"), 1.0),
     ("replay: tanh RNN h32 T100, vs JAX", "ratio", ("rnn", 0, "jax", "replay"), 1.0),
     ("replay: hvp rosenbrock n=1,000, vs JAX", "ratio", ("hvp", 0, "jax", "replay"), 1.0),
+    ("replay: logistic regression step (value and gradient, NumPy SGD), vs JAX", "ratio",
+     ("train_logistic", 0, "jax", "replay"), 1.0),
     ("eager double backward: hvp rosenbrock n=1,000, vs PyTorch", "ratio",
      ("hvp", 0, "torch"), 0.5),
     ("seed after a dropped 10,000-record graph, vs a fresh process", "history",
