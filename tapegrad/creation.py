@@ -237,6 +237,9 @@ def eye(n: int, m: int | None = None, *, dtype: DType = None, requires_grad: boo
     """The n x m (m defaults to n) identity matrix, as torch.eye."""
     dt = dtype or dtypes.get_default_dtype()
     _check_rg(dt, requires_grad)
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and v < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
     return _from_array(np.eye(n, m, dtype=dt.np), dt, requires_grad)
 
 

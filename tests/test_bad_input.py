@@ -338,6 +338,11 @@ ROWS = [
      r"tensor\(\).*expected sequence of length 2 at dim 1 \(got 1\)"),
     ("tensor-str", lambda: torch.tensor("abc"), TypeError, r"tensor\(\).*str"),
     ("tensor-nested-str", lambda: torch.tensor([1.0, "x"]), TypeError, r"tensor\(\).*str"),
+    ("eye-negative-n", lambda: torch.eye(-1), RuntimeError, r"n must be greater or equal to 0"),
+    ("eye-negative-m", lambda: torch.eye(2, -3), RuntimeError, r"m must be greater or equal"),
+    ("linspace-negative-steps", lambda: torch.linspace(0, 1, -1), RuntimeError, r"."),
+    ("randint-empty-range", lambda: torch.randint(5, 2, (3,)), RuntimeError, r"."),
+    ("arange-zero-step", lambda: torch.arange(0, 10, 0), RuntimeError, r"."),
 ]
 
 
