@@ -60,6 +60,8 @@ add, sub, mul, div, pow, matmul, mm, bmm, mv, cat, stack = map(  # out= as in Py
 concat = concatenate = cat
 true_divide = divide = div
 multiply, subtract, negative = mul, sub, neg
+from .tensor_extras import (addcdiv, addcmul, broadcast_tensors, cross, dist,  # noqa: E402
+                            logspace, take, tril_indices, triu_indices)
 from .composite2 import (ceil, cummax, cummin, cumprod, fix, floor, frac, histc, hypot,  # noqa
                          index_add, kthvalue, logaddexp, logaddexp2, logcumsumexp, median,
                          mode, nanmedian, round, trunc)

@@ -200,6 +200,15 @@ def _bind():
     for op in ("add", "sub", "mul"):
         setattr(T, f"__i{op}__", _inplace_method(f"__i{op}__", getattr(F, op), op in _SAVE_SELF))
     T.__itruediv__ = _inplace_method("__itruediv__", F.div, True)
+    # the in-place forms of the elementwise math (x.exp_(), x.sqrt_(), ...) and pow_, as
+    # PyTorch has them; the activations' own (relu_, ...) are bound where they are defined
+    for name in ("neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "abs", "log1p",
+                 "expm1", "rsqrt", "sign", "log2", "log10", "erf", "tan", "asin", "acos",
+                 "atan", "sinh", "cosh"):
+        fn = F.UNARY_FUNCTIONS.get(name) or getattr(F, name, None)
+        if fn is not None and not hasattr(T, name + "_"):
+            setattr(T, name + "_", _inplace_method(name + "_", fn))
+    T.pow_ = _inplace_method("pow_", F.pow, True)
 
 
 _bind()

@@ -1,0 +1,136 @@
+"""Short compositions PyTorch programs reach for: addcmul/addcdiv, cross, dist,
+broadcast_tensors, logspace, take, tril/triu_indices, Tensor.unflatten and .stride.
+
+Each is built from recorded ops (its gradient comes with them) or, for index and stride
+helpers, from NumPy (no gradient, as in PyTorch)."""
+
+import numpy as np
+
+from . import dtypes
+from .tensor import Tensor, _dim, _from_array
+
+__all__ = ["addcmul", "addcdiv", "cross", "dist", "broadcast_tensors", "logspace", "take",
+           "tril_indices", "triu_indices"]
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
+    """input + value * tensor1 * tensor2, elementwise with broadcasting."""
+    return input + (tensor1 * tensor2) * value
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
+    """input + value * tensor1 / tensor2, elementwise with broadcasting."""
+    return input + (tensor1 / tensor2) * value
+
+
+def cross(input: Tensor, other: Tensor, dim: "int | None" = None) -> Tensor:
+    """The cross product of 3-vectors along `dim` (default: the first dim of size 3, as
+    torch.cross without dim), with broadcasting."""
+    from .movement import stack
+
+    shape = tuple(np.broadcast_shapes(input._shape, other._shape))
+    if dim is None:
+        dim = next((i for i, n in enumerate(shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError(f"no dimension of size 3 in input (shapes {list(input._shape)} "
+                               f"and {list(other._shape)})")
+    d = _dim(dim, len(shape), "cross")
+    if shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                           f"{input._shape[d] if d < len(input._shape) else 1} and "
+                           f"{other._shape[d] if d < len(other._shape) else 1}")
+    a, b = input.expand(*shape), other.expand(*shape)
+    ax = [a.select(d, i) for i in range(3)]
+    bx = [b.select(d, i) for i in range(3)]
+    return stack([ax[1] * bx[2] - ax[2] * bx[1], ax[2] * bx[0] - ax[0] * bx[2],
+                  ax[0] * bx[1] - ax[1] * bx[0]], d)
+
+
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
+    """The p-norm of input - other (broadcast), as torch.dist."""
+    return (input - other).norm(p)
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple:
+    """The tensors expanded to their common broadcast shape (views when nothing needs grad),
+    as torch.broadcast_tensors."""
+    from .composite import broadcast_shapes
+
+    shape = tuple(broadcast_shapes(*(t._shape for t in tensors)))
+    return tuple(t.expand(*shape) for t in tensors)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *,
+             dtype: "dtypes.dtype | None" = None, requires_grad: bool = False,
+             device: object = None) -> Tensor:
+    """base ** linspace(start, end, steps), as torch.logspace."""
+    from .ranges import linspace
+
+    exps = linspace(start, end, steps, dtype=dtypes.float64)
+    dt = dtype or dtypes.get_default_dtype()
+    v = np.power(float(base), exps.numpy()).astype(dt.np)
+    return _from_array(v, dt, requires_grad)
+
+
+def take(input: Tensor, index: Tensor) -> Tensor:
+    """input read as flat (row-major) at `index`, in index's shape, as torch.take."""
+    return input.reshape(-1)[index]
+
+
+def _indices(fn, row, col, offset, dtype):
+    r, c = fn(row, offset, col)
+    dt = dtype or dtypes.int64
+    return _from_array(np.stack([r, c]).astype(dt.np), dt, False)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: "dtypes.dtype | None" = None,
+                 device: object = None) -> Tensor:
+    """The 2 x N (row, column) indices of the lower triangle of a row x col matrix."""
+    return _indices(np.tril_indices, row, col, offset, dtype)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: "dtypes.dtype | None" = None,
+                 device: object = None) -> Tensor:
+    """The 2 x N (row, column) indices of the upper triangle of a row x col matrix."""
+    return _indices(np.triu_indices, row, col, offset, dtype)
+
+
+def _unflatten(self: Tensor, dim: int, sizes: "tuple | list") -> Tensor:
+    """dim split into `sizes` (one may be -1), as torch.Tensor.unflatten."""
+    d = _dim(dim, self.ndim, "unflatten")
+    sh = self._shape
+    return self.reshape(sh[:d] + tuple(sizes) + sh[d + 1:])
+
+
+def _stride(self: Tensor, dim: "int | None" = None) -> "tuple | int":
+    """Element strides (a NumPy view's own; a value on the tape is contiguous)."""
+    if self._tape is None and self._arr is not None:
+        st = tuple(s // self._arr.itemsize for s in self._arr.strides)
+    else:
+        st, acc = [], 1
+        for n in reversed(self._shape):
+            st.append(acc)
+            acc *= n
+        st = tuple(reversed(st))
+    return st if dim is None else st[_dim(dim, max(self.ndim, 1), "stride")]
+
+
+def _addcmul_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
+    """In place: self = addcmul(self, tensor1, tensor2, value=value); returns self."""
+    return self.copy_(addcmul(self, tensor1, tensor2, value=value))
+
+
+def _addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
+    """In place: self = addcdiv(self, tensor1, tensor2, value=value); returns self."""
+    return self.copy_(addcdiv(self, tensor1, tensor2, value=value))
+
+
+def _bind():
+    T = Tensor
+    T.addcmul, T.addcdiv, T.cross, T.dist, T.take = addcmul, addcdiv, cross, dist, take
+    T.addcmul_, T.addcdiv_ = _addcmul_, _addcdiv_
+    T.unflatten, T.stride = _unflatten, _stride
+    for name in ("addcmul_", "addcdiv_", "unflatten", "stride"):
+        getattr(T, name).__name__ = getattr(T, name).__qualname__ = name
+
+_bind()
