@@ -365,9 +365,7 @@ def _peek(t):
     recorded program does not depend on it."""
     if t._tape is None:
         return t._arr
-    tape = t._tape
-    off, n = tape.S[t._slot, S_OFF], tape.S[t._slot, S_NUMEL]
-    return tape.A[t._dtype.code][off:off + n].reshape(t._shape)
+    return t._tape.peek(t._slot, t._shape, t._dtype)
 
 
 def _from_array(arr, dt, rg):

@@ -28,7 +28,9 @@ def cross(input: Tensor, other: Tensor, dim: "int | None" = None) -> Tensor:
     torch.cross without dim), with broadcasting."""
     from .movement import stack
 
-    shape = tuple(np.broadcast_shapes(input._shape, other._shape))
+    from .composite import broadcast_shapes
+
+    shape = tuple(broadcast_shapes(input._shape, other._shape))
     if dim is None:
         dim = next((i for i, n in enumerate(shape) if n == 3), None)
         if dim is None:

@@ -285,10 +285,6 @@ def backward(tensors: "Tensor | Sequence[Tensor]",
              retain_graph: "bool | None" = None, create_graph: bool = False,
              inputs: "Tensor | Sequence[Tensor] | None" = None) -> None:
     """torch.autograd.backward: accumulate d(tensors)/d(leaf) into each leaf's .grad."""
-    if create_graph:  # the backward pass recorded on the tape (higher.py)
-        from . import higher
-
-        return higher.backward(tensors, grad_tensors, retain_graph, inputs)
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
     if grad_tensors is None:
         grad_tensors = (None,) * len(tensors)
@@ -297,6 +293,10 @@ def backward(tensors: "Tensor | Sequence[Tensor]",
     if len(grad_tensors) != len(tensors):
         raise RuntimeError(f"grad_tensors has {len(grad_tensors)} elements but tensors has "
                            f"{len(tensors)}")
+    if create_graph:  # the backward pass recorded on the tape (higher.py)
+        from . import higher
+
+        return higher.backward(tensors, grad_tensors, retain_graph, inputs)
     if len(tensors) == 1 and grad_tensors[0] is None and inputs is None:
         t = tensors[0]  # loss.backward(): the common case, without the general checks
         tape = t._tape
@@ -396,11 +396,6 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
     """torch.autograd.grad: the gradients of outputs w.r.t. inputs, as new tensors."""
     if is_grads_batched:
         raise NotImplementedError("grad: is_grads_batched=True is not supported yet")
-    if create_graph:  # the backward pass recorded on the tape (higher.py)
-        from . import higher
-
-        return higher.grad(outputs, inputs, grad_outputs, retain_graph, allow_unused,
-                           materialize_grads)
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
     single = isinstance(inputs, Tensor)
     inputs = (inputs,) if single else tuple(inputs)
@@ -410,6 +405,11 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
         grad_outputs = (grad_outputs,)
     if allow_unused is None:
         allow_unused = materialize_grads
+    if create_graph:  # the backward pass recorded on the tape (higher.py)
+        from . import higher
+
+        return higher.grad(outputs, inputs, grad_outputs, retain_graph, allow_unused,
+                           materialize_grads)
     t = outputs[0]
     if len(outputs) == 1 and grad_outputs[0] is None and t._rg and t._tape is not None \
             and t._tape is current() and t._shape in _SCALAR_SHAPES:

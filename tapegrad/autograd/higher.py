@@ -388,15 +388,8 @@ def _store(t, g):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, inputs=None):
     """backward(create_graph=True): `.grad` of the leaves (and retained tensors) gets
-    gradients that carry their own graph."""
-    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
-    if grad_tensors is None:
-        grad_tensors = (None,) * len(tensors)
-    elif isinstance(grad_tensors, Tensor):
-        grad_tensors = (grad_tensors,)
-    if len(grad_tensors) != len(tensors):
-        raise RuntimeError(f"grad_tensors has {len(grad_tensors)} elements but tensors has "
-                           f"{len(tensors)}")
+    gradients that carry their own graph. `tensors` and `grad_tensors` come as
+    engine.backward checked them (tuples of one length)."""
     tape, roots, _ = engine._roots(tensors, grad_tensors, "backward")
     retain = True if retain_graph is None else bool(retain_graph)
     if inputs is not None:
@@ -442,15 +435,11 @@ def _check_inputs(inputs):
 
 
 def grad(outputs, inputs, grad_outputs, retain_graph, allow_unused, materialize_grads):
-    """autograd.grad(create_graph=True): gradients that carry their own graph."""
-    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
-    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    """autograd.grad(create_graph=True): gradients that carry their own graph. Sequences
+    in (engine.grad normalized the user's arguments); grad_outputs None means ones."""
+    outputs, inputs = tuple(outputs), tuple(inputs)
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
-    elif isinstance(grad_outputs, Tensor):
-        grad_outputs = (grad_outputs,)
-    if allow_unused is None:
-        allow_unused = materialize_grads
     tape, roots, _ = engine._roots(outputs, grad_outputs, "grad")
     _check_inputs(inputs)
     retain = True if retain_graph is None else bool(retain_graph)

@@ -157,18 +157,43 @@ class Variant:
         fails (the caller records a new variant)."""
         if self._fwd is None:
             self._plan()
+        self._write(arrays)
+        self._fwd(*self._fwd_args)
+        return self._guards_hold()
+
+    def _write(self, arrays):
+        """The new inputs into their slots."""
         A = self.tape.A
         for (code, off, n), a in zip(self._ins, arrays):
             if n == 1:
-                A[code][off] = a.flat[0]
+                A[code][off] = a.item()
             else:
                 A[code][off:off + n] = a.reshape(-1)
-        self._fwd(*self._fwd_args)
+
+    def _guards_hold(self):
+        """After a forward sweep: does every guarded value come out as recorded? (The
+        first one that does not is left in `failed`.)"""
+        A = self.tape.A
         for code, off, want, n, s in self._guards:
             if not np.array_equal(A[code][off:off + n].view(np.uint8), want):
                 self.failed = s
                 return False
         return True
+
+    def _adjoints(self, argnums):
+        """The inputs' adjoints after a reverse sweep from the output (copies)."""
+        tape = self.tape
+        MARK, G = tape.MARK, tape.G
+        out = []
+        for i in argnums:
+            code, off, n = self._ins[i]
+            shape = self._shapes[i]
+            if MARK.item(self.in_slots[i]):
+                g = G[code][off:off + n].copy()
+                out.append(g if len(shape) == 1 else g.reshape(shape))
+            else:
+                out.append(np.zeros(shape, tape.A[code].dtype))
+        return out
 
     def output(self, j=None):
         """The output's value after `forward` (extra output j if given): a float for a 0-d
@@ -203,15 +228,7 @@ class Variant:
         else:  # the engine's two compiled passes, called directly
             status, tape.families, _, top, bottom = self._mark(*self._mark_args, seed)
             engine._reverse(tape, top, bottom, top, True)
-        out = []
-        MARK, G = tape.MARK, tape.G
-        for i, shape in zip(argnums, shapes):
-            code, off, n = self._ins[i]
-            if MARK.item(self.in_slots[i]):
-                out.append(G[code][off:off + n].reshape(shape).copy())
-            else:
-                out.append(np.zeros(shape, tape.A[code].dtype))
-        return out
+        return self._adjoints(argnums)
 
 
     def replay_grad(self, arrays, argnums):
@@ -226,27 +243,14 @@ class Variant:
             if not self.forward(arrays):
                 return None
             return self.output(), self.gradients(argnums)
-        fn, args, A, G, MARK, scalar_out = fused
-        for (code, off, n), a in zip(self._ins, arrays):
-            if n == 1:
-                A[code][off] = a.item()
-            else:
-                A[code][off:off + n] = a.reshape(-1)
+        fn, args, scalar_out = fused
+        self._write(arrays)
         fn(*args)  # (its status: mark's checks cannot fail on a tape nothing else touches)
-        for code, off, want, n, s in self._guards:
-            if not np.array_equal(A[code][off:off + n].view(np.uint8), want):
-                self.failed = s
-                return None
-        out = []
-        for i in argnums:
-            code, off, n = self._ins[i]
-            if MARK.item(self.in_slots[i]):
-                g = G[code][off:off + n].copy()
-                shape = self._shapes[i]
-                out.append(g if len(shape) == 1 else g.reshape(shape))
-            else:
-                out.append(np.zeros(self._shapes[i], A[code].dtype))
-        return (float(A[scalar_out[0]][scalar_out[1]]) if scalar_out else self.output()), out
+        if not self._guards_hold():
+            return None
+        value = float(self.tape.A[scalar_out[0]][scalar_out[1]]) if scalar_out else \
+            self.output()
+        return value, self._adjoints(argnums)
 
     def _fuse(self):
         """Plan the one-call replay (see replay_grad); False when the tape cannot take it."""
@@ -266,7 +270,7 @@ class Variant:
         S = tape.S
         scalar_out = (S.item(self.out, S_DTYPE), S.item(self.out, S_OFF)) \
             if self.value.ndim == 0 else None
-        self._fused = (_fast(replay1, *args), args, tape.A, tape.G, tape.MARK, scalar_out)
+        self._fused = (_fast(replay1, *args), args, scalar_out)
         return self._fused
 
 

@@ -290,10 +290,15 @@ class Tape:
             loads.append((self, entry))
 
     # ---- reading values -----------------------------------------------------------------
+    def peek(self, slot, shape, dt):
+        """NumPy view of a slot's value (valid until the tape is next compacted), for code
+        whose result does not depend on it (an argument check): never a guard."""
+        off, n = self.S[slot, S_OFF], self.S[slot, S_NUMEL]
+        return self.A[dt.code][off:off + n].reshape(shape)
+
     def value(self, slot, shape, dt):
         """NumPy view of a slot's value (valid until the tape is next compacted)."""
-        off, n = self.S[slot, S_OFF], self.S[slot, S_NUMEL]
-        v = self.A[dt.code][off:off + n].reshape(shape)
+        v = self.peek(slot, shape, dt)
         if self.reads is not None:  # a traced function reads a value: a guard (tapegrad.func)
             self.reads.read(slot, v)
         return v
