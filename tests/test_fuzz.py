@@ -1,4 +1,4 @@
-"""Random programs from the op table (tests/fuzz_programs.py), checked three ways:
+"""Random programs from the op table (tests/fuzz_programs.py), checked four ways:
 
 1. values equal a NumPy reference, requires_grad is PyTorch's rule, and the reverse
    sweep's gradients (the leaves' .grad, and the .grad of values that retain_grad())
@@ -11,7 +11,11 @@
    gradients (leaves and retained) and grad_fn names (float64, rtol 1e-10), and the
    finite-difference reference of check 1 agrees with PyTorch's gradients (so a failure of
    check 1 that check 3 does not share is tapegrad's, not the reference's); skipped without
-   torch.
+   torch;
+4. the program as a function of its leaves, recorded by tapegrad.func and replayed at
+   perturbed leaves, gives the eager value and gradient there bit for bit (a failed guard
+   records another variant, an in-place write runs eagerly: each must still be right);
+   FUZZ_FUNC_EXAMPLES programs per flavor (default FUZZ_EXAMPLES / 5).
 
 Hypothesis draws the programs with a fixed seed (derandomize) and shrinks a failure to a
 minimal program, printed as a runnable script. FUZZ_EXAMPLES scales the number of programs
@@ -317,3 +321,46 @@ def test_known_matrix_at_batched_grad_fn():
     a = tg.ones(2, 3, dtype=tg.float64, requires_grad=True)
     b = tg.ones(4, 3, 2, dtype=tg.float64)
     assert _name(a @ b) == "CloneBackward0"
+
+
+# ---- 4: tapegrad.func replays each program at new leaves as eager computes there --------
+N_FUNC = int(os.environ.get("FUZZ_FUNC_EXAMPLES", str(N // 5)))
+
+
+def check_func_replay(program):
+    """The program as a function of its leaves, recorded by tapegrad.func at the drawn
+    leaves and called at perturbed ones: its value and gradient equal an eager run there
+    (bit for bit: the same kernels), whether it replays, records another variant (a guard
+    failed: detach, .data, no_grad reads) or falls back to eager (an in-place write, a
+    custom Function). Worker threads (`in_thread`) are left out: a recording is one
+    thread's tape."""
+    if any("in_thread" in s.src for s in program.steps):
+        return
+    n = len(program.leaves)
+
+    def f(*xs):
+        return run(program, tg, list(xs))[-1]
+
+    fg = tg.func.value_and_grad(f, argnums=tuple(range(n)))
+    rng = np.random.default_rng(len(program.steps))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the one warning of an eager fallback)
+        fg(*program.leaves)
+        for _ in range(2):
+            moved = [a * (1 + 1e-3 * rng.standard_normal(a.shape)) for a in program.leaves]
+            value, grads = fg(*moved)
+            leaves = _leaves(tg, moved)
+            loss = run(program, tg, leaves)[-1]
+            loss.backward()
+            assert np.array_equal(np.asarray(value), loss.detach().numpy()), (value, loss)
+            for k, (g, t) in enumerate(zip(grads, leaves)):
+                want = np.zeros_like(g) if t.grad is None else t.grad.numpy()
+                assert np.array_equal(g, want), f"v{k}: replay {g} vs eager {want}"
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@settings(max_examples=N_FUNC, **SETTINGS)
+@given(data=st.data())
+def test_fuzz_func_replay(flavor, data):
+    program = data.draw(programs(flavor), label="program")
+    check_func_replay(program)
