@@ -79,7 +79,9 @@ def test_round_trip_in_this_process(name, tmp_path):
     assert isinstance(g, func.Loaded) and g.kind == f.kind and g.variants == 1
     for args in calls:
         assert _same(g(*args), f(*args)), name
-    assert str(g.tape).splitlines()[:-1] == str(f.tape).splitlines()[:-1]
+    records = [line for line in str(f.tape).splitlines() if not line.startswith("-- ")]
+    assert [line for line in str(g.tape).splitlines() if not line.startswith("-- ")] == records
+    assert str(g.tape).splitlines()[-1] == str(f.tape).splitlines()[-1]  # the same plan
     if name == "value_and_grad":  # .batch, and loading from a file object
         assert _same(g.batch(X5), f.batch(X5))
         with open(path, "rb") as fh:

@@ -50,10 +50,14 @@ class Compiled:
     `.tape` is the tape of the latest recording (print it for its Wengert listing),
     `.variants` the number of recordings made so far."""
 
-    def __init__(self, f: Callable, argnums: Argnums, kind: str, max_variants: int = 8):
+    def __init__(self, f: Callable, argnums: Argnums, kind: str, max_variants: int = 8,
+                 has_aux: bool = False):
         if not callable(f):
             raise TypeError(f"tapegrad.func.{kind}: expected a function, got {type(f).__name__}")
         self.f, self.kind, self.max_variants = f, kind, max_variants
+        if has_aux and kind not in ("grad", "value_and_grad", "vjp"):
+            raise TypeError(f"tapegrad.func.{kind}: has_aux is for grad, value_and_grad and vjp")
+        self.has_aux = bool(has_aux)
         self.single = isinstance(argnums, int)
         self.argnums = (argnums,) if self.single else tuple(argnums)
         if not self.argnums or not all(isinstance(i, int) for i in self.argnums):
@@ -76,12 +80,14 @@ class Compiled:
                     break
             else:
                 kind = self.kind
-                if kind == "value_and_grad" or kind == "grad":  # one compiled call
+                if kind in _ONE_CALL:  # one compiled call
                     for v in variants:
                         r = v.replay_grad(args, wrt)
                         if r is not None:
                             g = r[1][0] if self.single else tuple(r[1])
-                            return g if kind == "grad" else (r[0], g)
+                            if self.has_aux:
+                                return self._with_aux(v, r[0], g)
+                            return (r[0], g) if kind == "value_and_grad" else g
                 else:
                     for v in variants:
                         if v.forward(args):
@@ -125,6 +131,7 @@ class Compiled:
                 if v.unsafe is None and not v.python:
                     variants.insert(0, v)
                     self._last = v
+                    v.prepare(self.kind in _ONE_CALL)  # plan it now (the listing shows it)
                     return self._answer(v, wrt, arrays, nargs)
                 self._go_eager(v)
             else:
@@ -133,7 +140,9 @@ class Compiled:
         return self._answer(v, wrt, arrays, nargs)
 
     def _record(self, arrays, statics, nargs, key=None):
-        v = Variant(_PROGRAMS[self.kind](self.f, nargs), arrays, statics, self.kind)
+        program = (_aux_program if self.has_aux else _PROGRAMS[self.kind])(self.f, nargs)
+        v = Variant(program, arrays, statics, self.kind)
+        v.aux_tree = getattr(program, "tree", None)
         v.key = key  # the call signature it answers (what `save` writes)
         return v
 
@@ -151,6 +160,9 @@ class Compiled:
 
     def _answer(self, v, wrt, arrays, nargs):
         kind = self.kind
+        if self.has_aux:
+            seed = _seed(arrays[-1], v.value) if kind == "vjp" else _NO_SEED
+            return self._with_aux(v, v.output(), self._pack(v.gradients(wrt, seed)))
         if kind == "grad":
             return self._pack(v.gradients(wrt))
         if kind == "value_and_grad":
@@ -174,6 +186,14 @@ class Compiled:
 
     def _pack(self, grads):
         return grads[0] if self.single else tuple(grads)
+
+    def _with_aux(self, v, value, g):
+        """The answer of a has_aux transform: torch.func's layout, the aux output's tensors
+        as arrays (values the replay recomputed)."""
+        aux = _rebuild(v.aux_tree, [v.output(j) for j in range(len(v.extras))])
+        if self.kind == "grad":
+            return g, aux
+        return ((value, aux), g) if self.kind == "value_and_grad" else (value, g, aux)
 
     # ---- inspection --------------------------------------------------------------------
     @property
@@ -214,6 +234,8 @@ class Compiled:
         return f"<tapegrad.func.{self.kind} of {self.__name__}: {self.variants} recording(s)>"
 
 
+_ONE_CALL = ("value_and_grad", "grad", "hvp")  # kinds answered by Variant.replay_grad
+_NO_SEED = np.zeros(0)
 _EXTRA_ARGS = {"grad": 0, "value_and_grad": 0, "vjp": 1, "jacrev": 0, "hessian": 0,
                "hvp": 1, "jvp": 1}
 
@@ -286,27 +308,98 @@ def _jvp_program(f, n):
     return program
 
 
+def _aux_program(f, n):
+    """f returns (output, aux): aux's tensors become the recording's extra outputs, its
+    other items are kept as recorded (a value computed off the tape from a read value is
+    guarded by that read)."""
+    def program(*xs):
+        from ..tensor import Tensor
+
+        r = f(*xs[:n])
+        if not isinstance(r, tuple) or len(r) != 2:
+            raise TypeError("tapegrad.func: a function transformed with has_aux=True must "
+                            f"return a tuple (output, aux), got {type(r).__name__}")
+        out, aux = r
+        leaves, tree = _flatten(aux)
+        tensors = [t for t in leaves if isinstance(t, Tensor)]
+        program.tree = (tree, [_AuxTensor(t._dtype.np) if isinstance(t, Tensor) else t
+                               for t in leaves])
+        return out, [_as_extra(t) for t in tensors]
+    return program
+
+
+def _as_extra(t):
+    """An aux tensor as a float tensor the recording can read back (integers and bools
+    are computed off the tape: their recorded value is the value)."""
+    return t if t._dtype.is_floating_point else t.detach().double()
+
+
+def _flatten(aux):
+    """(the leaves of aux: tensors and other values, its structure) for tuples, lists and
+    dicts of leaves, nested."""
+    if isinstance(aux, (tuple, list)):
+        parts = [_flatten(a) for a in aux]
+        return [x for p in parts for x in p[0]], (type(aux), [p[1] for p in parts])
+    if isinstance(aux, dict):
+        parts = {k: _flatten(a) for k, a in aux.items()}
+        return [x for p in parts.values() for x in p[0]], (dict, {k: p[1] for k, p in
+                                                                  parts.items()})
+    return [aux], None
+
+
+class _AuxTensor:
+    """Where a tensor of aux was, and its dtype (integer and bool values are read back as
+    floats and cast back)."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def cast(self, value):
+        if self.dtype.kind == "f":
+            return value
+        value = np.asarray(value).astype(self.dtype)
+        return value.item() if value.ndim == 0 else value
+
+
+def _rebuild(tree, values):
+    """aux with its tensors replaced by `values` (arrays, in order); aux as recorded."""
+    structure, fixed = tree
+    it = iter(values)
+    leaves = iter([x.cast(next(it)) if isinstance(x, _AuxTensor) else x for x in fixed])
+
+    def build(node):
+        if node is None:
+            return next(leaves)
+        kind, sub = node
+        if kind is dict:
+            return {k: build(s) for k, s in sub.items()}
+        return kind(build(s) for s in sub) if kind is tuple else [build(s) for s in sub]
+    return build(structure)
+
+
 _PROGRAMS = {"grad": _plain, "value_and_grad": _plain, "vjp": _plain, "jacrev": _plain,
              "hvp": _hvp_program, "hessian": _hessian_program, "jvp": _jvp_program}
 
 
 # ---- the transforms --------------------------------------------------------------------
-def grad(f: Callable, argnums: Argnums = 0) -> Compiled:
+def grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Compiled:
     """The gradient of a function with a one-element output, w.r.t. argument(s)
     `argnums`: `grad(f)(x)` is an array shaped like x (a tuple for a tuple of argnums)."""
-    return Compiled(f, argnums, "grad")
+    return Compiled(f, argnums, "grad", has_aux=has_aux)
 
 
-def value_and_grad(f: Callable, argnums: Argnums = 0) -> Compiled:
+def value_and_grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Compiled:
     """`(f(x), grad f(x))`: the value (a float for a 0-d output) and the gradient, the
     pair `scipy.optimize.minimize(..., jac=True)` expects."""
-    return Compiled(f, argnums, "value_and_grad")
+    return Compiled(f, argnums, "value_and_grad", has_aux=has_aux)
 
 
-def vjp(f: Callable, argnums: Argnums = 0) -> Compiled:
+def vjp(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Compiled:
     """`vjp(f)(*args, u)` is `(f(*args), u^T J)`: the value and the vector-Jacobian
     product with the cotangent u (shaped like the output)."""
-    return Compiled(f, argnums, "vjp")
+    return Compiled(f, argnums, "vjp", has_aux=has_aux)
 
 
 def jacrev(f: Callable, argnums: Argnums = 0) -> Compiled:

@@ -16,12 +16,13 @@ DISPATCH_STAMP = "f7cea1fe7f2ad9d0"
 
 
 @njit(cache=True, error_model="numpy")
-def replay1(R, S, AUX, A32, A64, A, G, G32, G64, MARK, LIST, BUF, roots, seed, nrec):
-    """Forward sweep over records 0..nrec-1, then the reverse sweep from `roots` seeded by
+def replay1(RF, R, S, AUX, A32, A64, A, G, G32, G64, MARK, LIST, BUF, roots, seed, nrec):
+    """Forward sweep over the records RF[:nrec] (the planned ones: R's records that reach
+    an output, in order), then the reverse sweep from `roots` seeded by
     `seed` (ones when empty), keeping the records (retain_graph). A and G are the value
     and adjoint arenas of the tape's one dtype (A32 or A64, G32 or G64). Returns the
     reverse sweep's (status, count, 0, top), or mark's error (status, record, slot, top)."""
-    forward(R, S, AUX, A32, A64, 0, nrec)
+    forward(RF, S, AUX, A32, A64, 0, nrec)
     status, fams, b, top, bottom = mark(R, S, AUX, G32, G64, MARK, LIST, roots, seed)
     if status != OK:
         return status, fams, b, top

@@ -42,7 +42,7 @@ from ..tape.dispatch import OP_PYTHON
 from ..tape.records import (R_AUX, R_IN0, R_IN1, R_IN2, R_OP, R_OUT, RECORD, S_DTYPE,
                             S_NDIM, S_NUMEL, S_OFF, S_REC, S_SHAPE, SLOT)
 from ..tape.tape import Tape
-from . import _EXTRA_ARGS, Compiled
+from . import _EXTRA_ARGS, _ONE_CALL, Compiled
 from ._trace import Variant
 
 FORMAT = 1
@@ -145,6 +145,7 @@ class Loaded(Compiled):
         variant.key = key  # (a Loaded can be saved again)
         self._variants[key] = [variant]
         self._last = variant
+        variant.prepare(kind in _ONE_CALL)  # planned as a recording is
 
     def _record(self, arrays, statics, nargs, key=None):
         where = f"tapegrad.func.load({self.source})"

@@ -27,6 +27,8 @@ from ..tape.dispatch import OP_PYTHON
 from ..tape.records import R_OP, S_DTYPE, S_FLAGS, S_NUMEL, S_OFF, S_RG, S_SHAPE
 from ..tape.tape import Tape, _fast, recording
 from ..tensor import Tensor, _from_array, _on_tape
+from ._plan import live_records, plan_scalar
+from ._scalar import scalar_replay
 
 _PKG = __file__.rsplit("tapegrad", 1)[0] + "tapegrad"
 _NO_SEED = np.zeros(0)
@@ -140,8 +142,17 @@ class Variant:
         self._fwd = None  # planned on the first replay (see _plan)
         self._mark = None  # the marking pass's entry, once a sweep ran
         self._fused = None  # (replay1's entry, its arguments), see replay_grad
+        self.program = None  # the ScalarProgram a scalar tape is replayed by (_plan.py)
 
     # ---- replay -----------------------------------------------------------------------
+    def prepare(self, one_call):
+        """Plan the replay now (not on the first replay): the one-call form of replay_grad
+        when `one_call`, else the forward sweep's rows."""
+        if one_call:
+            self._fuse()
+        if self._fwd is None and self.program is None:
+            self._plan()
+
     def _plan(self):
         """Where things are: nothing records on this tape any more and it never compacts,
         so the slots' arena offsets and the tables stay put."""
@@ -149,7 +160,12 @@ class Variant:
         S = tape.S
         self._guards = [(code, S.item(s, S_OFF), g.view(np.uint8), g.size, s)
                         for s, code, g in self.guards]
-        self._fwd_args = (tape.R, S, tape.AUX, tape.A[0], tape.A[1], 0, self.nrec)
+        wanted = [s for s in [self.out] + [s for _, s in self.extras] if s is not None]
+        keep = live_records(tape, wanted + [s for s, _, _ in self.guards])
+        self.rows = np.ascontiguousarray(tape.R[keep])  # the planned forward rows
+        tape.plan = (keep, f"-- planned for replay: {keep.size} of {self.nrec} records kept (the "
+                           "others reach no output); the engine's sweeps over the recorded slots")
+        self._fwd_args = (self.rows, S, tape.AUX, tape.A[0], tape.A[1], 0, keep.size)
         self._fwd = _fast(sweep.forward, *self._fwd_args)
 
     def forward(self, arrays):
@@ -244,6 +260,8 @@ class Variant:
                 return None
             return self.output(), self.gradients(argnums)
         fn, args, scalar_out = fused
+        if scalar_out is _SCALAR:
+            return self._replay_scalar(fn, args, arrays, argnums)
         self._write(arrays)
         fn(*args)  # (its status: mark's checks cannot fail on a tape nothing else touches)
         if not self._guards_hold():
@@ -252,6 +270,32 @@ class Variant:
             self.output()
         return value, self._adjoints(argnums)
 
+    def _replay_scalar(self, fn, args, arrays, argnums):
+        """replay_grad by the tape's scalar program (tapegrad/func/_plan.py)."""
+        prog = self.program
+        V = prog.V
+        for (lo, m), a in zip(prog.ins, arrays):
+            if m == 1:
+                V[lo] = a.item()
+            else:
+                V[lo:lo + m] = a.reshape(-1)
+        fn(*args)
+        for lo, m, want, s in prog.guards:
+            if not np.array_equal(V[lo:lo + m].view(np.uint8), want):
+                self.failed = s
+                return None
+        value = self.value
+        out = prog.out
+        value = float(V[out]) if value.ndim == 0 else V[out:out + 1].reshape(value.shape)
+        G, shapes = prog.G, self._shapes
+        grads = []
+        for i in argnums:
+            lo, m = prog.ins[i]
+            g = G[lo:lo + m].copy()
+            shape = shapes[i]
+            grads.append(g if len(shape) == 1 else g.reshape(shape))
+        return value, grads
+
     def _fuse(self):
         """Plan the one-call replay (see replay_grad); False when the tape cannot take it."""
         tape = self.tape
@@ -259,14 +303,22 @@ class Variant:
         if one is None or self.out is None:
             self._fused = False
             return False
+        prog = None if self.extras else plan_scalar(tape, self.in_slots, self.out, [],
+                                                    {s: g for s, _, g in self.guards})
+        if prog is not None:
+            self.program = prog
+            tape.plan = (prog.kept, prog.summary())
+            args = (prog.F, prog.FC, prog.B, prog.BC, prog.V, prog.G, prog.root, prog.nclear)
+            self._fused = (_fast(scalar_replay, *args), args, _SCALAR)
+            return self._fused
         if self._fwd is None:
             self._plan()
         from ._replay import replay1
 
         G = tape.adjoints()
         roots = np.array([self.out], np.int64)
-        args = (tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], tape.A[one], G[one], G[0], G[1],
-                tape.MARK, tape.LIST, tape.BUF, roots, _NO_SEED, self.nrec)
+        args = (self.rows, tape.R, tape.S, tape.AUX, tape.A[0], tape.A[1], tape.A[one], G[one],
+                G[0], G[1], tape.MARK, tape.LIST, tape.BUF, roots, _NO_SEED, len(self.rows))
         S = tape.S
         scalar_out = (S.item(self.out, S_DTYPE), S.item(self.out, S_OFF)) \
             if self.value.ndim == 0 else None
@@ -274,6 +326,7 @@ class Variant:
         return self._fused
 
 
+_SCALAR = object()  # replay_grad's mark of a scalar program
 _ONE_CODE = {1: 0, 2: 1}  # tape.codes (a bit per arena in use) -> its one dtype code
 
 

@@ -21,7 +21,8 @@ SWEEP = HERE / "sweep.py"
 # files whose compiled functions call the sweeps from nopython code: Numba caches them by
 # their own source, not their callees', so they carry the stamp too (a kernel edit then
 # recompiles them instead of loading code with the old sweeps linked in)
-CALLERS = (HERE.parent / "func" / "_replay.py", HERE.parent / "func" / "_batch.py")
+CALLERS = (HERE.parent / "func" / "_replay.py", HERE.parent / "func" / "_batch.py",
+           HERE.parent / "func" / "_scalar.py")
 STAMP = re.compile(r'^DISPATCH_STAMP = "[0-9a-f]*"$', re.M)
 README = HERE.parent.parent / "README.md"
 OPS_SECTION = re.compile(r"(<!-- ops:start -->\n).*?(<!-- ops:end -->)", re.S)

@@ -20,8 +20,11 @@ def listing(tape, start=0, stop=None, limit=LIMIT):
     recs, slots = tape.records(), tape.S
     stop = len(recs) if stop is None else stop
     lines = []
-    shown = stop if limit is None else min(stop, start + limit)
-    for k in range(start, shown):
+    plan = tape.plan  # a replay's plan: list the records it keeps
+    order = range(start, stop) if plan is None else [k for k in plan[0].tolist()
+                                                      if start <= k < stop]
+    shown = len(order) if limit is None else min(len(order), limit)
+    for k in order[:shown]:
         r = recs[k]
         spec = BY_CODE[int(r["op"])]
         out = int(r["out"])
@@ -41,10 +44,13 @@ def listing(tape, start=0, stop=None, limit=LIMIT):
             if not flags & S_RG:
                 note += " (no grad)"
         lines.append(f"v{out:<4} = {rhs:<28} # {note} {_shape(tape, out)} {dt}".rstrip())
-    if shown < stop:
-        lines.append(f"... {stop - shown:,} more records (listing(tape, limit=None) shows all)")
-    counts = Counter(BY_CODE[int(r["op"])].name for r in recs[start:stop])
+    if shown < len(order):
+        lines.append(f"... {len(order) - shown:,} more records (listing(tape, limit=None) "
+                     "shows all)")
+    counts = Counter(BY_CODE[int(recs[k]["op"])].name for k in order)
     lines.append(f"-- {stop - start} records, {tape.nslots} slots; "
                  + ", ".join(f"{n} {name}" for name, n in counts.most_common())
                  + f"; {tape.nbytes():,} bytes allocated")
+    if plan is not None:
+        lines.append(plan[1])
     return "\n".join(lines)

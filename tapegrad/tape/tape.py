@@ -68,6 +68,8 @@ class Tape:
         self.python_vjp = {}  # seq of a PYTHON record -> its backward (a Python function)
         self.dirty = False    # a slot was changed in place: new reads check for snapshots
         self.codes = 0        # bit 1 << dtype code for each arena holding a slot
+        self.plan = None      # a replay's plan of this (recorded, pinned) tape: (the kept
+                              # records' indices, a summary line); the listing shows it
         self._seq_compacted = 0  # the record count (seq) at the last make_room
         self.retained = {}    # slot -> tensor that called retain_grad()
         self.interned = {}    # tuple of ints -> aux offset

@@ -1,0 +1,72 @@
+"""The compiled interpreter of a planned scalar program (tapegrad/func/_plan.py).
+
+A scalar program is a recording whose records all compute one element: the forward part
+is rows (kind, opcode, out, a, b) over a register file V, the reverse part rows (kind,
+opcode, out, a, b, g_out, g_a, g_b) over adjoint registers G. Registers are plain
+indices, no slot or offset lookups, and each row is 40 or 64 bytes, so a row costs a few
+nanoseconds a direction. The element kernels are the engine's own (`unary_fwd1`, ...,
+generated from the op table): the numbers are the eager sweep's, bit for bit.
+
+The reverse rows take their adjoint register and zero it (`g = G[go]; G[go] = 0`), which
+lets the planner reuse adjoint registers by liveness and leaves the whole file zero after
+a call but for the inputs' adjoints (cleared at the next call's start) and the sink, the
+register that gradients of inputs that need none are added to (never read).
+"""
+
+from numba import njit
+
+from ..tape import notice
+from ..tape.dispatch import binary_fwd1, binary_vjp1, unary_fwd1, unary_vjp1
+
+# the sweeps' stamp (tapegrad/tape/codegen.py rewrites it): a change of the op kernels
+# changes this file, so Numba recompiles it instead of loading it with the old kernels
+DISPATCH_STAMP = "f7cea1fe7f2ad9d0"
+
+K_UNARY, K_BINARY, K_MOVE = 0, 1, 2  # row kinds (K_MOVE: out = a, a select or a copy)
+
+
+@njit(cache=True, error_model="numpy")
+def scalar_replay(F, FC, B, BC, V, G, root, nclear):
+    """Forward rows F (float parameters FC) over V, then the reverse rows B (BC) from the
+    root's adjoint register `root` seeded by 1; G[:nclear] (the inputs' adjoints and the
+    sink) is cleared first."""
+    for i in range(nclear):
+        G[i] = 0
+    for k in range(F.shape[0]):
+        kind, op, o, a = F[k, 0], F[k, 1], F[k, 2], F[k, 3]
+        if kind == K_UNARY:
+            V[o] = unary_fwd1(op, V[a], FC[k, 0], FC[k, 1])
+        elif kind == K_BINARY:
+            V[o] = binary_fwd1(op, V[a], V[F[k, 4]], FC[k, 0])
+        else:
+            V[o] = V[a]
+    G[root] += 1.0
+    for k in range(B.shape[0]):
+        kind, op, go = B[k, 0], B[k, 1], B[k, 5]
+        g = G[go]
+        G[go] = 0
+        if kind == K_UNARY:
+            G[B[k, 6]] += unary_vjp1(op, V[B[k, 3]], V[B[k, 2]], g, BC[k, 0], BC[k, 1])
+        elif kind == K_BINARY:
+            da, db = binary_vjp1(op, V[B[k, 3]], V[B[k, 4]], V[B[k, 2]], g, BC[k, 0])
+            G[B[k, 6]] += da
+            G[B[k, 7]] += db
+        else:
+            G[B[k, 6]] += g
+
+
+@njit(cache=True, error_model="numpy")
+def scalar_forward(F, FC, V):
+    """The forward rows alone (a replay that needs values only)."""
+    for k in range(F.shape[0]):
+        kind, op, o, a = F[k, 0], F[k, 1], F[k, 2], F[k, 3]
+        if kind == K_UNARY:
+            V[o] = unary_fwd1(op, V[a], FC[k, 0], FC[k, 1])
+        elif kind == K_BINARY:
+            V[o] = binary_fwd1(op, V[a], V[F[k, 4]], FC[k, 0])
+        else:
+            V[o] = V[a]
+
+
+notice.watch(scalar_replay)
+notice.watch(scalar_forward)
