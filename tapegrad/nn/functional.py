@@ -36,6 +36,8 @@ from ._layers_functional import (cosine_similarity, dropout, dropout1d, dropout2
 from ._losses import (hinge_embedding_loss, huber_loss, kl_div, l1_loss, margin_ranking_loss,
                       mse_loss, poisson_nll_loss, smooth_l1_loss, soft_margin_loss)
 from ._upsample import interpolate
+from ._layers2 import (adaptive_max_pool1d, adaptive_max_pool2d, fold, local_response_norm,
+                       pixel_shuffle, pixel_unshuffle, prelu, triplet_margin_loss, unfold)
 from ._norms import batch_norm, bilinear, group_norm, instance_norm, layer_norm, rms_norm
 
 sigmoid = _U["sigmoid"]
@@ -212,6 +214,9 @@ __all__ = [
     "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "conv_transpose1d", "conv_transpose2d",
     "interpolate", "scaled_dot_product_attention",
+    # more layers (_layers2.py)
+    "prelu", "pixel_shuffle", "pixel_unshuffle", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "unfold", "fold", "local_response_norm", "triplet_margin_loss",
 ]
 
 

@@ -10,6 +10,13 @@ from .parameter_container import ParameterDict, ParameterList
 from .dropout import Dropout, Dropout1d, Dropout2d
 from .flatten import Flatten, Unflatten
 from .linear import Bilinear, Identity, Linear
+from .layers2 import (GLU, AdaptiveMaxPool1d, AdaptiveMaxPool2d, CircularPad1d, CircularPad2d,
+                      CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, Fold,
+                      InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm,
+                      PixelShuffle, PixelUnshuffle, PReLU, ReflectionPad1d, ReflectionPad2d,
+                      ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
+                      Softmax2d, Threshold, TransformerEncoder, TripletMarginLoss, Unfold,
+                      ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
                    CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
                    MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, PoissonNLLLoss,
@@ -38,4 +45,11 @@ __all__ = [
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "MultiheadAttention",
     "TransformerEncoderLayer",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
+    # layers2.py
+    "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
+    "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
+    "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "PReLU", "GLU",
+    "Threshold", "Softmax2d", "PixelShuffle", "PixelUnshuffle", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "Unfold", "Fold", "TripletMarginLoss", "TransformerEncoder",
 ]

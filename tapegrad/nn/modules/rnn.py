@@ -14,6 +14,7 @@ from ...movement import stack as _stack_op
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
+from ..utils.rnn import PackedSequence, _hold, _run_packed
 from ..parameter import Parameter
 from .module import Module
 from .module_state import _factory
@@ -122,8 +123,12 @@ class RNNBase(Module):
         get = lambda n: getattr(self, n + sfx) if self.bias or "weight" in n else None  # noqa
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
-    def _run(self, input: Tensor, hx):
-        """(output, final states) with states a list of (D*num_layers, N, H) tensors."""
+    def _run(self, input: Tensor, hx, lengths=None):
+        """(output, final states) with states a list of (D*num_layers, N, H) tensors.
+        A PackedSequence input runs padded (nn/utils/rnn.py), `lengths` then holding each
+        sample's state after its last step."""
+        if isinstance(input, PackedSequence):
+            return _run_packed(self, input, hx)
         name = type(self).__name__
         if input.dim() not in (2, 3):
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D "
@@ -165,7 +170,8 @@ class RNNBase(Module):
                 steps = [None] * seq_len
                 order = range(seq_len - 1, -1, -1) if d == 1 else range(seq_len)
                 for t in order:
-                    h = _step(self.mode, gi_all[t], h, w_hh, b_hh)
+                    hn = _step(self.mode, gi_all[t], h, w_hh, b_hh)
+                    h = hn if lengths is None else _hold(hn, h, lengths, t)
                     steps[t] = h[0] if nstate == 2 else h
                 outs.append(_stack(steps, 0))
                 for j in range(nstate):
