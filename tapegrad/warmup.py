@@ -281,7 +281,8 @@ def optimizers():
     failed, steps = [], 0
     configs = (("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9}),
                ("Adam", {}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
-               ("RMSprop", {"centered": True, "momentum": 0.5}), ("Adagrad", {}))
+               ("RMSprop", {"centered": True, "momentum": 0.5}), ("Adagrad", {}),
+               ("Adadelta", {}), ("Adamax", {}), ("NAdam", {}), ("RAdam", {}))
     for dt in DTYPES:
         for name, kw in configs:
             try:

@@ -151,14 +151,7 @@ MISSING = {
     "torch.nn.Conv3d", "torch.nn.EmbeddingBag", "torch.nn.LazyLinear", "torch.nn.Transformer",
     "torch.nn.TransformerDecoder", "torch.nn.TransformerDecoderLayer",
     "torch.nn.functional.affine_grid", "torch.nn.functional.ctc_loss",
-    "torch.nn.functional.grid_sample", "torch.optim.Adadelta", "torch.optim.Adamax",
-    "torch.optim.NAdam", "torch.optim.RAdam", "torch.optim.lr_scheduler.ChainedScheduler",
-    "torch.optim.lr_scheduler.ConstantLR",
-    "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts",
-    "torch.optim.lr_scheduler.CyclicLR", "torch.optim.lr_scheduler.LinearLR",
-    "torch.optim.lr_scheduler.MultiplicativeLR", "torch.optim.lr_scheduler.OneCycleLR",
-    "torch.optim.lr_scheduler.PolynomialLR", "torch.optim.lr_scheduler.SequentialLR",
-    "torch.utils.data.DistributedSampler",
+    "torch.nn.functional.grid_sample", "torch.utils.data.DistributedSampler",
 }
 
 

@@ -19,7 +19,9 @@ that share their scalars are updated by one loop call.
 
 Signatures: each of the five entry points (sgd_step, adam_step, rmsprop_step,
 adagrad_step, axpy) compiles for float32 and float64 only (ten in all); the nine loop
-functions they call compile with them, for the same two dtypes.
+functions they call compile with them, for the same two dtypes. Adadelta's, Adamax's,
+NAdam's and RAdam's kernels follow these conventions in their own modules (four more
+entry points, eight signatures).
 """
 
 import math
@@ -117,21 +119,22 @@ def sgd_step(p: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.n
 # ---- Adam, AdamW ------------------------------------------------------------------------
 @njit(inline="always", **_JIT)
 def _adam_moments(pi, gi, mi, vi, sc, small, decay, decoupled):
-    """(p after decoupled decay, new exp_avg, new exp_avg_sq) of one element."""
+    """(p after decoupled decay, gradient, new exp_avg, new exp_avg_sq) of one element
+    (also NAdam's and RAdam's: sc[0:7] and sc[9] as Adam's)."""
     w1, w1m1, beta2, omb2, wd, shrink, sign = sc[0], sc[1], sc[2], sc[3], sc[5], sc[6], sc[9]
     if decoupled:
         pi = pi * shrink if decay else pi
         gi = gi * sign
     else:
         gi = _grad(gi, pi, sign, wd, decay)
-    return pi, _lerp(mi, gi, w1, w1m1, small), _fma(omb2 * gi, gi, vi * beta2)
+    return pi, gi, _lerp(mi, gi, w1, w1m1, small), _fma(omb2 * gi, gi, vi * beta2)
 
 
 @njit(**_JIT)
 def _adam(p, g, a, b, sc, small, decay, decoupled):
     eps, nstep, bc2 = sc[4], sc[7], sc[8]
     for i in range(p.shape[0]):
-        pi, mi, vi = _adam_moments(p[i], g[i], a[i], b[i], sc, small, decay, decoupled)
+        pi, _, mi, vi = _adam_moments(p[i], g[i], a[i], b[i], sc, small, decay, decoupled)
         a[i] = mi
         b[i] = vi
         p[i] = pi + nstep * mi / (np.sqrt(vi) / bc2 + eps)
@@ -141,7 +144,7 @@ def _adam(p, g, a, b, sc, small, decay, decoupled):
 def _adam_amsgrad(p, g, a, b, c, sc, small, decay, decoupled):
     eps, nstep, bc2 = sc[4], sc[7], sc[8]
     for i in range(p.shape[0]):
-        pi, mi, vi = _adam_moments(p[i], g[i], a[i], b[i], sc, small, decay, decoupled)
+        pi, _, mi, vi = _adam_moments(p[i], g[i], a[i], b[i], sc, small, decay, decoupled)
         a[i] = mi
         b[i] = vi
         vm = c[i]

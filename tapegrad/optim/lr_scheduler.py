@@ -1,7 +1,8 @@
 """Learning-rate schedulers: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR,
-LambdaLR and ReduceLROnPlateau, with PyTorch's numbers (the recursive forms it uses in
+LambdaLR and ReduceLROnPlateau here, with PyTorch's numbers (the recursive forms it uses in
 `step()`, and its closed forms for the deprecated `step(epoch)`), `get_last_lr()`,
-`last_epoch`, `state_dict()` / `load_state_dict()`, and `initial_lr` in the groups."""
+`last_epoch`, `state_dict()` / `load_state_dict()`, and `initial_lr` in the groups; the
+others (ConstantLR, LinearLR, ..., OneCycleLR) from `_schedulers2` and `_cyclic`."""
 
 import math
 import types
@@ -130,6 +131,11 @@ class LRScheduler:
         self._step_count += 1
         if epoch is not None:
             warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: Union[int, None] = None) -> None:
+        """Set last_epoch (one more, or `epoch` with the closed form where there is one)
+        and the groups' lr from it."""
         self._get_lr_called_within_step = True
         try:
             if epoch is None:
@@ -383,3 +389,12 @@ class ReduceLROnPlateau(LRScheduler):
         """Restore the attributes saved by state_dict()."""
         self.__dict__.update(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+from ._cyclic import CyclicLR, OneCycleLR  # noqa: E402
+from ._schedulers2 import (ChainedScheduler, ConstantLR, CosineAnnealingWarmRestarts,  # noqa: E402
+                           LinearLR, MultiplicativeLR, PolynomialLR, SequentialLR)
+
+__all__ += ["ConstantLR", "LinearLR", "MultiplicativeLR", "PolynomialLR",
+            "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "SequentialLR",
+            "ChainedScheduler"]
