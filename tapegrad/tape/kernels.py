@@ -460,6 +460,34 @@ def _mm_nt(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
                     gw[j, p] += gij * a[i, p]
 
 
+@njit(inline="always", error_model="numpy")
+def _mv(A, pa, pb, po, m, kk):
+    """out (m) = in0 (m, k) @ in1 (k), each sum taken in p's order as the loops of _mm
+    take it (the same bits), four rows at a time: four independent chains of adds instead
+    of one. Indexing is by views and range variables only, which Numba knows are not
+    negative: an index such as pa + p would get a wraparound test that stops LLVM from
+    vectorizing (a 32x32 product in 0.25 us, not 1.1)."""
+    a = A[pa:pa + m * kk].reshape((m, kk))
+    b = A[pb:pb + kk]
+    out = A[po:po + m]
+    for q in range(m // 4):
+        r0, r1, r2, r3 = a[4 * q], a[4 * q + 1], a[4 * q + 2], a[4 * q + 3]
+        s0 = s1 = s2 = s3 = A.dtype.type(0)  # (A[po] * 0 would be nan at an inf)
+        for p in range(kk):
+            bp = b[p]
+            s0 += r0[p] * bp
+            s1 += r1[p] * bp
+            s2 += r2[p] * bp
+            s3 += r3[p] * bp
+        out[4 * q], out[4 * q + 1], out[4 * q + 2], out[4 * q + 3] = s0, s1, s2, s3
+    for i in range(m - m % 4, m):
+        row = a[i]
+        acc = A.dtype.type(0)
+        for p in range(kk):
+            acc += row[p] * b[p]
+        out[i] = acc
+
+
 @njit(error_model="numpy")
 def _mm(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
     a = A[pa:pa + m * kk].reshape((m, kk))
@@ -468,6 +496,8 @@ def _mm(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
         out = A[po:po + m * n].reshape((m, n))
         if m * kk * n >= BLAS_MIN:
             np.dot(a, b, out)
+        elif n == 1:
+            _mv(A, pa, pb, po, m, kk)
         else:
             out[:, :] = 0
             for i in range(m):
@@ -485,10 +515,23 @@ def _mm(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
         if need_b:
             gb += np.dot(a.T, g)
         return
+    if n == 1:  # a matrix-vector product: the same sums, in loops that vectorize
+        bv, gbv, gv = A[pb:pb + kk], G[pb:pb + kk], G[po:po + m]  # (contiguous views)
+        for i in range(m):
+            gi = gv[i]
+            if need_a:
+                gai = ga[i]
+                for p in range(kk):
+                    gai[p] += gi * bv[p]
+            if need_b:
+                ai = a[i]
+                for p in range(kk):
+                    gbv[p] += ai[p] * gi
+        return
     for i in range(m):
         for p in range(kk):
             aip = a[i, p]
-            acc = ga[i, p] * 0
+            acc = G.dtype.type(0)  # (ga[i, p] * 0 would be nan at an inf)
             for j in range(n):
                 acc += g[i, j] * b[p, j]
                 if need_b:
