@@ -36,6 +36,7 @@ from typing import Any, Callable, Tuple, Union
 import numpy as np
 
 from .. import autograd
+from ..autograd import engine as _engine
 from ._trace import Variant, as_input
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacrev", "jacfwd", "hessian", "hvp", "jvp",
@@ -81,8 +82,11 @@ class Compiled:
             else:
                 kind = self.kind
                 if kind in _ONE_CALL:  # one compiled call
+                    plain = not (_engine._ANOMALY[0] or _engine._HOOKED)
                     for v in variants:
-                        r = v.replay_grad(args, wrt)
+                        fast = v.fast  # (a scalar program's closure: no checks inside)
+                        r = fast(args, wrt) if fast is not None and plain else \
+                            v.replay_grad(args, wrt)
                         if r is not None:
                             g = r[1][0] if self.single else tuple(r[1])
                             if self.has_aux:

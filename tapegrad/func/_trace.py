@@ -142,6 +142,7 @@ class Variant:
         self._fwd = None  # planned on the first replay (see _plan)
         self._mark = None  # the marking pass's entry, once a sweep ran
         self._fused = None  # (replay1's entry, its arguments), see replay_grad
+        self.fast = None  # replay_grad itself, for a scalar program (_scalar_call)
         self.program = None  # the ScalarProgram a scalar tape is replayed by (_plan.py)
 
     # ---- replay -----------------------------------------------------------------------
@@ -261,7 +262,7 @@ class Variant:
             return self.output(), self.gradients(argnums)
         fn, args, scalar_out = fused
         if scalar_out is _SCALAR:
-            return self._replay_scalar(fn, args, arrays, argnums)
+            return fn(arrays, argnums)
         self._write(arrays)
         fn(*args)  # (its status: mark's checks cannot fail on a tape nothing else touches)
         if not self._guards_hold():
@@ -269,32 +270,6 @@ class Variant:
         value = float(self.tape.A[scalar_out[0]][scalar_out[1]]) if scalar_out else \
             self.output()
         return value, self._adjoints(argnums)
-
-    def _replay_scalar(self, fn, args, arrays, argnums):
-        """replay_grad by the tape's scalar program (tapegrad/func/_plan.py)."""
-        prog = self.program
-        V = prog.V
-        for (lo, m), a in zip(prog.ins, arrays):
-            if m == 1:
-                V[lo] = a.item()
-            else:
-                V[lo:lo + m] = a.reshape(-1)
-        fn(*args)
-        for lo, m, want, s in prog.guards:
-            if not np.array_equal(V[lo:lo + m].view(np.uint8), want):
-                self.failed = s
-                return None
-        value = self.value
-        out = prog.out
-        value = float(V[out]) if value.ndim == 0 else V[out:out + 1].reshape(value.shape)
-        G, shapes = prog.G, self._shapes
-        grads = []
-        for i in argnums:
-            lo, m = prog.ins[i]
-            g = G[lo:lo + m].copy()
-            shape = shapes[i]
-            grads.append(g if len(shape) == 1 else g.reshape(shape))
-        return value, grads
 
     def _fuse(self):
         """Plan the one-call replay (see replay_grad); False when the tape cannot take it."""
@@ -308,8 +283,8 @@ class Variant:
         if prog is not None:
             self.program = prog
             tape.plan = (prog.kept, prog.summary())
-            args = (prog.F, prog.FC, prog.B, prog.BC, prog.V, prog.G, prog.root, prog.nclear)
-            self._fused = (_fast(scalar_replay, *args), args, _SCALAR)
+            self.fast = _scalar_call(self, prog)
+            self._fused = (self.fast, None, _SCALAR)
             return self._fused
         if self._fwd is None:
             self._plan()
@@ -327,6 +302,52 @@ class Variant:
 
 
 _SCALAR = object()  # replay_grad's mark of a scalar program
+
+
+def _scalar_call(v, prog):
+    """replay_grad(arrays, argnums) of Variant v by its ScalarProgram: a closure over
+    everything it touches (a seed-sized call spends its time in Python: ~1 us here)."""
+    args = (prog.F, prog.FC, prog.B, prog.BC, prog.V, prog.G, prog.root, prog.nclear)
+    run = _fast(scalar_replay, *args)
+    V, G, out, guards = prog.V, prog.G, prog.out, prog.guards
+    ins = [(lo, lo + m, m == 1) for lo, m in prog.ins]
+    reads = [(lo, hi, len(shape) != 1 and shape) for (lo, hi, _), shape in zip(ins, v._shapes)]
+    zero_d = v.value.ndim == 0
+    shape = v.value.shape
+    array_equal, uint8 = np.array_equal, np.uint8
+
+    if len(ins) == 1 and not guards:  # one input: the common case, written out
+        (lo, hi, one), (_, _, reshape) = ins[0], reads[0]
+
+        def call1(arrays, argnums):
+            if one:
+                V[lo] = arrays[0].item()
+            else:
+                V[lo:hi] = arrays[0].reshape(-1)
+            run(*args)
+            g = G[lo:hi].copy()
+            return ((V.item(out) if zero_d else V[out:out + 1].reshape(shape)),
+                    [g.reshape(reshape) if reshape is not False else g])
+        return call1
+
+    def call(arrays, argnums):
+        for (lo, hi, one), a in zip(ins, arrays):
+            if one:
+                V[lo] = a.item()
+            else:
+                V[lo:hi] = a.reshape(-1)
+        run(*args)
+        for lo, m, want, s in guards:
+            if not array_equal(V[lo:lo + m].view(uint8), want):
+                v.failed = s
+                return None
+        grads = []
+        for i in argnums:
+            lo, hi, reshape = reads[i]
+            g = G[lo:hi].copy()
+            grads.append(g.reshape(reshape) if reshape is not False else g)
+        return (V.item(out) if zero_d else V[out:out + 1].reshape(shape)), grads
+    return call
 _ONE_CODE = {1: 0, 2: 1}  # tape.codes (a bit per arena in use) -> its one dtype code
 
 
