@@ -147,11 +147,8 @@ MISSING = {
     "torch.Tensor.share_memory_", "torch.Tensor.squeeze_", "torch.Tensor.t_",
     "torch.Tensor.transpose_", "torch.Tensor.unsqueeze_", "torch.compile", "torch.int16",
     "torch.int8", "torch.jit", "torch.set_printoptions", "torch.uint8",
-    "torch.autograd.graph.saved_tensors_hooks", "torch.autograd.profiler", "torch.nn.CTCLoss",
-    "torch.nn.Conv3d", "torch.nn.EmbeddingBag", "torch.nn.LazyLinear", "torch.nn.Transformer",
-    "torch.nn.TransformerDecoder", "torch.nn.TransformerDecoderLayer",
-    "torch.nn.functional.affine_grid", "torch.nn.functional.ctc_loss",
-    "torch.nn.functional.grid_sample", "torch.utils.data.DistributedSampler",
+    "torch.autograd.graph.saved_tensors_hooks", "torch.autograd.profiler",
+    "torch.utils.data.DistributedSampler",
 }
 
 

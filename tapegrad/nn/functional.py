@@ -39,6 +39,7 @@ from ._upsample import interpolate
 from ._layers2 import (adaptive_max_pool1d, adaptive_max_pool2d, fold, local_response_norm,
                        pixel_shuffle, pixel_unshuffle, prelu, triplet_margin_loss, unfold)
 from ._norms import batch_norm, bilinear, group_norm, instance_norm, layer_norm, rms_norm
+from ._layers3 import affine_grid, conv3d, ctc_loss, embedding_bag, grid_sample
 
 sigmoid = _U["sigmoid"]
 tanh = _U["tanh"]
@@ -217,6 +218,8 @@ __all__ = [
     # more layers (_layers2.py)
     "prelu", "pixel_shuffle", "pixel_unshuffle", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "unfold", "fold", "local_response_norm", "triplet_margin_loss",
+    # _layers3.py
+    "conv3d", "embedding_bag", "affine_grid", "grid_sample", "ctc_loss",
 ]
 
 

@@ -17,6 +17,8 @@ from .layers2 import (GLU, AdaptiveMaxPool1d, AdaptiveMaxPool2d, CircularPad1d, 
                       ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                       Softmax2d, Threshold, TransformerEncoder, TripletMarginLoss, Unfold,
                       ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from .layers3 import (CTCLoss, Conv3d, EmbeddingBag, LazyLinear, Transformer,
+                      TransformerDecoder, TransformerDecoderLayer, UninitializedParameter)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
                    CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
                    MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, PoissonNLLLoss,
@@ -52,4 +54,7 @@ __all__ = [
     "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "PReLU", "GLU",
     "Threshold", "Softmax2d", "PixelShuffle", "PixelUnshuffle", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "Unfold", "Fold", "TripletMarginLoss", "TransformerEncoder",
+    # layers3.py
+    "Conv3d", "LazyLinear", "UninitializedParameter", "EmbeddingBag", "TransformerDecoderLayer",
+    "TransformerDecoder", "Transformer", "CTCLoss",
 ]
