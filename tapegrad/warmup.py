@@ -12,7 +12,8 @@ away. A new op, or a new compiled entry point behind these paths, is covered wit
 edit here. Rows without examples of their own (leaf, detach, in-place writes, Python
 backward) get the programs in `EXTRA`; `PATHS` adds the recording paths no example
 reaches (casts both ways, implicit promotion, a read-only constant). Last, `optimizers`
-steps every optimizer kernel of tapegrad.optim once per dtype.
+steps every optimizer kernel of tapegrad.optim once per dtype, and `replays` runs
+tapegrad.func's compiled replays (the one-call replay, a scalar program, a tangent sweep).
 
 With --jobs N > 1 the work runs in N processes (multiprocessing, spawn) in two stages.
 First the expensive compiles are spread over the processes (`priming`): the reverse sweep,
@@ -400,6 +401,37 @@ def _work(task):
     return out
 
 
+def replays():
+    """tapegrad.func's compiled replays, in float32 and float64: the one-call replay of a
+    vector tape, a scalar program (tapegrad/func/_scalar.py) and the tangent sweep of a
+    jvp (tapegrad/tape/tangent.py). Returns like `run`."""
+    import numpy as np
+
+    import tapegrad as torch
+
+    before = _compiled()
+    t0, c0 = time.perf_counter(), time.process_time()
+    failed, calls = [], 0
+    programs = (("value_and_grad", lambda x: (x * x.sin()).sum(), (3,)),
+                ("value_and_grad", lambda x: x[0] * x[1] + x[0].exp(), (2,)),
+                ("jvp", lambda x: (x * x).cumsum(0), (3,)))
+    for dt in DTYPES:
+        for kind, f, shape in programs:
+            try:
+                x = np.linspace(0.5, 1.5, shape[0]).astype(dt)
+                fn = getattr(torch.func, kind)(f)
+                args = (x, x) if kind == "jvp" else (x,)
+                fn(*args)
+                fn(*args)  # (the replay)
+                calls += 2
+            except Exception as e:  # noqa: BLE001
+                failed.append(f"func.{kind} [{dt}]: {type(e).__name__}: {e}")
+    return {"programs": calls, "sweeps": calls, "backwards": 0, "recorded": {},
+            "failed": failed, "seconds": time.perf_counter() - t0,
+            "cpu": time.process_time() - c0, "phases": ["replays"],
+            "compiled": _delta(before, _compiled()), "stage": 2, "pid": os.getpid()}
+
+
 def warmup(jobs=1):
     """Run every program (see `programs`) with every phase, in `jobs` processes (see
     the module docstring for the two stages). Returns (list of `run` results, the
@@ -413,7 +445,7 @@ def warmup(jobs=1):
         notice.quiet()
         r = run(progs)
         r["stage"], r["pid"] = 1, os.getpid()
-        return [r, optimizers()], progs, 1, time.perf_counter() - t0
+        return [r, optimizers(), replays()], progs, 1, time.perf_counter() - t0
     import multiprocessing
 
     prime = priming(progs, jobs)
@@ -431,6 +463,7 @@ def warmup(jobs=1):
                     results.extend(rs)
     notice.quiet()
     results.append(optimizers())  # a few seconds; the pool's work is done by now
+    results.append(replays())
     return results, progs, nproc, time.perf_counter() - t0
 
 

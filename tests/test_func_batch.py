@@ -123,7 +123,7 @@ def test_jvp(runs):
     rng = np.random.default_rng(3)
     X, T = rng.normal(size=(20, 3)), rng.normal(size=(20, 3))
     y, jt = func.jvp(f).batch(X, T)
-    assert runs[0] == 1
+    assert runs[0] == 0  # a jvp by tangent sweeps: the rows run one by one (no kernel yet)
     assert same((y, jt), one_by_one(func.jvp(f), X, T))
     np.testing.assert_allclose(y, 2 * np.sin(X), rtol=1e-14)
     np.testing.assert_allclose(jt, 2 * np.cos(X) * T, rtol=1e-13)

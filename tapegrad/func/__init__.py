@@ -135,7 +135,7 @@ class Compiled:
                 if v.unsafe is None and not v.python:
                     variants.insert(0, v)
                     self._last = v
-                    v.prepare(self.kind in _ONE_CALL)  # plan it now (the listing shows it)
+                    v.prepare(self.kind in _ONE_CALL, self.kind in _TANGENT)  # (listing)
                     return self._answer(v, wrt, arrays, nargs)
                 self._go_eager(v)
             else:
@@ -147,6 +147,10 @@ class Compiled:
         program = (_aux_program if self.has_aux else _PROGRAMS[self.kind])(self.f, nargs)
         v = Variant(program, arrays, statics, self.kind)
         v.aux_tree = getattr(program, "tree", None)
+        if self.kind == "jvp" and v.unsafe is None and not v.python:
+            v.prepare(False, True)
+            if v.tmode is None:  # no tangent rule for some record: the double-vjp program
+                v = Variant(_jvp_program(self.f, nargs), arrays, statics, self.kind)
         v.key = key  # the call signature it answers (what `save` writes)
         return v
 
@@ -183,9 +187,23 @@ class Compiled:
                     for j in range(n)]
             shape = arrays[wrt[0]].shape
             return np.array(rows).reshape(shape + shape) if rows else np.zeros(shape + shape)
-        if kind == "jvp":  # output <J^T u, t>; its gradient in u (made inside, after the
-            (jt,) = v.gradients((len(arrays),))  # arrays) is J t
+        if kind == "jvp":
+            if v.tmode is not None:  # one tangent sweep seeded by t (the last argument)
+                return v.output(), v.jvp({wrt[0]: arrays[-1]})
+            # the double-vjp program: output <J^T u, t>; its gradient in u (made inside,
+            (jt,) = v.gradients((len(arrays),))  # after the arrays) is J t
             return v.output(0), jt.reshape(np.shape(v.extras[0][0]))
+        if kind == "jacfwd":
+            if v.tmode is None:  # rows by reverse sweeps over the same recording
+                return self._pack(_jacobian(v, wrt))
+            out = []
+            for i in wrt:  # one tangent sweep per input element: the Jacobian's columns
+                shape = arrays[i].shape
+                cols = [v.jvp({i: np.eye(1, arrays[i].size, j)}).reshape(-1)
+                        for j in range(arrays[i].size)]
+                J = np.array(cols).T if cols else np.zeros((np.size(v.value), 0))
+                out.append(J.reshape(np.shape(v.value) + shape))
+            return self._pack(out)
         raise AssertionError(kind)
 
     def _pack(self, grads):
@@ -239,9 +257,10 @@ class Compiled:
 
 
 _ONE_CALL = ("value_and_grad", "grad", "hvp")  # kinds answered by Variant.replay_grad
+_TANGENT = ("jvp", "jacfwd")  # kinds answered by tangent sweeps when every record has one
 _NO_SEED = np.zeros(0)
-_EXTRA_ARGS = {"grad": 0, "value_and_grad": 0, "vjp": 1, "jacrev": 0, "hessian": 0,
-               "hvp": 1, "jvp": 1}
+_EXTRA_ARGS = {"grad": 0, "value_and_grad": 0, "vjp": 1, "jacrev": 0, "jacfwd": 0,
+               "hessian": 0, "hvp": 1, "jvp": 1}
 
 
 def _is_array(a):
@@ -384,7 +403,8 @@ def _rebuild(tree, values):
 
 
 _PROGRAMS = {"grad": _plain, "value_and_grad": _plain, "vjp": _plain, "jacrev": _plain,
-             "hvp": _hvp_program, "hessian": _hessian_program, "jvp": _jvp_program}
+             "jacfwd": _plain, "hvp": _hvp_program, "hessian": _hessian_program,
+             "jvp": _plain}  # (jvp: _jvp_program where a record has no tangent rule)
 
 
 # ---- the transforms --------------------------------------------------------------------
@@ -413,9 +433,10 @@ def jacrev(f: Callable, argnums: Argnums = 0) -> Compiled:
 
 
 def jacfwd(f: Callable, argnums: Argnums = 0) -> Compiled:
-    """The Jacobian, as `jacrev` computes it (tapegrad replays reverse sweeps; the values
-    are the same as forward mode's)."""
-    return Compiled(f, argnums, "jacrev")
+    """The Jacobian (output shape + input shape) by forward mode: one tangent sweep per
+    input element over one recording (reverse sweeps, as `jacrev`, when some record has
+    no tangent rule)."""
+    return Compiled(f, argnums, "jacfwd")
 
 
 def hessian(f: Callable, argnums: Argnums = 0) -> Compiled:
@@ -435,7 +456,11 @@ def hvp(f: Callable, argnums: Argnums = 0) -> Compiled:
 
 
 def jvp(f: Callable, argnums: Argnums = 0) -> Compiled:
-    """`jvp(f)(*args, t)` is `(f(*args), J t)`, the Jacobian-vector product."""
+    """`jvp(f)(*args, t)` is `(f(*args), J t)`, the Jacobian-vector product with the
+    tangent t of the (first) argument `argnums`: one forward sweep and one compiled tangent
+    sweep (tapegrad/tape/tangent.py), or, for a function with a record that has no tangent
+    rule (a nonlinear reduction, a cast), the gradient of <J^T u, t> in u over a recording
+    of f and its backward."""
     return Compiled(f, argnums, "jvp")
 
 

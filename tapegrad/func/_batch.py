@@ -35,7 +35,7 @@ from ._trace import as_input
 # the sweeps' stamp (tapegrad/tape/codegen.py rewrites it): these entries carry the
 # sweeps' machine code and Numba caches them by this file alone, so a change of the sweeps
 # must change this file
-DISPATCH_STAMP = "6b55fa3c051339c9"
+DISPATCH_STAMP = "fb3fad928c94d0fd"
 
 # Measured on a (busy) 2-core machine, rosenbrock n=100 (about 3 us a row): the compiled
 # loop beats the loop of calls from about 6 rows (below, the set-up costs more than it
@@ -292,7 +292,8 @@ def _plan_for(c, arrays):
     if key != tuple((a.shape[1:], a.dtype.str) for a in arrays) or not variants:
         return None
     v = variants[0]
-    if v.out is None or v._mark is None or v.python or v.tape in engine._hooks.NONLEAF:
+    if v.out is None or v._mark is None or v.python or v.tape in engine._hooks.NONLEAF \
+            or v.tmode is not None:  # (a tangent-sweep jvp: the loop)
         return None
     if c.kind == "vjp" and arrays[-1][0].size != np.size(v.value):
         return None  # the loop's call raises the error

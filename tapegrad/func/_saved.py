@@ -42,7 +42,7 @@ from ..tape.dispatch import OP_PYTHON
 from ..tape.records import (R_AUX, R_IN0, R_IN1, R_IN2, R_OP, R_OUT, RECORD, S_DTYPE,
                             S_NDIM, S_NUMEL, S_OFF, S_REC, S_SHAPE, SLOT)
 from ..tape.tape import Tape
-from . import _EXTRA_ARGS, _ONE_CALL, Compiled
+from . import _EXTRA_ARGS, _ONE_CALL, _TANGENT, Compiled
 from ._trace import Variant
 
 FORMAT = 1
@@ -145,7 +145,7 @@ class Loaded(Compiled):
         variant.key = key  # (a Loaded can be saved again)
         self._variants[key] = [variant]
         self._last = variant
-        variant.prepare(kind in _ONE_CALL)  # planned as a recording is
+        variant.prepare(kind in _ONE_CALL, kind in _TANGENT)  # planned as a recording is
 
     def _record(self, arrays, statics, nargs, key=None):
         where = f"tapegrad.func.load({self.source})"
@@ -277,7 +277,8 @@ def _build(data, where, source):
     key, nargs = _signature(json.loads(str(data["signature"])), where)
     dims = [_dims(AUX, S, s) for s in ins]
     arrays = [k for k in key if k[0] != "static"]
-    if len(arrays) + (1 if kind == "jvp" else 0) != len(ins) or \
+    hidden = 1 if kind == "jvp" and data["extra_slots"].size else 0  # (double-vjp's u)
+    if len(arrays) + hidden != len(ins) or \
             any(tuple(k[0]) != d or np.dtype(k[1]) != _NP[c]
                 for k, d, c in zip(arrays, dims, in_codes)):
         raise ValueError(f"{where}: the file is corrupt (its signature does not match its "

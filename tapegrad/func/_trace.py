@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import engine
-from ..tape import sweep
+from ..tape import sweep, tangent
 from ..tape.dispatch import OP_PYTHON
 from ..tape.records import R_OP, S_DTYPE, S_FLAGS, S_NUMEL, S_OFF, S_RG, S_SHAPE
 from ..tape.tape import Tape, _fast, recording
@@ -144,15 +144,45 @@ class Variant:
         self._fused = None  # (replay1's entry, its arguments), see replay_grad
         self.fast = None  # replay_grad itself, for a scalar program (_scalar_call)
         self.program = None  # the ScalarProgram a scalar tape is replayed by (_plan.py)
+        self.tmode = None  # "tangent" when the tangent sweep answers jvp/jacfwd
+        self._tan = None  # the tangent sweep's entry (see jvp)
 
     # ---- replay -----------------------------------------------------------------------
-    def prepare(self, one_call):
+    def prepare(self, one_call, tangents=False):
         """Plan the replay now (not on the first replay): the one-call form of replay_grad
-        when `one_call`, else the forward sweep's rows."""
+        when `one_call`, else the forward sweep's rows, and with `tangents` whether the
+        tangent sweep can answer (`tmode`)."""
         if one_call:
             self._fuse()
         if self._fwd is None and self.program is None:
             self._plan()
+        if tangents:
+            self.tmode = None
+            if not self.extras and self.out is not None and _ONE_CODE.get(self.tape.codes) \
+                    is not None and not self.python:
+                if self._fwd is None:
+                    self._plan()
+                if tangent.supported(self.tape, self._keep) is None:
+                    self.tmode = "tangent"
+
+    def jvp(self, seeds):
+        """After `forward`: the output's tangent (shaped like it) when the inputs' tangents
+        are `seeds` ({input position: array}; the others zero), by one tangent sweep
+        (tapegrad/tape/tangent.py)."""
+        tape = self.tape
+        if self._tan is None:
+            code = _ONE_CODE[tape.codes]
+            T = np.zeros_like(tape.A[code])
+            self._tan_args = (self.rows, tape.S, tape.AUX, tape.A[code], T, 0, len(self.rows))
+            self._tan = _fast(tangent.tangent, *self._tan_args)
+        T = self._tan_args[4]
+        for i, (code, off, n) in enumerate(self._ins):
+            t = seeds.get(i)
+            T[off:off + n] = 0 if t is None else np.asarray(t, T.dtype).reshape(-1)
+        self._tan(*self._tan_args)
+        S = tape.S
+        off, n = S.item(self.out, S_OFF), S.item(self.out, S_NUMEL)
+        return T[off:off + n].reshape(self.value.shape).copy()
 
     def _plan(self):
         """Where things are: nothing records on this tape any more and it never compacts,
@@ -166,6 +196,7 @@ class Variant:
         self.rows = np.ascontiguousarray(tape.R[keep])  # the planned forward rows
         tape.plan = (keep, f"-- planned for replay: {keep.size} of {self.nrec} records kept (the "
                            "others reach no output); the engine's sweeps over the recorded slots")
+        self._keep = keep
         self._fwd_args = (self.rows, S, tape.AUX, tape.A[0], tape.A[1], 0, keep.size)
         self._fwd = _fast(sweep.forward, *self._fwd_args)
 

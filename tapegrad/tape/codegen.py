@@ -22,7 +22,7 @@ SWEEP = HERE / "sweep.py"
 # their own source, not their callees', so they carry the stamp too (a kernel edit then
 # recompiles them instead of loading code with the old sweeps linked in)
 CALLERS = (HERE.parent / "func" / "_replay.py", HERE.parent / "func" / "_batch.py",
-           HERE.parent / "func" / "_scalar.py")
+           HERE.parent / "func" / "_scalar.py", HERE / "tangent.py")
 STAMP = re.compile(r'^DISPATCH_STAMP = "[0-9a-f]*"$', re.M)
 README = HERE.parent.parent / "README.md"
 OPS_SECTION = re.compile(r"(<!-- ops:start -->\n).*?(<!-- ops:end -->)", re.S)
@@ -113,6 +113,34 @@ def _binary_vjp(s):
                              "    if need_b and sb == 0:", "        G[pb] += acc_b"])
 
 
+# Tangents (forward mode): an elementwise op's VJP kernel is linear in the adjoint it
+# takes, so called with an input's tangent in place of the adjoint it gives that input's
+# term of the output's tangent: the JVP is the VJP kernel, no rule of its own.
+def _unary_jvp(s):
+    return ["for i in range(n):", f"    ty[i] = {s.name}_vjp0(x[i], y[i], tx[i], {_params(s)})"]
+
+
+def _binary_jvp(s):
+    fast, slow = "xa[i], xb[i], y[i], {}[i], c", "A[pa + i * sa], A[pb + i * sb], A[po + i], {}, c"
+    d0 = f"{s.name}_vjp0({{}})"
+    d1 = f"{s.name}_vjp1({{}})"
+    both_f = d0.format(fast.format("ta")) + " + " + d1.format(fast.format("tb"))
+    both_s = (d0.format(slow.format("T[pa + i * sa]")) + " + "
+              + d1.format(slow.format("T[pb + i * sb]")))
+    return (_BIN_PROLOGUE + ["    ty = T[po:po + n]", "    ta = T[pa:pa + n]", "    tb = T[pb:pb + n]",
+                             "    if need_a and need_b:", "        for i in range(n):",
+                             f"            ty[i] = {both_f}", "    elif need_a:",
+                             "        for i in range(n):",
+                             f"            ty[i] = {d0.format(fast.format('ta'))}", "    else:",
+                             "        for i in range(n):",
+                             f"            ty[i] = {d1.format(fast.format('tb'))}",
+                             "else:", "    for i in range(n):", "        if need_a and need_b:",
+                             f"            T[po + i] = {both_s}", "        elif need_a:",
+                             f"            T[po + i] = {d0.format(slow.format('T[pa + i * sa]'))}",
+                             "        else:",
+                             f"            T[po + i] = {d1.format(slow.format('T[pb + i * sb]'))}"])
+
+
 _T_ARGS = "A[pa + i * sa], A[pb + i * sb], A[pm + i * sm]"
 
 
@@ -127,6 +155,15 @@ def _ternary_vjp(s):
                                    ("need_m", "pm + i * sm"))):
         lines += [f"    if {need}:", f"        G[{p}] += {s.name}_vjp{j}({args})"]
     return lines
+
+
+def _ternary_jvp(s):
+    lines = ["for i in range(n):", "    d = 0.0"]
+    for j, (need, p) in enumerate((("need_a", "pa + i * sa"), ("need_b", "pb + i * sb"),
+                                   ("need_m", "pm + i * sm"))):
+        lines += [f"    if {need}:",
+                  f"        d += {s.name}_vjp{j}({_T_ARGS}, A[po + i], T[{p}], c)"]
+    return lines + ["    T[po + i] = d"]
 
 
 def generate(ops):
@@ -161,6 +198,10 @@ def generate(ops):
     out.append(_switch("binary_fwd", "op, A, pa, sa, pb, sb, po, n, c", binary, _binary_fwd))
     out.append(_switch("binary_vjp", "op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b",
                        binary, _binary_vjp))
+    out.append(_switch("unary_jvp", "op, A, T, px, po, n, c, c2", unary, _unary_jvp,
+                       x_y + ("tx = T[px:px + n]", "ty = T[po:po + n]")))
+    out.append(_switch("binary_jvp", "op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b",
+                       binary, _binary_jvp))
     out.append(_scalar_switch("unary_fwd1", "op, x, c, c2", unary,
                               lambda s: f"{s.name}_fwd(x, {_params(s)})", "x * 0"))
     out.append(_scalar_switch("binary_fwd1", "op, a, b, c", binary,
@@ -175,6 +216,8 @@ def generate(ops):
     out.append(_switch("ternary_fwd", f"op, A, {t_ptrs}", ternary, _ternary_fwd))
     out.append(_switch("ternary_vjp", f"op, A, G, {t_ptrs}, need_a, need_b, need_m", ternary,
                        _ternary_vjp))
+    out.append(_switch("ternary_jvp", f"op, A, T, {t_ptrs}, need_a, need_b, need_m", ternary,
+                       _ternary_jvp))
     return "\n\n".join(out).replace("\n\n\n\n", "\n\n\n")
 
 

@@ -2023,6 +2023,653 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
 
 
 @njit(cache=True, error_model="numpy")
+def unary_jvp(op, A, T, px, po, n, c, c2):
+    x = A[px:px + n]
+    y = A[po:po + n]
+    tx = T[px:px + n]
+    ty = T[po:po + n]
+    if op == 1:  # neg
+        for i in range(n):
+            ty[i] = neg_vjp0(x[i], y[i], tx[i], c)
+    elif op == 2:  # exp
+        for i in range(n):
+            ty[i] = exp_vjp0(x[i], y[i], tx[i], c)
+    elif op == 3:  # log
+        for i in range(n):
+            ty[i] = log_vjp0(x[i], y[i], tx[i], c)
+    elif op == 4:  # sqrt
+        for i in range(n):
+            ty[i] = sqrt_vjp0(x[i], y[i], tx[i], c)
+    elif op == 5:  # sin
+        for i in range(n):
+            ty[i] = sin_vjp0(x[i], y[i], tx[i], c)
+    elif op == 6:  # cos
+        for i in range(n):
+            ty[i] = cos_vjp0(x[i], y[i], tx[i], c)
+    elif op == 7:  # tanh
+        for i in range(n):
+            ty[i] = tanh_vjp0(x[i], y[i], tx[i], c)
+    elif op == 8:  # sigmoid
+        for i in range(n):
+            ty[i] = sigmoid_vjp0(x[i], y[i], tx[i], c)
+    elif op == 9:  # relu
+        for i in range(n):
+            ty[i] = relu_vjp0(x[i], y[i], tx[i], c)
+    elif op == 10:  # abs
+        for i in range(n):
+            ty[i] = abs_vjp0(x[i], y[i], tx[i], c)
+    elif op == 11:  # add_scalar
+        for i in range(n):
+            ty[i] = add_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 12:  # sub_scalar
+        for i in range(n):
+            ty[i] = sub_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 13:  # rsub_scalar
+        for i in range(n):
+            ty[i] = rsub_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 14:  # mul_scalar
+        for i in range(n):
+            ty[i] = mul_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 15:  # div_scalar
+        for i in range(n):
+            ty[i] = div_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 16:  # pow_scalar
+        for i in range(n):
+            ty[i] = pow_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 17:  # rpow_scalar
+        for i in range(n):
+            ty[i] = rpow_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 18:  # reciprocal
+        for i in range(n):
+            ty[i] = reciprocal_vjp0(x[i], y[i], tx[i], c)
+    elif op == 19:  # logsigmoid
+        for i in range(n):
+            ty[i] = logsigmoid_vjp0(x[i], y[i], tx[i], c)
+    elif op == 60:  # log1p
+        for i in range(n):
+            ty[i] = log1p_vjp0(x[i], y[i], tx[i], c)
+    elif op == 61:  # expm1
+        for i in range(n):
+            ty[i] = expm1_vjp0(x[i], y[i], tx[i], c)
+    elif op == 62:  # log2
+        for i in range(n):
+            ty[i] = log2_vjp0(x[i], y[i], tx[i], c)
+    elif op == 63:  # log10
+        for i in range(n):
+            ty[i] = log10_vjp0(x[i], y[i], tx[i], c)
+    elif op == 64:  # tan
+        for i in range(n):
+            ty[i] = tan_vjp0(x[i], y[i], tx[i], c)
+    elif op == 65:  # sinh
+        for i in range(n):
+            ty[i] = sinh_vjp0(x[i], y[i], tx[i], c)
+    elif op == 66:  # cosh
+        for i in range(n):
+            ty[i] = cosh_vjp0(x[i], y[i], tx[i], c)
+    elif op == 67:  # asin
+        for i in range(n):
+            ty[i] = asin_vjp0(x[i], y[i], tx[i], c)
+    elif op == 68:  # acos
+        for i in range(n):
+            ty[i] = acos_vjp0(x[i], y[i], tx[i], c)
+    elif op == 69:  # atan
+        for i in range(n):
+            ty[i] = atan_vjp0(x[i], y[i], tx[i], c)
+    elif op == 70:  # erf
+        for i in range(n):
+            ty[i] = erf_vjp0(x[i], y[i], tx[i], c)
+    elif op == 71:  # rsqrt
+        for i in range(n):
+            ty[i] = rsqrt_vjp0(x[i], y[i], tx[i], c)
+    elif op == 72:  # sign
+        for i in range(n):
+            ty[i] = sign_vjp0(x[i], y[i], tx[i], c)
+    elif op == 73:  # clamp
+        for i in range(n):
+            ty[i] = clamp_vjp0(x[i], y[i], tx[i], c, c2)
+    elif op == 74:  # leaky_relu
+        for i in range(n):
+            ty[i] = leaky_relu_vjp0(x[i], y[i], tx[i], c)
+    elif op == 75:  # elu
+        for i in range(n):
+            ty[i] = elu_vjp0(x[i], y[i], tx[i], c)
+    elif op == 76:  # gelu
+        for i in range(n):
+            ty[i] = gelu_vjp0(x[i], y[i], tx[i], c)
+    elif op == 77:  # silu
+        for i in range(n):
+            ty[i] = silu_vjp0(x[i], y[i], tx[i], c)
+    elif op == 78:  # softplus
+        for i in range(n):
+            ty[i] = softplus_vjp0(x[i], y[i], tx[i], c, c2)
+    elif op == 79:  # hardtanh
+        for i in range(n):
+            ty[i] = hardtanh_vjp0(x[i], y[i], tx[i], c, c2)
+    elif op == 146:  # gt_scalar
+        for i in range(n):
+            ty[i] = gt_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 147:  # lt_scalar
+        for i in range(n):
+            ty[i] = lt_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 148:  # ge_scalar
+        for i in range(n):
+            ty[i] = ge_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 149:  # le_scalar
+        for i in range(n):
+            ty[i] = le_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 150:  # eq_scalar
+        for i in range(n):
+            ty[i] = eq_scalar_vjp0(x[i], y[i], tx[i], c)
+    elif op == 151:  # ne_scalar
+        for i in range(n):
+            ty[i] = ne_scalar_vjp0(x[i], y[i], tx[i], c)
+
+
+@njit(cache=True, error_model="numpy")
+def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
+    if op == 20:  # add
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = add_vjp0(xa[i], xb[i], y[i], ta[i], c) + add_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = add_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = add_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = add_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + add_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = add_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = add_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 21:  # sub
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = sub_vjp0(xa[i], xb[i], y[i], ta[i], c) + sub_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = sub_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = sub_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = sub_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + sub_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = sub_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = sub_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 22:  # mul
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = mul_vjp0(xa[i], xb[i], y[i], ta[i], c) + mul_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = mul_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = mul_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = mul_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + mul_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = mul_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = mul_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 23:  # div
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = div_vjp0(xa[i], xb[i], y[i], ta[i], c) + div_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = div_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = div_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = div_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + div_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = div_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = div_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 24:  # pow
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = pow_vjp0(xa[i], xb[i], y[i], ta[i], c) + pow_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = pow_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = pow_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = pow_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + pow_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = pow_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = pow_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 80:  # atan2
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = atan2_vjp0(xa[i], xb[i], y[i], ta[i], c) + atan2_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = atan2_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = atan2_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = atan2_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + atan2_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = atan2_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = atan2_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 81:  # maximum
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = maximum_vjp0(xa[i], xb[i], y[i], ta[i], c) + maximum_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = maximum_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = maximum_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = maximum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + maximum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = maximum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = maximum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 82:  # minimum
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = minimum_vjp0(xa[i], xb[i], y[i], ta[i], c) + minimum_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = minimum_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = minimum_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = minimum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = minimum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 83:  # masked_fill
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = masked_fill_vjp0(xa[i], xb[i], y[i], ta[i], c) + masked_fill_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = masked_fill_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = masked_fill_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = masked_fill_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + masked_fill_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = masked_fill_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = masked_fill_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 84:  # lerp
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = lerp_vjp0(xa[i], xb[i], y[i], ta[i], c) + lerp_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = lerp_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = lerp_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = lerp_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + lerp_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = lerp_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = lerp_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 85:  # where_scalar_other
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = where_scalar_other_vjp0(xa[i], xb[i], y[i], ta[i], c) + where_scalar_other_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = where_scalar_other_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = where_scalar_other_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = where_scalar_other_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + where_scalar_other_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = where_scalar_other_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = where_scalar_other_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 86:  # where_scalar_self
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = where_scalar_self_vjp0(xa[i], xb[i], y[i], ta[i], c) + where_scalar_self_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = where_scalar_self_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = where_scalar_self_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 87:  # copy_from
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = copy_from_vjp0(xa[i], xb[i], y[i], ta[i], c) + copy_from_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = copy_from_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = copy_from_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = copy_from_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = copy_from_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 88:  # binary_cross_entropy
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = binary_cross_entropy_vjp0(xa[i], xb[i], y[i], ta[i], c) + binary_cross_entropy_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = binary_cross_entropy_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = binary_cross_entropy_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = binary_cross_entropy_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + binary_cross_entropy_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = binary_cross_entropy_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = binary_cross_entropy_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 140:  # gt
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = gt_vjp0(xa[i], xb[i], y[i], ta[i], c) + gt_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = gt_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = gt_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = gt_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + gt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = gt_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = gt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 141:  # lt
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = lt_vjp0(xa[i], xb[i], y[i], ta[i], c) + lt_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = lt_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = lt_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = lt_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + lt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = lt_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = lt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 142:  # ge
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = ge_vjp0(xa[i], xb[i], y[i], ta[i], c) + ge_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = ge_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = ge_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = ge_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + ge_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = ge_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = ge_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 143:  # le
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = le_vjp0(xa[i], xb[i], y[i], ta[i], c) + le_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = le_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = le_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = le_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + le_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = le_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = le_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 144:  # eq
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = eq_vjp0(xa[i], xb[i], y[i], ta[i], c) + eq_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = eq_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = eq_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = eq_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + eq_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = eq_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = eq_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+    elif op == 145:  # ne
+        if sa == 1 and sb == 1:
+            xa = A[pa:pa + n]
+            xb = A[pb:pb + n]
+            y = A[po:po + n]
+            ty = T[po:po + n]
+            ta = T[pa:pa + n]
+            tb = T[pb:pb + n]
+            if need_a and need_b:
+                for i in range(n):
+                    ty[i] = ne_vjp0(xa[i], xb[i], y[i], ta[i], c) + ne_vjp1(xa[i], xb[i], y[i], tb[i], c)
+            elif need_a:
+                for i in range(n):
+                    ty[i] = ne_vjp0(xa[i], xb[i], y[i], ta[i], c)
+            else:
+                for i in range(n):
+                    ty[i] = ne_vjp1(xa[i], xb[i], y[i], tb[i], c)
+        else:
+            for i in range(n):
+                if need_a and need_b:
+                    T[po + i] = ne_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c) + ne_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+                elif need_a:
+                    T[po + i] = ne_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pa + i * sa], c)
+                else:
+                    T[po + i] = ne_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
+
+
+@njit(cache=True, error_model="numpy")
 def unary_fwd1(op, x, c, c2):
     if op == 1:  # neg
         return neg_fwd(x, c)
@@ -2341,3 +2988,37 @@ def ternary_vjp(op, A, G, pa, sa, pb, sb, pm, sm, po, n, c, need_a, need_b, need
                 G[pb + i * sb] += clamp_tensor_vjp1(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
             if need_m:
                 G[pm + i * sm] += clamp_tensor_vjp2(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], G[po + i], c)
+
+
+@njit(cache=True, error_model="numpy")
+def ternary_jvp(op, A, T, pa, sa, pb, sb, pm, sm, po, n, c, need_a, need_b, need_m):
+    if op == 120:  # where
+        for i in range(n):
+            d = 0.0
+            if need_a:
+                d += where_vjp0(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], T[pa + i * sa], c)
+            if need_b:
+                d += where_vjp1(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], T[pb + i * sb], c)
+            if need_m:
+                d += where_vjp2(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], T[pm + i * sm], c)
+            T[po + i] = d
+    elif op == 121:  # lerp_tensor
+        for i in range(n):
+            d = 0.0
+            if need_a:
+                d += lerp_tensor_vjp0(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], T[pa + i * sa], c)
+            if need_b:
+                d += lerp_tensor_vjp1(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], T[pb + i * sb], c)
+            if need_m:
+                d += lerp_tensor_vjp2(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], T[pm + i * sm], c)
+            T[po + i] = d
+    elif op == 122:  # clamp_tensor
+        for i in range(n):
+            d = 0.0
+            if need_a:
+                d += clamp_tensor_vjp0(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], T[pa + i * sa], c)
+            if need_b:
+                d += clamp_tensor_vjp1(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], T[pb + i * sb], c)
+            if need_m:
+                d += clamp_tensor_vjp2(A[pa + i * sa], A[pb + i * sb], A[pm + i * sm], A[po + i], T[pm + i * sm], c)
+            T[po + i] = d
