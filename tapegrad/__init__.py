@@ -23,8 +23,9 @@ from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor,
 from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
                      manual_seed, multinomial, seed, set_rng_state)
 from .serialization import load, save
+from .printing import set_printoptions
 from .dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype, int,
-                     int32, int64, long, set_default_dtype)
+                     int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from .dtypes import bfloat16, float16, half  # names only: using them raises TypeError
 from .dtypes import dtype
 from .functions import (BINARY_FUNCTIONS as _BINARY, UNARY_FUNCTIONS as _UNARY, add, broadcast_shapes, clamp, clip,

@@ -68,7 +68,7 @@ def _operands(op, a, b):
     if isinstance(b, builtins.int) and not isinstance(b, builtins.bool) and not (
             _INT64_MIN <= b <= _INT64_MAX):
         raise OverflowError(f"{op}(): int too big to convert")
-    return va, b, dt  # NumPy compares an integer array with any python int exactly
+    return va, dtypes.wrap_int(b, dt), dt  # wrapped into dt first, as PyTorch does
 
 
 # ---- comparisons ------------------------------------------------------------------------
@@ -214,21 +214,22 @@ def _any_all(name, ufunc):
     def fn(input, dim=None, keepdim=False):
         _check_input(input, name)
         v = input._value() != 0
+        out = dtypes.uint8 if input._dtype is dtypes.uint8 else dtypes.bool_  # (as PyTorch)
         if dim is None:
             r = ufunc(v)
             if keepdim:
                 r = np.reshape(r, (1,) * v.ndim)
-            return _new(r, dtypes.bool_)
+            return _new(np.asarray(r, out.np), out)
         axes = _dims(dim, v.ndim, name)
         if not axes or v.ndim == 0:  # dim=() reduces nothing in PyTorch; nor does a 0-d dim
-            return _new(v, dtypes.bool_)
-        return _new(ufunc(v, axis=axes, keepdims=keepdim), dtypes.bool_)
+            return _new(np.asarray(v, out.np), out)
+        return _new(np.asarray(ufunc(v, axis=axes, keepdims=keepdim), out.np), out)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__annotations__ = {"input": Tensor, "dim": Dims | None, "keepdim": bool,
                           "return": Tensor}
     fn.__doc__ = (f"`{name}` of the truth values over the whole tensor, or over `dim` (int or "
-                  f"tuple) with `keepdim`; a bool tensor.")
+                  f"tuple) with `keepdim`; a bool tensor (uint8 for a uint8 input, as in PyTorch).")
     return fn
 
 

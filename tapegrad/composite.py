@@ -43,7 +43,9 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False,
     if v.ndim == 0:
         return _long(np.zeros((), np.int64))
     d = _dim(dim, v.ndim, "argsort")
-    idx = np.argsort(-v if descending and v.dtype != np.bool_ else v, axis=d, kind="stable")
+    if descending:  # ~v reverses integers and bools without overflow (-v wraps for uint8)
+        v = ~v if v.dtype.kind in "iub" else -v
+    idx = np.argsort(v, axis=d, kind="stable")
     return _long(idx)
 
 
@@ -138,6 +140,8 @@ def trace(input: Tensor) -> Tensor:
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The elements where mask is True, as a 1-D tensor (mask broadcasts)."""
     check_tensor(mask, "masked_select", "mask")
+    if mask._dtype is not dtypes.bool_:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask (got {mask._dtype})")
     if mask._shape != input._shape:
         mask = _const(np.broadcast_to(mask._value(), input._shape), dtypes.bool_)
     return input[mask]
@@ -391,9 +395,12 @@ def _int_op(fn, a, b) -> Tensor:
     bv = b._value() if isinstance(b, Tensor) else b
     dt = a._dtype if isinstance(a, Tensor) else b._dtype
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        dt = dtypes.promote(a._dtype, b._dtype)
+        dt = dtypes.promote_tensors(a._dtype, a._shape, b._dtype, b._shape)
     elif isinstance(b, float) and not dt.is_floating_point:
         dt = dtypes.get_default_dtype()
+    # operands in dt (a python int wrapped into it, as PyTorch does)
+    av, bv = (np.asarray(v).astype(dt.np, copy=False) if isinstance(v, np.ndarray) else
+              dtypes.wrap_int(v, dt) if isinstance(v, int) else v for v in (av, bv))
     with np.errstate(all="ignore"):
         return _from_array(np.asarray(fn(av, bv), dt.np), dt, False)
 

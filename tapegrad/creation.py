@@ -69,7 +69,10 @@ def tensor(data: object, dtype: DType = None, device: Device = None,
         dt = dtype or _infer(data)
     _check_rg(dt, requires_grad)
     try:
-        arr = np.array(_to_array(data), dtype=dt.np)
+        src = _to_array(data)
+        if not isinstance(data, (np.ndarray, np.generic, Tensor)):
+            dtypes.check_range(np.asarray(src), dt, "tensor")  # python data: PyTorch's check
+        arr = np.array(src, dtype=dt.np)
     except ValueError as e:
         _check_ragged(data)
         raise ValueError(f"tensor(): {e}") from e
@@ -189,7 +192,7 @@ def full(size: Shape, fill_value: Number, *, dtype: DType = None, requires_grad:
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else dtypes.int64 \
             if isinstance(fill_value, int) else dtypes.get_default_dtype()
     t = zeros(*_size((size,) if isinstance(size, int) else tuple(size), "full"), dtype=dtype)
-    t._arr[...] = fill_value
+    t._arr[...] = dtypes.checked_int(fill_value, dtype, "full")
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 

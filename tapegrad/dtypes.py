@@ -27,23 +27,37 @@ class dtype:
         return (_by_name, (self.name,))
 
     @property
-    def itemsize(self):
+    def itemsize(self) -> builtins.int:
+        """Bytes per element, as torch.dtype.itemsize."""
         return self.np.itemsize
+
+    @property
+    def is_signed(self) -> builtins.bool:
+        """Whether the type holds negative values (False for uint8 and bool), as
+        torch.dtype.is_signed."""
+        return self.is_floating_point or self.np.kind == "i"
+
+    is_complex = False  # tapegrad has no complex dtypes
 
 
 float32 = dtype("float32", np.float32, True, DT_F32, "FloatTensor")
 float64 = dtype("float64", np.float64, True, DT_F64, "DoubleTensor")
 int64 = dtype("int64", np.int64, False, -1, "LongTensor")
 int32 = dtype("int32", np.int32, False, -1, "IntTensor")
+int16 = dtype("int16", np.int16, False, -1, "ShortTensor")
+int8 = dtype("int8", np.int8, False, -1, "CharTensor")
+uint8 = dtype("uint8", np.uint8, False, -1, "ByteTensor")
 bool_ = dtype("bool", np.bool_, False, -1, "BoolTensor")
 float = float32     # torch.float, torch.double, torch.long, torch.int as in PyTorch
 double = float64
 long = int64
 int = int32
+short = int16
 
-ALL = (float32, float64, int64, int32, bool_)
+ALL = (float32, float64, int64, int32, int16, int8, uint8, bool_)
 _BY_NP = {d.np: d for d in ALL}
-_RANK = {bool_: 0, int32: 1, int64: 2, float32: 3, float64: 4}
+# promotion order; uint8 and int8 share a rank: together they need int16 (as in PyTorch)
+_RANK = {bool_: 0, uint8: 1, int8: 1, int16: 2, int32: 3, int64: 4, float32: 5, float64: 6}
 
 
 def _caller_op() -> str:
@@ -136,7 +150,7 @@ def from_numpy_dtype(npd):
     d = _BY_NP.get(np.dtype(npd))
     if d is None:
         raise TypeError(f"can't convert np.ndarray of type {np.dtype(npd)}; the supported types are: "
-                        "float64, float32, int64, int32 and bool.")
+                        "float64, float32, int64, int32, int16, int8, uint8 and bool.")
     return d
 
 
@@ -144,7 +158,10 @@ def promote(a, b):
     """Result dtype of a binary op between two tensors (PyTorch's category rules)."""
     if a is b:
         return a
-    return a if _RANK[a] >= _RANK[b] else b
+    ra, rb = _RANK[a], _RANK[b]
+    if ra == rb:  # uint8 with int8: the smallest type that holds both
+        return int16
+    return a if ra > rb else b
 
 
 def _category(d):
@@ -168,3 +185,50 @@ def promote_scalar(d, s):
         return d if d.is_floating_point else _default.value
     return d if d is not bool_ else int64
 
+
+
+# ---- python ints into fixed-width integer dtypes ------------------------------------------
+def _int_bounds(d):
+    """(lo, hi, bits) of integer dtype d."""
+    bits = d.np.itemsize * 8
+    if d.np.kind == "u":
+        return 0, (1 << bits) - 1, bits
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1, bits
+
+
+def wrap_int(c: builtins.int, d: dtype) -> builtins.int:
+    """The python int c as integer dtype d holds it, wrapping around (two's complement), as
+    PyTorch treats the python-int operand of arithmetic and comparisons (uint8: 256 is 0,
+    -1 is 255). Ints outside int64 and the dtypes bool and int64 pass unchanged."""
+    if d is bool_ or d.np.itemsize == 8 or isinstance(c, builtins.bool):
+        return c
+    lo, hi, bits = _int_bounds(d)
+    if lo <= c <= hi or not -(1 << 63) <= c < (1 << 63):
+        return c
+    return ((c - lo) % (1 << bits)) + lo
+
+
+def checked_int(c: "builtins.int | builtins.float", d: dtype, op: str = "") -> object:
+    """A python number converted to integer dtype d with PyTorch's overflow check (for
+    fill values, clamp bounds, data of tapegrad.tensor): a RuntimeError when it does not
+    fit, except that a negative value down to -max of an unsigned dtype wraps (uint8: -1 is
+    255, as in PyTorch). Non-integer dtypes and bool get c unchanged."""
+    if d is bool_ or d.is_floating_point or isinstance(c, builtins.bool):
+        return c
+    lo, hi, _ = _int_bounds(d)
+    if not (-hi if lo == 0 else lo) <= c <= hi:
+        where = f"{op}(): " if op else ""
+        raise RuntimeError(f"{where}value cannot be converted to type {d.name} without "
+                           f"overflow (got {c})")
+    return wrap_int(builtins.int(c), d) if isinstance(c, builtins.int) else c
+
+
+def check_range(values: np.ndarray, d: dtype, op: str) -> None:
+    """checked_int for every element of an array of python data bound for dtype d."""
+    if d is bool_ or d.is_floating_point or values.size == 0 or values.dtype.kind not in "iuf":
+        return
+    lo, hi, _ = _int_bounds(d)
+    lo = -hi if lo == 0 else lo
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        checked_int(values[bad].flat[0].item(), d, op)

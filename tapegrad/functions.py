@@ -27,7 +27,8 @@ from .tape.tape import _local, current
 from .tensor import Tensor, _Version, _from_array, _on_tape
 
 _INT_UFUNC = {"neg": np.negative, "abs": np.abs, "add": np.add, "sub": np.subtract,
-              "mul": np.multiply, "pow": np.power, "relu": lambda a: np.maximum(a, 0)}
+              "mul": np.multiply, "pow": np.power, "relu": lambda a: np.maximum(a, 0),
+              "maximum": np.maximum, "minimum": np.minimum, "sign": np.sign}
 _scalar_types = (int, float, bool, np.number, np.bool_)
 
 
@@ -155,12 +156,10 @@ def _binary(name, a, b, alpha=1.0):
     dt = a._dtype if a._dtype is b._dtype else dtypes.promote_tensors(a._dtype, a._shape,
                                                                       b._dtype, b._shape)
     if not dt.is_floating_point:
-        if name == "div":
+        if name not in _INT_UFUNC:  # div, atan2, ...: computed in the default float dtype
             dt = dtypes.get_default_dtype()
         else:
-            va, vb = a._value(), b._value()
-            return _from_array(np.asarray(_INT_UFUNC[name](va, vb * alpha if alpha != 1 else vb)),
-                               dt, False)
+            return _int_op(name, a._value(), b._value(), alpha, dt)
     sa, sb = a._shape, b._shape
     if sa == sb:
         shape, layout = sa, None
@@ -184,17 +183,47 @@ def _binary(name, a, b, alpha=1.0):
     return _on_tape(tape, out, shape, dt, rg)
 
 
+def _int_op(name, va, vb, alpha, dt):
+    """va (op) alpha * vb for integer or bool result dtype dt, in dt's fixed width: it wraps
+    around on overflow as PyTorch's integers do (uint8: 255 + 1 is 0). vb may be a python
+    int (wrapped into dt first, as PyTorch does, except a pow exponent)."""
+    npdt = dt.np
+    va = np.asarray(va).astype(npdt, copy=False)
+    if isinstance(vb, np.ndarray):
+        vb = vb.astype(npdt, copy=False)
+        if alpha != 1:
+            vb = vb * dtypes.checked_int(builtins.int(alpha), dt, name)
+    elif name == "pow":  # the exponent is checked, not wrapped; the result wraps, below
+        vb = np.int64(dtypes.checked_int(vb, dt, "pow"))
+    else:
+        if alpha != 1:
+            vb = vb * dtypes.checked_int(builtins.int(alpha), dt, name)
+        vb = dtypes.wrap_int(vb, dt)
+    return _from_array(np.asarray(_INT_UFUNC[name](va, vb)).astype(npdt, copy=False), dt, False)
+
+
 def _scalar(name, a, c, alpha=1.0):
     """tensor (op) python scalar."""
+    if isinstance(c, (np.number, np.bool_)):
+        c = c.item()
+    if name == "sub" and isinstance(c, bool):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    if not a._dtype.is_floating_point and name in ("add", "sub"):
+        dt = dtypes.promote_scalar(a._dtype, c)
+        if not dt.is_floating_point:
+            return _int_op("add", a._value(), -c if name == "sub" else c, alpha, dt)
+        return _scalar(name, to(a, dt), c, alpha)
     if name == "add":
-        return _unary("add_scalar", a, float(c) * alpha) if a._dtype.is_floating_point \
-            else _from_array(a._value() + c * alpha, dtypes.promote_scalar(a._dtype, c), False)
+        return _unary("add_scalar", a, float(c) * alpha)
     if name == "sub":
-        return _scalar("add", a, -c, alpha) if not a._dtype.is_floating_point else \
-            _unary("sub_scalar", a, float(c) * alpha)
+        return _unary("sub_scalar", a, float(c) * alpha)
     dt = dtypes.promote_scalar(a._dtype, c)
-    if not dt.is_floating_point and name != "div":
-        return _from_array(np.asarray(_INT_UFUNC[name](a._value(), c)), dt, False)
+    if not dt.is_floating_point and name in _INT_UFUNC:
+        return _int_op(name, a._value(), c, 1, dt)
+    if not dt.is_floating_point:
+        dt = dtypes.get_default_dtype()
     if dt is not a._dtype:
         a = to(a, dt)
     return _unary(name + "_scalar", a, float(c))
@@ -235,7 +264,8 @@ def pow(input: "Tensor | float", exponent: "Tensor | float") -> Tensor:
         _check_tensor(exponent, "pow", "exponent")
         if not exponent._dtype.is_floating_point and not isinstance(input, (float, np.floating)):
             dt = dtypes.promote_scalar(exponent._dtype, input)
-            return _from_array(np.asarray(np.power(input, exponent._value()), dt.np), dt, False)
+            base = np.asarray(dtypes.wrap_int(input, dt), dt.np)
+            return _from_array(np.asarray(np.power(base, exponent._value()), dt.np), dt, False)
         e = exponent if exponent._dtype.is_floating_point else to(exponent, _float(exponent._dtype))
         return _unary("rpow_scalar", e, float(input))
     return _binary("pow", input, exponent)
@@ -248,7 +278,11 @@ def neg(input: Tensor) -> Tensor:
 
 def _rsub(a, c):
     if not a._dtype.is_floating_point:
-        return _from_array(c - a._value(), dtypes.promote_scalar(a._dtype, c), False)
+        dt = dtypes.promote_scalar(a._dtype, c)
+        if dt.is_floating_point:
+            return _rsub(to(a, dt), c)
+        return _from_array(np.asarray(dtypes.wrap_int(c, dt) - a._value().astype(dt.np)), dt,
+                           False)
     return _unary("rsub_scalar", a, float(c))
 
 
@@ -346,7 +380,10 @@ def clamp(input: Tensor, min: "Tensor | float | None" = None,
     lo = -math.inf if min is None else float(min)
     hi = math.inf if max is None else float(max)
     if not input._dtype.is_floating_point:
-        return _from_array(np.clip(input._value(), min, max), input._dtype, False)
+        lo, hi = (None if b is None else dtypes.checked_int(b, input._dtype, "clamp")
+                  for b in (min, max))
+        return _from_array(np.clip(input._value(), lo, hi).astype(input._dtype.np, copy=False),
+                           input._dtype, False)
     if not (input._rg and _local.grad_enabled):
         return _eager(_OP["clamp"], input._dtype, lo, input._value(), c2=hi)
     tape = current()
@@ -399,7 +436,10 @@ def to(input: Tensor, dtype: object = None, *args: object, **kwargs: object) -> 
             s = tape.record_cast(_slots(tape, input._dtype, input)[0], dtype.code,
                                  S_RG if rg else 0)
         return _on_tape(tape, s, input._shape, dtype, rg)
-    return _from_array(np.array(input._value(), dtype.np), dtype, False)
+    v = input._value()
+    if input._dtype.is_floating_point and dtype.np.kind in "iu" and dtype.np.itemsize < 8:
+        v = v.astype(np.int64)  # truncate, then wrap around (uint8: -1.5 is 255, 300.0 is 44)
+    return _from_array(np.array(v, dtype.np), dtype, False)
 
 
 # ---- binding: Tensor methods and operators --------------------------------------------
@@ -503,22 +543,38 @@ def _bind():
     T.__pos__ = lambda a: a
     T.__abs__ = UNARY_FUNCTIONS["abs"]
     for name, dt in (("float", dtypes.float32), ("double", dtypes.float64),
-                     ("long", dtypes.int64), ("int", dtypes.int32), ("bool", dtypes.bool_)):
+                     ("long", dtypes.int64), ("int", dtypes.int32), ("bool", dtypes.bool_),
+                     ("short", dtypes.int16), ("char", dtypes.int8), ("byte", dtypes.uint8),
+                     ("half", dtypes.float16), ("bfloat16", dtypes.bfloat16)):
         setattr(T, name, _cast_method(name, dt))
+    T.is_signed = _is_signed
     for name, fn in (("type", _type), ("cpu", _cpu), ("contiguous", _contiguous)):
         fn.__name__ = fn.__qualname__ = name
         setattr(T, name, fn)
 
 
 def _cast_method(name, dt):
-    """Tensor.float(), .double(), ...: self.to(dt)."""
+    """Tensor.float(), .double(), ...: self.to(dt); .half() and .bfloat16() raise."""
     def cast(self: Tensor, memory_format: object = None) -> Tensor:
         return to(self, dt)
 
-    cast.__name__ = cast.__qualname__ = name
-    cast.__doc__ = (f"self.to(tapegrad.{dt.name}), as torch.Tensor.{name} (the tensor itself "
-                    f"when it is {dt.name} already).")
-    return cast
+    def refuse(self: Tensor, memory_format: object = None) -> Tensor:
+        raise TypeError(f"{name}(): dtype torch.{dt.name} is not supported by tapegrad (no "
+                        f"half-precision storage or math; use torch.float32 or torch.float64)")
+
+    fn = refuse if isinstance(dt, dtypes._UnsupportedDtype) else cast
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"self.to(tapegrad.{dt.name}), as torch.Tensor.{name} (the tensor itself "
+                  f"when it is {dt.name} already).") if fn is cast else (
+        f"Raises TypeError: tapegrad has no {dt.name} storage or math (torch.Tensor.{name} "
+        f"converts to torch.{dt.name}).")
+    return fn
+
+
+def _is_signed(self: Tensor) -> bool:
+    """Whether the dtype holds negative values (False for uint8 and bool), as
+    torch.Tensor.is_signed."""
+    return self._dtype.is_signed
 
 
 def _type(self: Tensor, dtype: object = None) -> "str | Tensor":

@@ -7,6 +7,7 @@ import builtins
 
 import numpy as np
 
+from . import dtypes
 from . import functions as F
 from ._hints import Number
 from .random import Generator
@@ -40,8 +41,8 @@ def _inplace(t, op, compute, saves_self=False):
         if t._dtype.is_floating_point and r._rg:
             r = F.to(r, t._dtype)
         elif not t._dtype.is_floating_point and r._dtype.is_floating_point:
-            raise RuntimeError(f"{op}: result type {r._dtype.name.capitalize()} can't be cast to "
-                               f"the desired output type {t._dtype.name.capitalize()}")
+            raise RuntimeError(f"{op}: result type {r._dtype.legacy[:-6]} can't be cast to "
+                               f"the desired output type {t._dtype.legacy[:-6]}")
     if type(t) is not Tensor and hasattr(t, "_own_array"):  # a recorded mask (compare.py)
         t._own_array()
     if r._rg and r._tape is tape and (t._tape is None or t._tape is tape):
@@ -118,6 +119,8 @@ def fill_(t: Tensor, value: Number | Tensor) -> Tensor:
 
 def _fill(t, value, _op):
     """fill_, with `_op` the name recorded (zero_)."""
+    if not isinstance(value, Tensor):
+        value = dtypes.checked_int(value, t._dtype, _op)
     return _inplace(t, _op, lambda src: _from_array(np.full(t._shape, value, t._dtype.np),
                                                    t._dtype, False))
 
@@ -190,8 +193,140 @@ def _clone(t):
     return clone(t)
 
 
+# ---- in-place shape changes: t_, transpose_, squeeze_, unsqueeze_, resize_ --------------
+def _shape_dims(t, op, *args):
+    """(the out-of-place op, its arguments, a NumPy view function) of an in-place shape op
+    on tensor t, the arguments checked as the out-of-place op checks them."""
+    from . import movement as M
+    from .tensor import _dim
+
+    nd = len(t._shape)
+    if op == "t_":
+        if nd > 2:
+            raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is {nd}D")
+        return M.t, (), (lambda a: a.T) if nd == 2 else (lambda a: a)
+    if op == "transpose_":
+        d0, d1 = (_dim(d, nd, "transpose_") for d in args)
+        return M.transpose, (d0, d1), lambda a: np.swapaxes(a, d0, d1)
+    if op == "unsqueeze_":
+        d = _dim(args[0], nd + 1, "unsqueeze_")
+        return M.unsqueeze, (d,), lambda a: np.expand_dims(a, d)
+    dims = range(nd) if args[0] is None else \
+        args[0] if isinstance(args[0], (tuple, list)) else (args[0],)
+    dims = sorted({_dim(d, nd, "squeeze_") for d in dims}, reverse=True)
+    dims = tuple(d for d in dims if t._shape[d] == 1)
+
+    def squeeze_all(x):  # one squeeze per dim, last first: the dims stay valid
+        for d in dims:
+            x = M.squeeze(x, d)
+        return x
+
+    return squeeze_all, (), lambda a: np.squeeze(a, dims) if dims else a
+
+
+def _shape_inplace(t, op, *args):
+    """An in-place shape op, with PyTorch's rules: a leaf that requires grad refuses under grad
+    mode; a tensor that owns its array gets a NumPy view of the same storage (its version
+    counts the change); a recorded tensor is rebound to the recorded view op."""
+    if t._rg and t.is_leaf and _local.grad_enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           f"operation. ({op})")
+    fn, fargs, view = _shape_dims(t, op, *args)
+    if t._tape is None:  # a NumPy view of the storage, as PyTorch changes the metadata only
+        t._arr = view(t._arr)
+        t._shape = t._arr.shape
+        bump(t._vc)
+    elif t._rg and _local.grad_enabled:  # a non-leaf: record the view op, rebind t to it
+        r = fn(t, *fargs)
+        if r is t:  # nothing to change (t_ of a vector, squeeze_ without dims of size 1)
+            return t
+        if r._tape is not t._tape:
+            raise RuntimeError(f"{op}: the tensor was recorded on another thread's tape")
+        _rebind(t, r)
+        t._shape = r._shape
+    elif op in ("squeeze_", "unsqueeze_") or len(t._shape) < 2:  # same layout in the slot
+        t._shape = tuple(view(np.broadcast_to(np.empty((), np.bool_), t._shape)).shape)
+        if t._vc is not _UNTRACKED:
+            t._tape.bump(t._slot)
+    elif t._rg:
+        raise RuntimeError(f"{op}: transposing a tensor that requires grad in place under "
+                           f"no_grad is not supported by tapegrad (its recorded history keeps "
+                           f"the old layout); use x = x.{op[:-1]}(...) instead")
+    else:  # a tape value that needs no grad: it gets its own array (a copy)
+        t._arr = np.ascontiguousarray(view(t._value()))
+        t._tape, t._shape, t._vc = None, t._arr.shape, _Version(t._version + 1)
+    return t
+
+
+def t_(self: Tensor) -> Tensor:
+    """In place: self becomes its transpose (at most 2 dims), as torch.Tensor.t_; returns
+    self. A view of the same storage for a tensor that owns its array; recorded (and the
+    tensor rebound) for a non-leaf that requires grad; a leaf that requires grad refuses."""
+    return _shape_inplace(self, "t_")
+
+
+def transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    """In place: dims dim0 and dim1 of self swapped, as torch.Tensor.transpose_ (see t_)."""
+    return _shape_inplace(self, "transpose_", dim0, dim1)
+
+
+def squeeze_(self: Tensor, dim: "int | tuple[int, ...] | None" = None) -> Tensor:
+    """In place: self without its dims of size 1 (only those in dim, if given), as
+    torch.Tensor.squeeze_ (see t_)."""
+    return _shape_inplace(self, "squeeze_", dim)
+
+
+def unsqueeze_(self: Tensor, dim: int) -> Tensor:
+    """In place: a dim of size 1 inserted at dim, as torch.Tensor.unsqueeze_ (see t_)."""
+    return _shape_inplace(self, "unsqueeze_", dim)
+
+
+def resize_(self: Tensor, *sizes: "int | tuple[int, ...]",
+            memory_format: object = None) -> Tensor:
+    """In place: self takes the shape `sizes` over its storage, as torch.Tensor.resize_:
+    read contiguously from self's first element, the storage's elements come first (a
+    view of it while they suffice); new elements are zeros (PyTorch leaves them
+    uninitialised). Differences: growing gives the tensor a new array, so views taken
+    before no longer share its storage; a storage NumPy holds (from_numpy, numpy()) cannot
+    grow (RuntimeError, as PyTorch's for from_numpy). A tensor that requires grad refuses."""
+    from .creation import _size
+
+    if self._rg:
+        raise RuntimeError("cannot resize variables that require grad")
+    shape = _size(sizes, "resize_")
+    n = int(np.prod(shape, dtype=np.int64))
+    if self._tape is not None:  # a tape value that needs no grad: it gets its own array
+        self._arr, self._vc = np.array(self._value()), _Version(self._version)
+        self._tape = None
+    arr, isz = self._arr, self._arr.dtype.itemsize
+    root = arr
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if root.flags.c_contiguous and root.size and min(arr.strides, default=0) >= 0:
+        storage = root.reshape(-1).view(np.uint8)
+        start = arr.__array_interface__["data"][0] - storage.__array_interface__["data"][0]
+    else:  # no flat storage to read forward from (or a flipped view): its elements in order
+        storage, start = np.ascontiguousarray(arr).reshape(-1).view(np.uint8), 0
+    if start + n * isz <= storage.size:
+        new = storage[start:start + n * isz].view(arr.dtype).reshape(shape)
+    elif len(self._vc) > 1:
+        raise RuntimeError(f"resize_: Trying to resize storage that is not resizable (its "
+                           f"array is shared with NumPy; size {list(self._shape)} to "
+                           f"{list(shape)})")
+    else:
+        new = np.zeros(shape, arr.dtype)
+        old = storage[start:start + (storage.size - start) // isz * isz].view(arr.dtype)
+        new.reshape(-1)[:old.size] = old
+    self._arr, self._shape = new, shape
+    bump(self._vc)
+    return self
+
+
 def _bind():
     T = Tensor
+    for name in ("t_", "transpose_", "squeeze_", "unsqueeze_", "resize_"):
+        setattr(T, name, globals()[name])
+    T.swapaxes_ = T.swapdims_ = T.transpose_
     for name in ("detach", "detach_", "zero_", "fill_", "copy_", "normal_", "uniform_"):
         setattr(T, name, globals()[name])
     for name in ("add", "sub", "mul", "div", "clamp"):

@@ -313,7 +313,8 @@ def bernoulli_(self: Tensor, p: float | Tensor = 0.5, *,
 
 
 _RANDOM_TOP = {"float32": 1 << 24, "float64": 1 << 53, "int64": (1 << 63) - 1,
-               "int32": (1 << 31) - 1, "bool": 1}
+               "int32": (1 << 31) - 1, "int16": (1 << 15) - 1, "int8": (1 << 7) - 1,
+               "uint8": (1 << 8) - 1, "bool": 1}
 
 
 def random_(self: Tensor, *args, generator: Generator = None, **kw) -> Tensor:

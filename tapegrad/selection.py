@@ -3,6 +3,7 @@ a mask or python weight, TERNARY rows with three tensors), gathers by index (ind
 gather, x[any index]) and writes by index (x[index] = v, index_put): the INDEX family."""
 
 import math
+import warnings
 
 import numpy as np
 
@@ -18,6 +19,18 @@ from .movement import _contiguous_strides, _advanced
 from .tape.records import R_FLAGS, R_IMPLICIT, S_REC
 from .tape.tape import _local, current
 from .tensor import Tensor, _dim, _from_array
+
+
+def _warn_outside(msg):
+    """warnings.warn(msg, UserWarning) attributed to the first caller outside tapegrad."""
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.abspath(__file__))
+    f, level = sys._getframe(1), 2
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(root):
+        f, level = f.f_back, level + 1
+    warnings.warn(msg, UserWarning, stacklevel=level)
 
 
 def _mask(mask, op):
@@ -47,6 +60,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Number | Tensor) -> Tensor:
         raise RuntimeError(f"masked_fill: the mask of shape {list(mask._shape)} must broadcast "
                            f"to the input's shape {list(input._shape)}")
     if not input._dtype.is_floating_point:
+        value = dtypes.checked_int(value, input._dtype, "masked_fill")
         v = np.where(mask._value(), value, input._value()).astype(input._dtype.np)
         return _from_array(v, input._dtype, False)
     return _binary("masked_fill", input, _condition(mask, input._dtype), float(value))
@@ -61,9 +75,22 @@ def lerp(input: Tensor, end: Tensor, weight: float | Tensor) -> Tensor:
 
 
 def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:
-    """input where condition is true, other elsewhere (tensors or python numbers)."""
+    """input where condition is true, other elsewhere (tensors or python numbers). A uint8
+    condition is read as bool, with PyTorch's deprecation warning."""
+    if isinstance(condition, Tensor) and condition._dtype is dtypes.uint8:
+        _warn_outside("where received a uint8 condition tensor. This behavior is deprecated "
+                      "and will be removed in a future version of PyTorch. Use a boolean "
+                      "condition instead.")
+        condition = _from_array(condition._value() != 0, dtypes.bool_, False)
     _mask(condition, "where")
     scalar_types = (int, float)
+    for t, c in ((input, other), (other, input)):  # an integer tensor and a python int
+        if isinstance(t, Tensor) and not t._dtype.is_floating_point and \
+                isinstance(c, int) and not isinstance(c, bool):
+            dt = dtypes.promote_scalar(t._dtype, c)  # (bool with an int: int64)
+            c = dtypes.wrap_int(c, dt)
+            v = np.where(condition._value(), *((t._value(), c) if t is input else (c, t._value())))
+            return _from_array(np.asarray(v).astype(dt.np, copy=False), dt, False)
     if isinstance(other, scalar_types) and isinstance(input, Tensor):
         return _binary("where_scalar_other", input, _condition(condition, input._dtype),
                        float(other))
@@ -217,7 +244,15 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
 def _index_array(i, op):
     """An index part as PyTorch reads it: int/bool tensors, lists and arrays become arrays."""
     if isinstance(i, Tensor):
-        i = i._value()
+        if i._dtype is dtypes.uint8:  # a mask, as PyTorch reads it (deprecated there)
+            _warn_outside("indexing with dtype torch.uint8 is now deprecated, please use a "
+                          "dtype torch.bool instead.")
+            i = i._value() != 0
+        elif i._dtype in (dtypes.int8, dtypes.int16):
+            raise IndexError(f"{op}: tensors used as indices must be long, int, byte or bool "
+                             f"tensors (got {i._dtype})")
+        else:
+            i = i._value()
     elif isinstance(i, (list, range, np.ndarray)):  # a range is a sequence index, as a list
         i = np.asarray(i)
         if i.size == 0 and i.dtype == np.float64:

@@ -74,6 +74,16 @@ class Tensor:
 
     nelement = numel
 
+    def data_ptr(self) -> int:
+        """The address of the first element (0 for an empty tensor), as
+        torch.Tensor.data_ptr: the NumPy buffer's for a tensor that owns its array, so views
+        of one storage differ by their offsets (x[1:].data_ptr() is x.data_ptr() plus one
+        element's bytes); an operation's result reports its place on the tape, which moves
+        when the tape is compacted."""
+        if not self.numel():
+            return 0
+        return int(_peek(self).__array_interface__["data"][0])  # (not a read of the value)
+
     @property
     def dtype(self):
         """The tapegrad dtype (tapegrad.float32, ...)."""
