@@ -488,7 +488,8 @@ def div_scalar_grad(ctx):
 
 
 @unary(16, "pow_scalar", "PowBackward0", saves=IN0, domain=(0.2, 2.0), const=2.5,
-       examples=(("x ** c", ()), ("x ** c", (2, 3)), ("x ** 2", (3,)), ("x ** 0", (3,))))
+       examples=(("x ** c", ()), ("x ** c", (2, 3)), ("x ** 2", (3,)), ("x ** 0", (3,))),
+       special=(2.0,))
 def pow_scalar(x, c):  # x ** c; squares are common and pow() costs ~20x a multiply
     return x * x if c == 2 else x**c
 

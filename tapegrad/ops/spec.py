@@ -56,6 +56,8 @@ class OpSpec:
     examples: tuple = ()   # (expression, input shapes...): how tests call it (x, y, c, torch)
     tol: float = 1e-6      # gradient-check tolerance (float64, central differences)
     doc: str = ""
+    special: tuple = ()    # values of c the generated loops are specialized for (a kernel
+                           # that branches on c then vectorizes: pow's c == 2 is x * x)
     edges: tuple = None    # record fields listed by next_functions (default: by family)
     grad: object = None    # the derivative once more in public tapegrad ops, for
                            # create_graph=True: fn(ctx) -> one gradient (or None) per input
@@ -119,9 +121,9 @@ class _Elementwise:
     family = None
 
     def __init__(self, opcode, name, grad_fn, saves=NOTHING, domain=(-2.0, 2.0), const=None,
-                 examples=(), doc="", edges=None):
+                 examples=(), doc="", edges=None, special=()):
         self.kw = dict(saves=saves, domain=domain, const=const, examples=examples, doc=doc,
-                       edges=edges)
+                       edges=edges, special=special)
         self.head = (opcode, name, grad_fn)
         self.spec = None
 

@@ -71,13 +71,29 @@ def _params(s):
     return "c, c2" if len(inspect.signature(s.fwd).parameters) == 3 else "c"
 
 
+def _specialized(s, loop):
+    """`loop(c)`'s lines, preceded by a copy with c a literal for each of the op's special
+    values: the kernel's branch on c then folds away and the loop vectorizes."""
+    if not s.special:
+        return loop("c")
+    lines = []
+    for j, v in enumerate(s.special):
+        lines += [f"{'if' if j == 0 else 'elif'} c == {v!r}:"] + ["    " + x for x in loop(repr(v))]
+    return lines + ["else:"] + ["    " + x for x in loop("c")]
+
+
+def _cparams(s, c):
+    return f"{c}, c2" if len(inspect.signature(s.fwd).parameters) == 3 else c
+
+
 def _unary_fwd(s):
-    return ["for i in range(n):", f"    y[i] = {s.name}_fwd(x[i], {_params(s)})"]
+    return _specialized(s, lambda c: ["for i in range(n):",
+                                      f"    y[i] = {s.name}_fwd(x[i], {_cparams(s, c)})"])
 
 
 def _unary_vjp(s):
-    return ["for i in range(n):",
-            f"    gx[i] += {s.name}_vjp0(x[i], y[i], gy[i], {_params(s)})"]
+    return _specialized(s, lambda c: [
+        "for i in range(n):", f"    gx[i] += {s.name}_vjp0(x[i], y[i], gy[i], {_cparams(s, c)})"])
 
 
 # The loops index slices from 0 (x[i], not A[px + i]): Numba then drops its negative-index
@@ -117,7 +133,8 @@ def _binary_vjp(s):
 # takes, so called with an input's tangent in place of the adjoint it gives that input's
 # term of the output's tangent: the JVP is the VJP kernel, no rule of its own.
 def _unary_jvp(s):
-    return ["for i in range(n):", f"    ty[i] = {s.name}_vjp0(x[i], y[i], tx[i], {_params(s)})"]
+    return _specialized(s, lambda c: [
+        "for i in range(n):", f"    ty[i] = {s.name}_vjp0(x[i], y[i], tx[i], {_cparams(s, c)})"])
 
 
 def _binary_jvp(s):

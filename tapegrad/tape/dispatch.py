@@ -920,8 +920,12 @@ def unary_fwd(op, A, px, po, n, c, c2):
         for i in range(n):
             y[i] = div_scalar_fwd(x[i], c)
     elif op == 16:  # pow_scalar
-        for i in range(n):
-            y[i] = pow_scalar_fwd(x[i], c)
+        if c == 2.0:
+            for i in range(n):
+                y[i] = pow_scalar_fwd(x[i], 2.0)
+        else:
+            for i in range(n):
+                y[i] = pow_scalar_fwd(x[i], c)
     elif op == 17:  # rpow_scalar
         for i in range(n):
             y[i] = rpow_scalar_fwd(x[i], c)
@@ -1063,8 +1067,12 @@ def unary_vjp(op, A, G, px, po, n, c, c2):
         for i in range(n):
             gx[i] += div_scalar_vjp0(x[i], y[i], gy[i], c)
     elif op == 16:  # pow_scalar
-        for i in range(n):
-            gx[i] += pow_scalar_vjp0(x[i], y[i], gy[i], c)
+        if c == 2.0:
+            for i in range(n):
+                gx[i] += pow_scalar_vjp0(x[i], y[i], gy[i], 2.0)
+        else:
+            for i in range(n):
+                gx[i] += pow_scalar_vjp0(x[i], y[i], gy[i], c)
     elif op == 17:  # rpow_scalar
         for i in range(n):
             gx[i] += rpow_scalar_vjp0(x[i], y[i], gy[i], c)
@@ -2074,8 +2082,12 @@ def unary_jvp(op, A, T, px, po, n, c, c2):
         for i in range(n):
             ty[i] = div_scalar_vjp0(x[i], y[i], tx[i], c)
     elif op == 16:  # pow_scalar
-        for i in range(n):
-            ty[i] = pow_scalar_vjp0(x[i], y[i], tx[i], c)
+        if c == 2.0:
+            for i in range(n):
+                ty[i] = pow_scalar_vjp0(x[i], y[i], tx[i], 2.0)
+        else:
+            for i in range(n):
+                ty[i] = pow_scalar_vjp0(x[i], y[i], tx[i], c)
     elif op == 17:  # rpow_scalar
         for i in range(n):
             ty[i] = rpow_scalar_vjp0(x[i], y[i], tx[i], c)
