@@ -332,7 +332,38 @@ def _positions(shape, strides, base):
 def _strided_grad(ctx):  # every read element gets its gradient back: a scatter-add
     _, it, st, base = ctx.params
     shape = ctx.shape(0)
+    block = _block(tuple(it), tuple(st), base, tuple(shape))
+    if block is not None:  # a contiguous block along one dim: zeros around g, concatenated
+        d, start = block
+        g = ctx.g if len(it) == len(shape) else ctx.g.unsqueeze(d)
+        tg = _tg()
+        before, after = start, shape[d] - start - g.shape[d]
+        parts = ([tg.zeros(shape[:d] + (before,) + shape[d + 1:], dtype=ctx.dtype)]
+                 if before else []) + [g]
+        if after:
+            parts.append(tg.zeros(shape[:d] + (after,) + shape[d + 1:], dtype=ctx.dtype))
+        return (tg.cat(parts, d) if len(parts) > 1 else g,)
     return (ctx.scatter(ctx.g, lambda: _positions(it, st, base), shape, (it, st, base, shape)),)
+
+
+def _block(it, st, base, shape):
+    """(dim d, start) when a strided gather (output shape `it`, input strides `st`, offset
+    `base`) reads the block [start, start + it[d]) of the input along d (a slice with step
+    1, or a select: then `it` lacks d) and the whole input along every other dim; else
+    None."""
+    cs = [1] * len(shape)
+    for j in range(len(shape) - 2, -1, -1):
+        cs[j] = cs[j + 1] * shape[j + 1]
+    for d in range(len(shape)):
+        if cs[d] == 0 or base % cs[d] or not 0 <= base // cs[d] < shape[d]:
+            continue
+        rest_shape, rest_st = shape[:d] + shape[d + 1:], tuple(cs[:d] + cs[d + 1:])
+        if len(it) == len(shape) - 1 and it == rest_shape and st == rest_st:
+            return d, base // cs[d]  # a select
+        if len(it) == len(shape) and st == tuple(cs) and it[:d] + it[d + 1:] == rest_shape \
+                and base // cs[d] + it[d] <= shape[d]:
+            return d, base // cs[d]
+    return None
 
 
 # ---- by an index tensor (in1: exact integers in the float64 arena) ----------------------
