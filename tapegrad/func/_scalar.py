@@ -55,18 +55,4 @@ def scalar_replay(F, FC, B, BC, V, G, root, nclear):
             G[B[k, 6]] += g
 
 
-@njit(cache=True, error_model="numpy")
-def scalar_forward(F, FC, V):
-    """The forward rows alone (a replay that needs values only)."""
-    for k in range(F.shape[0]):
-        kind, op, o, a = F[k, 0], F[k, 1], F[k, 2], F[k, 3]
-        if kind == K_UNARY:
-            V[o] = unary_fwd1(op, V[a], FC[k, 0], FC[k, 1])
-        elif kind == K_BINARY:
-            V[o] = binary_fwd1(op, V[a], V[F[k, 4]], FC[k, 0])
-        else:
-            V[o] = V[a]
-
-
 notice.watch(scalar_replay)
-notice.watch(scalar_forward)
