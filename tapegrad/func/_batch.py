@@ -293,8 +293,9 @@ def _plan_for(c, arrays):
         return None
     v = variants[0]
     if v.out is None or v._mark is None or v.python or v.tape in engine._hooks.NONLEAF \
-            or v.tmode is not None:  # (a tangent-sweep jvp: the loop)
-        return None
+            or v.tmode is not None or v.program is not None:
+        return None  # (a tangent-sweep jvp, and a scalar program, whose compiled calls in a
+        # loop beat this kernel's rows: 10 ms against 120 ms for 2,000 rows of 350 records)
     if c.kind == "vjp" and arrays[-1][0].size != np.size(v.value):
         return None  # the loop's call raises the error
     plan = _PLANS.get(v)
