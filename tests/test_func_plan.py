@@ -184,3 +184,27 @@ def test_hvp_replays_in_one_call_and_matches_the_eager_hessian():
     assert hs._last._fused  # the one-call replay (forward, mark and reverse compiled)
     H = np.array([[6 * x[0] * x[1], 3 * x[0] ** 2], [3 * x[0] ** 2, 0.0]])
     np.testing.assert_allclose(hs(x, v), H @ v, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_scalar_programs_batch_equals_its_calls_and_guards_rows(dtype):
+    from tapegrad.func import _batch
+
+    def f(p):
+        a, b = p[0], p[1]
+        x = a
+        for _ in range(10):
+            x = x + 0.1 * (a * x - b * x * x)
+        if b > 0.3:  # a guard: rows on the other side are answered by their own call
+            return x * 2.0
+        return x
+
+    fg = func.value_and_grad(f)
+    X = np.random.default_rng(4).uniform(0.1, 0.5, (300, 2)).astype(dtype)
+    V, G = fg.batch(X)
+    (variants,) = fg._variants.values()
+    assert any(isinstance(_batch._PLANS.get(v), _batch._ScalarPlan) for v in variants)
+    calls = [fg(x) for x in X]
+    assert np.array_equal(V, np.array([c[0] for c in calls]))
+    assert np.array_equal(G, np.array([c[1] for c in calls])) and G.dtype == dtype
+    assert fg.variants == 2

@@ -14,6 +14,9 @@ writes its header word H_MARKED). The record and slot tables R and S are shared:
 retain=True nothing in them changes. A workspace is the used part of each arena, copied
 from the recording (its constants included), a few KB to MB a thread.
 
+A scalar program (tapegrad/func/_plan.py) has a kernel of its own, `scalar_rows`: each
+thread copies the register files and runs the program's one-call replay per row.
+
 A row whose guards fail, or that a sweep refuses, is answered afterwards by the normal
 call (which may record a new variant). Batches too small for threads to pay, programs
 with a custom Function, anomaly mode and hooked tapes take the plain loop of calls.
@@ -259,6 +262,60 @@ class _NotBatchable(Exception):
     pass
 
 
+class _ScalarPlan:
+    """A batch of a scalar program (tapegrad/func/_plan.py): `scalar_rows` on each
+    thread's copies of the register files, the same calls as the one-by-one replays (the
+    same bits). The interface of _Plan (run, unpack)."""
+
+    def __init__(self, v, wrt):
+        prog = self.prog = v.program
+        self.v, self.wrt = v, wrt
+        self.has_value = True
+        self.value = v.value
+        nbytes = prog.V.itemsize
+        rows, want, w0 = [], [], 0
+        for lo, m, bytes_, _ in prog.guards:
+            rows.append((lo, m, w0))
+            want.append(bytes_)
+            w0 += m * nbytes
+        self.guards = np.array(rows, np.int64).reshape(-1, 3)
+        self.want = np.concatenate(want) if want else np.zeros(0, np.uint8)
+        self.cols = []  # (column of OUT, size, shape) per argnum
+        for i in wrt:
+            lo, m = prog.ins[i]
+            self.cols.append((1 + lo, m, v._shapes[i]))
+
+    def run(self, X, seeds, T):
+        from ._scalar import scalar_rows
+
+        p, B = self.prog, X.shape[0]
+        OUT = np.zeros((B, 1 + X.shape[1]), np.float64)
+        ok = np.zeros(B, np.uint8)
+
+        def chunk(t):
+            scalar_rows(p.F, p.FC, p.B, p.BC, p.V.copy(), p.G.copy(), p.root, p.nclear, X,
+                        p.out, self.guards, self.want, OUT, ok, t * B // T, (t + 1) * B // T)
+
+        if T == 1 or not scalar_rows.overloads:
+            chunk(0) if T == 1 else None
+            if T > 1:  # a first compile: once, on this thread, before the others start
+                chunk(0)
+                for f in [_pool(T - 1).submit(chunk, t) for t in range(1, T)]:
+                    f.result()
+        else:
+            for f in [_pool(T - 1).submit(chunk, t) for t in range(1, T)] + [chunk(0)]:
+                if f is not None:
+                    f.result()
+        return OUT, ok
+
+    def unpack(self, OUT, B):
+        dt = self.prog.V.dtype
+        grads = [OUT[:, c:c + n].astype(dt).reshape((B,) + tuple(sh)) for c, n, sh in self.cols]
+        val = OUT[:, 0].copy() if self.value.ndim == 0 else \
+            OUT[:, :1].astype(dt).reshape((B,) + self.value.shape)
+        return val, grads
+
+
 def batch(c: Any, args: Sequence[Any], min_rows: Optional[int] = None) -> Any:
     """`c.batch(*args)` for a `Compiled` c: the call at each row of the arguments (all
     batched along their first axis), results stacked along a new first axis."""
@@ -292,10 +349,15 @@ def _plan_for(c, arrays):
     if key != tuple((a.shape[1:], a.dtype.str) for a in arrays) or not variants:
         return None
     v = variants[0]
+    if v.program is not None and c.kind in ("grad", "value_and_grad") and \
+            not engine._HOOKED:  # a scalar program: its own rows kernel
+        plan = _PLANS.get(v)
+        if plan is None:
+            plan = _PLANS[v] = _ScalarPlan(v, tuple(wrt))
+        return plan if plan.wrt == tuple(wrt) else None
     if v.out is None or v._mark is None or v.python or v.tape in engine._hooks.NONLEAF \
-            or v.tmode is not None or v.program is not None:
-        return None  # (a tangent-sweep jvp, and a scalar program, whose compiled calls in a
-        # loop beat this kernel's rows: 10 ms against 120 ms for 2,000 rows of 350 records)
+            or v.tmode is not None:  # (a tangent-sweep jvp: the loop)
+        return None
     if c.kind == "vjp" and arrays[-1][0].size != np.size(v.value):
         return None  # the loop's call raises the error
     plan = _PLANS.get(v)

@@ -13,6 +13,7 @@ a call but for the inputs' adjoints (cleared at the next call's start) and the s
 register that gradients of inputs that need none are added to (never read).
 """
 
+import numpy as np
 from numba import njit
 
 from ..tape import notice
@@ -56,3 +57,32 @@ def scalar_replay(F, FC, B, BC, V, G, root, nclear):
 
 
 notice.watch(scalar_replay)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def scalar_rows(F, FC, B, BC, V, G, root, nclear, X, out, guards, want, OUT, ok, lo, hi):
+    """Rows lo..hi-1 of X (each row: every input's elements, the input registers' order)
+    through `scalar_replay` on this thread's register files V and G (copies): OUT[r] =
+    (the output, the inputs' adjoints), ok[r] = 1 unless a guard (rows of `guards`:
+    first register, count, offset into `want`, the expected bytes) came out otherwise.
+    Without the GIL: one call per thread."""
+    nin = X.shape[1]
+    Vb = V.view(np.uint8)
+    size = V.itemsize
+    for r in range(lo, hi):
+        for j in range(nin):
+            V[j] = X[r, j]
+        scalar_replay(F, FC, B, BC, V, G, root, nclear)
+        good = 1
+        for q in range(guards.shape[0]):
+            g0, m, w0 = guards[q, 0], guards[q, 1], guards[q, 2]
+            for b in range(m * size):
+                if Vb[g0 * size + b] != want[w0 + b]:
+                    good = 0
+        ok[r] = good
+        OUT[r, 0] = V[out]
+        for j in range(nin):
+            OUT[r, 1 + j] = G[j]
+
+
+notice.watch(scalar_rows)
