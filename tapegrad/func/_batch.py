@@ -350,7 +350,7 @@ def _plan_for(c, arrays):
         return None
     v = variants[0]
     if v.program is not None and c.kind in ("grad", "value_and_grad") and \
-            not engine._HOOKED:  # a scalar program: its own rows kernel
+            v.tape not in engine._hooks.NONLEAF:  # a scalar program: its own rows kernel
         plan = _PLANS.get(v)
         if plan is None:
             plan = _PLANS[v] = _ScalarPlan(v, tuple(wrt))

@@ -27,6 +27,7 @@ from ..tape.dispatch import OP_PYTHON
 from ..tape.records import R_OP, S_DTYPE, S_FLAGS, S_NUMEL, S_OFF, S_RG, S_SHAPE
 from ..tape.tape import Tape, _fast, recording
 from ..tensor import Tensor, _from_array, _on_tape
+from ._fuse import load_fused, plan_fused
 from ._plan import live_records, plan_scalar
 from ._scalar import scalar_replay
 
@@ -319,6 +320,18 @@ class Variant:
             return self._fused
         if self._fwd is None:
             self._plan()
+        fused = None if self.extras else plan_fused(tape, self._keep, self.in_slots, self.out,
+                                                     self.guards)
+        fn = fused and load_fused(fused[0])
+        if fn is not None:
+            self.fast = _fused_call(self, fn, fused[1])
+            self._fused = (self.fast, None, _SCALAR)
+            tape.plan = (self._keep, f"-- planned for replay as one fused loop over "
+                         f"{fused[2]:,} elements (tapegrad/func/_fuse.py): {self._keep.size} "
+                         f"of {self.nrec} records kept")
+            return self._fused
+        if self._fwd is None:
+            self._plan()
         from ._replay import replay1
 
         G = tape.adjoints()
@@ -333,6 +346,22 @@ class Variant:
 
 
 _SCALAR = object()  # replay_grad's mark of a scalar program
+
+
+def _fused_call(v, fn, consts):
+    """replay_grad(arrays, argnums) of Variant v by its fused loop (tapegrad/func/
+    _fuse.py): the inputs flat, fresh gradient arrays the loop adds into."""
+    shapes = v._shapes
+    zero_d = v.value.ndim == 0
+    shape = v.value.shape
+
+    def call(arrays, argnums):
+        xs = [np.ascontiguousarray(a, np.float64).reshape(-1) for a in arrays]
+        gs = [np.zeros(x.size) for x in xs]
+        value = fn(*xs, *consts, *gs)
+        return (value if zero_d else np.full(shape, value)), [gs[i].reshape(shapes[i])
+                                                               for i in argnums]
+    return call
 
 
 def _scalar_call(v, prog):
