@@ -371,6 +371,8 @@ def test_training_loop_matches_torch(torch_ref):
             with lib.no_grad():
                 for p in m.parameters():
                     p.sub_(0.1 * p.grad)
+    # 20 float32 SGD steps through BatchNorm amplify rounding: each library ends within
+    # 3.4e-5 of the same run in float64 (measured), so they are compared to 5e-5
     for (na, va), (nb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert na == nb
-        np.testing.assert_allclose(np.array(va), vb.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np.array(va), vb.numpy(), rtol=1e-4, atol=5e-5)

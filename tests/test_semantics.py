@@ -831,3 +831,18 @@ def test_shape_attributes():
     with pytest.raises(IndexError, match="Dimension out of range"):
         t.size(2)
     assert (leaf([[1.0, 2.0]]) * 2).shape == (1, 2)
+
+
+def test_a_broadcast_gradient_is_summed_before_it_is_added():
+    """float32: the copies of an expanded value give their adjoints summed in float64 and
+    rounded once, as PyTorch's sum does; two such paths cancel exactly (0.0, not 3e-8)."""
+    b = torch.zeros(1, requires_grad=True)
+    (b.expand(5).mean() + b.expand(5).mean()).backward()
+    assert b.grad.item() == 2.0
+    b.grad = None
+    (-b.expand(5).mean() + b.expand(5).mean()).backward()
+    assert b.grad.item() == 0.0
+    w = torch.zeros(3, requires_grad=True)  # a broadcast in a binary op: the same
+    x = torch.full((5, 3), 0.2)
+    ((x * w).sum() - (x * w).sum()).backward()
+    assert w.grad.tolist() == [0.0, 0.0, 0.0]

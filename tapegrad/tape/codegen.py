@@ -125,8 +125,8 @@ def _binary_vjp(s):
                              "        if need_b:", f"            d = {s.name}_vjp1({args})",
                              "            if sb == 0:", "                acc_b += d", "            else:",
                              "                G[pb + i * sb] += d",
-                             "    if need_a and sa == 0:", "        G[pa] += acc_a",
-                             "    if need_b and sb == 0:", "        G[pb] += acc_b"])
+                             "    if need_a and sa == 0:", "        G[pa] += G.dtype.type(acc_a)",
+                             "    if need_b and sb == 0:", "        G[pb] += G.dtype.type(acc_b)"])
 
 
 # Tangents (forward mode): an elementwise op's VJP kernel is linear in the adjoint it

@@ -1398,9 +1398,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 21:  # sub
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1431,9 +1431,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 22:  # mul
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1464,9 +1464,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 23:  # div
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1497,9 +1497,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 24:  # pow
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1530,9 +1530,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 80:  # atan2
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1563,9 +1563,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 81:  # maximum
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1596,9 +1596,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 82:  # minimum
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1629,9 +1629,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 83:  # masked_fill
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1662,9 +1662,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 84:  # lerp
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1695,9 +1695,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 85:  # where_scalar_other
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1728,9 +1728,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 86:  # where_scalar_self
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1761,9 +1761,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 87:  # copy_from
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1794,9 +1794,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 88:  # binary_cross_entropy
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1827,9 +1827,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 140:  # gt
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1860,9 +1860,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 141:  # lt
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1893,9 +1893,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 142:  # ge
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1926,9 +1926,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 143:  # le
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1959,9 +1959,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 144:  # eq
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -1992,9 +1992,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
     elif op == 145:  # ne
         if sa == 1 and sb == 1:
             xa = A[pa:pa + n]
@@ -2025,9 +2025,9 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     else:
                         G[pb + i * sb] += d
             if need_a and sa == 0:
-                G[pa] += acc_a
+                G[pa] += G.dtype.type(acc_a)
             if need_b and sb == 0:
-                G[pb] += acc_b
+                G[pb] += G.dtype.type(acc_b)
 
 
 @njit(cache=True, error_model="numpy")

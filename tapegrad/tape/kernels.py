@@ -56,13 +56,44 @@ def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
     inner = shape[nd - 1]
     idx = np.zeros(nd, np.int64)
     qa, qb = pa, pb
+    # a broadcast input's terms are summed in float64 and added rounded once, as PyTorch's
+    # sum_to does (float32: the bias of 5 rows of 0.2 gets 1.0, not 1.0 + 1 ulp). Each run's
+    # terms come from binary_vjp itself over a small contiguous copy of the run (no second
+    # switch to compile: a first program's reverse sweep compiles _binary)
+    na, nb = S[a, S_NUMEL], S[b, S_NUMEL]
+    wide_a, wide_b = backward and need_a and na < n, backward and need_b and nb < n
+    Ta = np.zeros(na if wide_a else 0)
+    Tb = np.zeros(nb if wide_b else 0)
+    z0 = inner * 0
+    At = np.empty(3 * inner if wide_a or wide_b else 0, A.dtype)
+    Gt = np.empty(3 * inner if wide_a or wide_b else 0, G.dtype)
     for run in range(n // inner if inner > 0 else 0):
-        if backward:
-            binary_vjp(op, A, G, qa, st_a[nd - 1], qb, st_b[nd - 1], po + run * inner, inner, c,
-                       need_a, need_b)
+        sa, sb = st_a[nd - 1], st_b[nd - 1]
+        q = po + run * inner
+        if not backward:
+            binary_fwd(op, A, qa, sa, qb, sb, q, inner, c)
         else:
-            binary_fwd(op, A, qa, st_a[nd - 1], qb, st_b[nd - 1], po + run * inner, inner, c)
+            if need_a and not wide_a or need_b and not wide_b:
+                binary_vjp(op, A, G, qa, sa, qb, sb, q, inner, c, need_a and not wide_a,
+                           need_b and not wide_b)
+            if wide_a or wide_b:
+                for i in range(inner):
+                    At[i], At[inner + i] = A[qa + i * sa], A[qb + i * sb]
+                    At[2 * inner + i] = A[q + i]
+                    Gt[i] = Gt[inner + i] = 0
+                    Gt[2 * inner + i] = G[q + i]
+                binary_vjp(op, At, Gt, z0, z0 + 1, inner, z0 + 1, 2 * inner, inner, c, wide_a,
+                           wide_b)  # (z0, not 0: a literal int would compile another copy)
+                for i in range(inner):
+                    if wide_a:
+                        Ta[qa - pa + i * sa] += Gt[i]
+                    if wide_b:
+                        Tb[qb - pb + i * sb] += Gt[inner + i]
         qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
+    for j in range(Ta.shape[0]):
+        G[pa + j] += G.dtype.type(Ta[j])
+    for j in range(Tb.shape[0]):
+        G[pb + j] += G.dtype.type(Tb[j])
 
 
 # reduce opcodes (tapegrad/ops/structural.py): the kernel's sub-switch
@@ -565,6 +596,11 @@ def _strided(R, S, AUX, A, G, k, backward):
                     gi[i] += go[i]
             else:
                 copy_into(A[qo:qo + inner], A[qi:qi + inner], inner)
+        elif backward and si == 0:  # an expand: the copies' adjoints summed in float64,
+            acc = 0.0  # then added once (float32: 5 * 0.2f sums to 1, not 1 + 1 ulp)
+            for i in range(inner):
+                acc += G[qo + i]
+            G[qi] += G.dtype.type(acc)  # (rounded first: the sum is the dtype's)
         elif backward:
             for i in range(inner):
                 G[qi + i * si] += G[qo + i]
