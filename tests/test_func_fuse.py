@@ -113,3 +113,18 @@ def test_an_unwritable_cache_directory_replays_unfused(tmp_path, monkeypatch):
     fg(x)
     assert not fused(fg)
     np.testing.assert_allclose(fg(x)[1], eager(rosen, x)[1][0], rtol=1e-12, atol=1e-12)
+
+
+def test_a_smaller_objective_fuses_after_many_replays():
+    fg = func.value_and_grad(rosen)
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, 2 * _fuse.LATE_ELEMENTS)
+    fg(x)
+    assert not fused(fg)
+    before = [fg(x * 0.5) for _ in range(3)]
+    for _ in range(_fuse.LATE_CALLS):
+        fg(x)
+    assert fused(fg)
+    after = fg(x * 0.5)
+    np.testing.assert_allclose(after[0], before[0][0], rtol=1e-13)
+    np.testing.assert_allclose(after[1], before[0][1], rtol=1e-13, atol=1e-13)

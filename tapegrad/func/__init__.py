@@ -82,10 +82,11 @@ class Compiled:
             else:
                 kind = self.kind
                 if kind in _ONE_CALL:  # one compiled call
-                    plain = not (_engine._ANOMALY[0] or _engine._HOOKED)
+                    plain = not _engine._ANOMALY[0]  # (and no hooks on the variant's tape)
                     for v in variants:
                         fast = v.fast  # (a scalar program's closure: no checks inside)
-                        r = fast(args, wrt) if fast is not None and plain else \
+                        r = fast(args, wrt) if fast is not None and plain and not (
+                            _engine._HOOKED and v.tape in _engine._hooks.NONLEAF) else \
                             v.replay_grad(args, wrt)
                         if r is not None:
                             g = r[1][0] if self.single else tuple(r[1])

@@ -17,8 +17,9 @@ for every later process; its text carries the kernels' stamp, so a kernel edit m
 new file. A fused replay computes the same terms as the sweeps, but the sum runs in one
 float64 accumulator in element order and each input element's adjoint takes its terms in
 the loop's order: values and gradients equal the eager ones to rounding, not bit for bit.
-Only float64 recordings without guards of at least MIN_ELEMENTS elements fuse (below
-that the records' sweeps cost a few microseconds: a compile would not pay).
+Only float64 recordings without guards fuse: at their first replay from MIN_ELEMENTS
+elements, and after LATE_CALLS replays from LATE_ELEMENTS (a compile, some 0.2 s the
+first time in any process, pays only over many calls when the sweeps take microseconds).
 """
 
 import hashlib
@@ -36,11 +37,13 @@ from ..tape.records import (R_AUX, R_CONST, R_IN0, R_IN1, R_OP, R_OUT, S_DTYPE, 
                             S_NUMEL, S_OFF, S_RG)
 from ..tape.sweep import DISPATCH_STAMP
 
-MIN_ELEMENTS = 1 << 14
+MIN_ELEMENTS = 1 << 14   # fused at the first replay
+LATE_ELEMENTS = 1 << 9   # fused after LATE_CALLS replays (an optimizer's loop)
+LATE_CALLS = 200
 _SUMS = {s.opcode: s.name for s in BY_CODE.values() if s.name in ("sum", "mean")}
 
 
-def plan_fused(tape, rows, in_slots, out, guards):
+def plan_fused(tape, rows, in_slots, out, guards, min_elements=MIN_ELEMENTS):
     """(source, constants, element count) of the fused replay of a recording, or None
     when it does not fuse (module docstring). `rows`: the kept records' indices; `out`:
     the output slot."""
@@ -52,7 +55,7 @@ def plan_fused(tape, rows, in_slots, out, guards):
     if len(sizes) != 1:
         return None
     (m,) = sizes
-    if m < MIN_ELEMENTS:
+    if m < min_elements:
         return None
     inputs = {int(s): j for j, s in enumerate(in_slots)}
     RF = R.view(np.float64)

@@ -27,6 +27,7 @@ from ..tape.dispatch import OP_PYTHON
 from ..tape.records import R_OP, S_DTYPE, S_FLAGS, S_NUMEL, S_OFF, S_RG, S_SHAPE
 from ..tape.tape import Tape, _fast, recording
 from ..tensor import Tensor, _from_array, _on_tape
+from . import _fuse
 from ._fuse import load_fused, plan_fused
 from ._plan import live_records, plan_scalar
 from ._scalar import scalar_replay
@@ -144,6 +145,7 @@ class Variant:
         self._mark = None  # the marking pass's entry, once a sweep ran
         self._fused = None  # (replay1's entry, its arguments), see replay_grad
         self.fast = None  # replay_grad itself, for a scalar program (_scalar_call)
+        self._calls = 0  # one-call replays so far (a late fusion after _fuse.LATE_CALLS)
         self.program = None  # the ScalarProgram a scalar tape is replayed by (_plan.py)
         self.tmode = None  # "tangent" when the tangent sweep answers jvp/jacfwd
         self._tan = None  # the tangent sweep's entry (see jvp)
@@ -288,13 +290,17 @@ class Variant:
         fused = self._fused
         if fused is None:
             fused = self._fuse()
-        if fused is False or engine._ANOMALY[0] or engine._HOOKED:
+        if fused is False or engine._ANOMALY[0] or \
+                engine._HOOKED and self.tape in engine._hooks.NONLEAF:
             if not self.forward(arrays):
                 return None
             return self.output(), self.gradients(argnums)
         fn, args, scalar_out = fused
         if scalar_out is _SCALAR:
             return fn(arrays, argnums)
+        self._calls += 1
+        if self._calls == _fuse.LATE_CALLS and self._fuse_late():
+            return self.fast(arrays, argnums)
         self._write(arrays)
         fn(*args)  # (its status: mark's checks cannot fail on a tape nothing else touches)
         if not self._guards_hold():
@@ -302,6 +308,23 @@ class Variant:
         value = float(self.tape.A[scalar_out[0]][scalar_out[1]]) if scalar_out else \
             self.output()
         return value, self._adjoints(argnums)
+
+    def _fuse_late(self, min_elements=None):
+        """Fuse the replay (tapegrad/func/_fuse.py) when the recording allows it and has
+        at least `min_elements` (default: the late threshold); True when it did."""
+        tape = self.tape
+        fused = None if self.extras else plan_fused(
+            tape, self._keep, self.in_slots, self.out, self.guards,
+            _fuse.LATE_ELEMENTS if min_elements is None else min_elements)
+        fn = fused and load_fused(fused[0])
+        if fn is None:
+            return False
+        self.fast = _fused_call(self, fn, fused[1])
+        self._fused = (self.fast, None, _SCALAR)
+        tape.plan = (self._keep, f"-- planned for replay as one fused loop over "
+                     f"{fused[2]:,} elements (tapegrad/func/_fuse.py): {self._keep.size} "
+                     f"of {self.nrec} records kept")
+        return True
 
     def _fuse(self):
         """Plan the one-call replay (see replay_grad); False when the tape cannot take it."""
@@ -320,15 +343,7 @@ class Variant:
             return self._fused
         if self._fwd is None:
             self._plan()
-        fused = None if self.extras else plan_fused(tape, self._keep, self.in_slots, self.out,
-                                                     self.guards)
-        fn = fused and load_fused(fused[0])
-        if fn is not None:
-            self.fast = _fused_call(self, fn, fused[1])
-            self._fused = (self.fast, None, _SCALAR)
-            tape.plan = (self._keep, f"-- planned for replay as one fused loop over "
-                         f"{fused[2]:,} elements (tapegrad/func/_fuse.py): {self._keep.size} "
-                         f"of {self.nrec} records kept")
+        if self._fuse_late(_fuse.MIN_ELEMENTS):
             return self._fused
         if self._fwd is None:
             self._plan()
