@@ -128,3 +128,24 @@ def test_a_smaller_objective_fuses_after_many_replays():
     after = fg(x * 0.5)
     np.testing.assert_allclose(after[0], before[0][0], rtol=1e-13)
     np.testing.assert_allclose(after[1], before[0][1], rtol=1e-13, atol=1e-13)
+
+
+def test_a_fused_program_loads_from_the_cache_in_another_process(cache_dir):
+    """The generated file and Numba's cache of it serve a second process (which loads,
+    not compiles, and gets the same numbers)."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, tapegrad as tg\n"
+            "def rosen(x):\n"
+            "    return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()\n"
+            f"fg = tg.func.value_and_grad(rosen)\nx = np.linspace(-1, 1, {N})\n"
+            "fg(x)\nv, g = fg(x)\nassert 'fused loop' in fg.tape.plan[1]\n"
+            "print(repr(v), repr(float(g.sum())))\n")
+    env = dict(os.environ, TAPEGRAD_CACHE_DIR=str(cache_dir), TAPEGRAD_QUIET="1")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, timeout=300) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr[-2000:]
+    assert runs[0].stdout == runs[1].stdout
+    assert any(f.endswith(".nbi") for _, _, fs in os.walk(cache_dir) for f in fs)
