@@ -112,21 +112,12 @@ def _binary_fwd(s):
 
 
 def _binary_vjp(s):
-    args = "A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c"
+    """Contiguous operands only (kernels._binary copies anything else into a run first)."""
     fast = "xa[i], xb[i], y[i], gy[i], c"
-    return (_BIN_PROLOGUE + ["    gy = G[po:po + n]", "    ga = G[pa:pa + n]", "    gb = G[pb:pb + n]",
-                             "    for i in range(n):",
-                             "        if need_a:", f"            ga[i] += {s.name}_vjp0({fast})",
-                             "        if need_b:", f"            gb[i] += {s.name}_vjp1({fast})",
-                             "else:", "    acc_a = 0.0", "    acc_b = 0.0", "    for i in range(n):",
-                             "        if need_a:", f"            d = {s.name}_vjp0({args})",
-                             "            if sa == 0:", "                acc_a += d", "            else:",
-                             "                G[pa + i * sa] += d",
-                             "        if need_b:", f"            d = {s.name}_vjp1({args})",
-                             "            if sb == 0:", "                acc_b += d", "            else:",
-                             "                G[pb + i * sb] += d",
-                             "    if need_a and sa == 0:", "        G[pa] += G.dtype.type(acc_a)",
-                             "    if need_b and sb == 0:", "        G[pb] += G.dtype.type(acc_b)"])
+    return ["xa = A[pa:pa + n]", "xb = A[pb:pb + n]", "y = A[po:po + n]", "gy = G[po:po + n]",
+            "ga = G[pa:pa + n]", "gb = G[pb:pb + n]", "for i in range(n):",
+            "    if need_a:", f"        ga[i] += {s.name}_vjp0({fast})",
+            "    if need_b:", f"        gb[i] += {s.name}_vjp1({fast})"]
 
 
 # Tangents (forward mode): an elementwise op's VJP kernel is linear in the adjoint it

@@ -1369,665 +1369,245 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
 @njit(cache=True, error_model="numpy")
 def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
     if op == 20:  # add
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += add_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += add_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = add_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = add_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += add_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += add_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 21:  # sub
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += sub_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += sub_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = sub_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = sub_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += sub_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += sub_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 22:  # mul
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += mul_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += mul_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = mul_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = mul_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += mul_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += mul_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 23:  # div
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += div_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += div_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = div_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = div_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += div_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += div_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 24:  # pow
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += pow_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += pow_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = pow_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = pow_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += pow_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += pow_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 80:  # atan2
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += atan2_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += atan2_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = atan2_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = atan2_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += atan2_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += atan2_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 81:  # maximum
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += maximum_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += maximum_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = maximum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = maximum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += maximum_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += maximum_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 82:  # minimum
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += minimum_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += minimum_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = minimum_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += minimum_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += minimum_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 83:  # masked_fill
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += masked_fill_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += masked_fill_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = masked_fill_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = masked_fill_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += masked_fill_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += masked_fill_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 84:  # lerp
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += lerp_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += lerp_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = lerp_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = lerp_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += lerp_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += lerp_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 85:  # where_scalar_other
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += where_scalar_other_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += where_scalar_other_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = where_scalar_other_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = where_scalar_other_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += where_scalar_other_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += where_scalar_other_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 86:  # where_scalar_self
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += where_scalar_self_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += where_scalar_self_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = where_scalar_self_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += where_scalar_self_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += where_scalar_self_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 87:  # copy_from
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += copy_from_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += copy_from_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = copy_from_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += copy_from_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += copy_from_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 88:  # binary_cross_entropy
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += binary_cross_entropy_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += binary_cross_entropy_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = binary_cross_entropy_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = binary_cross_entropy_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += binary_cross_entropy_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += binary_cross_entropy_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 140:  # gt
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += gt_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += gt_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = gt_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = gt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += gt_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += gt_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 141:  # lt
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += lt_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += lt_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = lt_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = lt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += lt_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += lt_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 142:  # ge
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += ge_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += ge_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = ge_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = ge_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += ge_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += ge_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 143:  # le
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += le_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += le_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = le_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = le_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += le_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += le_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 144:  # eq
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += eq_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += eq_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = eq_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = eq_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += eq_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += eq_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 145:  # ne
-        if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            gy = G[po:po + n]
-            ga = G[pa:pa + n]
-            gb = G[pb:pb + n]
-            for i in range(n):
-                if need_a:
-                    ga[i] += ne_vjp0(xa[i], xb[i], y[i], gy[i], c)
-                if need_b:
-                    gb[i] += ne_vjp1(xa[i], xb[i], y[i], gy[i], c)
-        else:
-            acc_a = 0.0
-            acc_b = 0.0
-            for i in range(n):
-                if need_a:
-                    d = ne_vjp0(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sa == 0:
-                        acc_a += d
-                    else:
-                        G[pa + i * sa] += d
-                if need_b:
-                    d = ne_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], G[po + i], c)
-                    if sb == 0:
-                        acc_b += d
-                    else:
-                        G[pb + i * sb] += d
-            if need_a and sa == 0:
-                G[pa] += G.dtype.type(acc_a)
-            if need_b and sb == 0:
-                G[pb] += G.dtype.type(acc_b)
+        xa = A[pa:pa + n]
+        xb = A[pb:pb + n]
+        y = A[po:po + n]
+        gy = G[po:po + n]
+        ga = G[pa:pa + n]
+        gb = G[pb:pb + n]
+        for i in range(n):
+            if need_a:
+                ga[i] += ne_vjp0(xa[i], xb[i], y[i], gy[i], c)
+            if need_b:
+                gb[i] += ne_vjp1(xa[i], xb[i], y[i], gy[i], c)
 
 
 @njit(cache=True, error_model="numpy")

@@ -41,54 +41,65 @@ def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
     n = S[o, S_NUMEL]
     pa, pb, po = S[a, S_OFF], S[b, S_OFF], S[o, S_OFF]
     x = R[k, R_AUX]
-    if x < 0:  # same shapes, or one side a single element
-        sa = 1 if S[a, S_NUMEL] == n else 0
-        sb = 1 if S[b, S_NUMEL] == n else 0
+    na, nb = S[a, S_NUMEL], S[b, S_NUMEL]
+    one = n * 0 + 1  # (a variable, not the literal 1: a literal compiles another copy)
+    if x < 0 and na == n and nb == n:  # same shapes: the vectorized loops, in place
         if backward:
-            binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b)
+            binary_vjp(op, A, G, pa, one, pb, one, po, n, c, need_a, need_b)
         else:
-            binary_fwd(op, A, pa, sa, pb, sb, po, n, c)
+            binary_fwd(op, A, pa, one, pb, one, po, n, c)
         return
-    nd = AUX[x]  # aux = [nd, out shape, a strides, b strides]
-    shape = AUX[x + 1:x + 1 + nd]
-    st_a = AUX[x + 1 + nd:x + 1 + 2 * nd]
-    st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
-    inner = shape[nd - 1]
+    if x < 0:  # one side a single element: one run of n, that side's stride 0
+        nd, inner = 1, n
+        shape = np.full(1, n, np.int64)
+        st_a = np.full(1, 1 if na == n else 0, np.int64)
+        st_b = np.full(1, 1 if nb == n else 0, np.int64)
+    else:  # aux = [nd, out shape, a strides, b strides]
+        nd = AUX[x]
+        shape = AUX[x + 1:x + 1 + nd]
+        st_a = AUX[x + 1 + nd:x + 1 + 2 * nd]
+        st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
+        inner = shape[nd - 1]
     idx = np.zeros(nd, np.int64)
     qa, qb = pa, pb
-    # a broadcast input's terms are summed in float64 and added rounded once, as PyTorch's
-    # sum_to does (float32: the bias of 5 rows of 0.2 gets 1.0, not 1.0 + 1 ulp). Each run's
-    # terms come from binary_vjp itself over a small contiguous copy of the run (no second
-    # switch to compile: a first program's reverse sweep compiles _binary)
-    na, nb = S[a, S_NUMEL], S[b, S_NUMEL]
-    wide_a, wide_b = backward and need_a and na < n, backward and need_b and nb < n
+    sa, sb = st_a[nd - 1], st_b[nd - 1]
+    if not backward:
+        for run in range(n // inner if inner > 0 else 0):
+            binary_fwd(op, A, qa, sa, qb, sb, po + run * inner, inner, c)
+            qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
+        return
+    # Backward over runs. binary_vjp only ever sees contiguous operands (its loops
+    # vectorize, and a first program compiles one loop per op, not two): a run whose
+    # inputs are not contiguous, or an input that is broadcast, goes through a copy of the
+    # run; a broadcast input's terms are summed in float64 and added rounded once, as
+    # PyTorch's sum_to does (float32: a bias over 5 rows of 0.2 gets 1.0, not 1 + 1 ulp)
+    wide_a, wide_b = need_a and na < n, need_b and nb < n
+    direct = sa == 1 and sb == 1 and not wide_a and not wide_b
     Ta = np.zeros(na if wide_a else 0)
     Tb = np.zeros(nb if wide_b else 0)
-    z0 = inner * 0
-    At = np.empty(3 * inner if wide_a or wide_b else 0, A.dtype)
-    Gt = np.empty(3 * inner if wide_a or wide_b else 0, G.dtype)
+    z0 = one - 1
+    At = np.empty(0 if direct else 3 * inner, A.dtype)
+    Gt = np.empty(0 if direct else 3 * inner, G.dtype)
     for run in range(n // inner if inner > 0 else 0):
-        sa, sb = st_a[nd - 1], st_b[nd - 1]
         q = po + run * inner
-        if not backward:
-            binary_fwd(op, A, qa, sa, qb, sb, q, inner, c)
+        if direct:
+            binary_vjp(op, A, G, qa, one, qb, one, q, inner, c, need_a, need_b)
         else:
-            if need_a and not wide_a or need_b and not wide_b:
-                binary_vjp(op, A, G, qa, sa, qb, sb, q, inner, c, need_a and not wide_a,
-                           need_b and not wide_b)
-            if wide_a or wide_b:
-                for i in range(inner):
-                    At[i], At[inner + i] = A[qa + i * sa], A[qb + i * sb]
-                    At[2 * inner + i] = A[q + i]
-                    Gt[i] = Gt[inner + i] = 0
-                    Gt[2 * inner + i] = G[q + i]
-                binary_vjp(op, At, Gt, z0, z0 + 1, inner, z0 + 1, 2 * inner, inner, c, wide_a,
-                           wide_b)  # (z0, not 0: a literal int would compile another copy)
-                for i in range(inner):
-                    if wide_a:
-                        Ta[qa - pa + i * sa] += Gt[i]
-                    if wide_b:
-                        Tb[qb - pb + i * sb] += Gt[inner + i]
+            for i in range(inner):
+                At[i], At[inner + i] = A[qa + i * sa], A[qb + i * sb]
+                At[2 * inner + i] = A[q + i]
+                Gt[i] = Gt[inner + i] = 0
+                Gt[2 * inner + i] = G[q + i]
+            binary_vjp(op, At, Gt, z0, one, inner, one, 2 * inner, inner, c, need_a, need_b)
+            for i in range(inner):
+                if wide_a:
+                    Ta[qa - pa + i * sa] += Gt[i]
+                elif need_a:
+                    G[qa + i * sa] += Gt[i]
+                if wide_b:
+                    Tb[qb - pb + i * sb] += Gt[inner + i]
+                elif need_b:
+                    G[qb + i * sb] += Gt[inner + i]
         qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
     for j in range(Ta.shape[0]):
         G[pa + j] += G.dtype.type(Ta[j])
