@@ -38,7 +38,7 @@ from ._trace import as_input
 # the sweeps' stamp (tapegrad/tape/codegen.py rewrites it): these entries carry the
 # sweeps' machine code and Numba caches them by this file alone, so a change of the sweeps
 # must change this file
-DISPATCH_STAMP = "4cd0296bcfe99c67"
+DISPATCH_STAMP = "69ee917b49a50710"
 
 # Measured on a (busy) 2-core machine, rosenbrock n=100 (about 3 us a row): the compiled
 # loop beats the loop of calls from about 6 rows (below, the set-up costs more than it
@@ -158,6 +158,21 @@ def _pool(n):
     return _POOL[0]
 
 
+def _threads(chunk, T, entry):
+    """chunk(0), ..., chunk(T - 1) on T threads (this one and T - 1 of the pool). A first
+    compile of `entry` happens once, on this thread, before the others start."""
+    if T == 1:
+        chunk(0)
+    elif not entry.overloads:  # (on this thread: it compiles; the other ranges then run)
+        chunk(0)
+        for f in [_pool(T - 1).submit(chunk, t) for t in range(1, T)]:
+            f.result()
+    else:
+        for f in [_pool(T - 1).submit(chunk, t) for t in range(1, T)] + [chunk(0)]:
+            if f is not None:
+                f.result()  # (re-raises a thread's exception here)
+
+
 # ---- the Python part -----------------------------------------------------------------
 class _Plan:
     """Where a variant's batch reads and writes (fixed: the tape is pinned and done)."""
@@ -229,16 +244,7 @@ class _Plan:
                        W[self.code], GW[self.code], tape.MARK.copy(), tape.LIST.copy(),
                        np.zeros_like(tape.BUF), *shared, t * B // T, (t + 1) * B // T)
 
-        if T == 1:
-            chunk(0)
-        elif not self.entry.overloads:  # a first compile: once, before the threads start
-            chunk(0)  # (on this thread: it compiles; the other ranges then run at once)
-            for f in [_pool(T - 1).submit(chunk, t) for t in range(1, T)]:
-                f.result()
-        else:
-            for f in [_pool(T - 1).submit(chunk, t) for t in range(1, T)] + [chunk(0)]:
-                if f is not None:
-                    f.result()  # (re-raises a thread's exception here)
+        _threads(chunk, T, self.entry)
         return OUT, ok
 
     def unpack(self, OUT, B):
@@ -296,16 +302,7 @@ class _ScalarPlan:
             scalar_rows(p.F, p.FC, p.B, p.BC, p.V.copy(), p.G.copy(), p.root, p.nclear, X,
                         p.out, self.guards, self.want, OUT, ok, t * B // T, (t + 1) * B // T)
 
-        if T == 1 or not scalar_rows.overloads:
-            chunk(0) if T == 1 else None
-            if T > 1:  # a first compile: once, on this thread, before the others start
-                chunk(0)
-                for f in [_pool(T - 1).submit(chunk, t) for t in range(1, T)]:
-                    f.result()
-        else:
-            for f in [_pool(T - 1).submit(chunk, t) for t in range(1, T)] + [chunk(0)]:
-                if f is not None:
-                    f.result()
+        _threads(chunk, T, scalar_rows)
         return OUT, ok
 
     def unpack(self, OUT, B):

@@ -37,6 +37,7 @@ from ..tape.dispatch import OP_LEAF
 from ..tape.records import (R_AUX, R_CONST, R_IN0, R_IN1, R_OP, R_OUT, S_DTYPE, S_FLAGS,
                             S_NUMEL, S_OFF, S_RG)
 from ..tape.sweep import DISPATCH_STAMP
+from ._plan import positions_read
 
 MIN_ELEMENTS = 1 << 14   # fused at the first replay
 LATE_ELEMENTS = 1 << 9   # fused after LATE_CALLS replays (an optimizer's loop)
@@ -279,16 +280,8 @@ _LOADED = {}  # source hash -> compiled function (this process)
 
 
 def _offset(tape, k, a, m):
-    """b when record k reads elements b, b+1, ..., b+m-1 of leaf a (in C order): record k
-    run once on copies of the arenas in which a holds 0, 1, 2, ...; else None."""
-    from ..tape import sweep
-
-    S = tape.S
-    A32, A64 = tape.A[0].copy(), tape.A[1].copy()
-    off, n = S.item(a, S_OFF), S.item(a, S_NUMEL)
-    A64[off:off + n] = np.arange(n)
-    sweep.forward(tape.R, S, tape.AUX, A32, A64, k, k + 1)
-    po = S.item(int(tape.R[k, R_OUT]), S_OFF)
-    got = A64[po:po + m]
+    """b when record k reads elements b, b+1, ..., b+m-1 of leaf a (in C order), else
+    None."""
+    got = positions_read(tape, k, a)
     base = int(got[0]) if m else 0
-    return base if np.array_equal(got, base + np.arange(m)) else None
+    return base if got.size == m and np.array_equal(got, base + np.arange(m)) else None

@@ -252,9 +252,9 @@ def _floats(rows):
     return np.array(rows, np.float64).reshape(-1, 2)
 
 
-def _probe(tape, k, src):
-    """The element of leaf `src` that record k (a one-element strided gather of it)
-    selects: k run once on copies of the arenas in which src holds 0, 1, 2, ..."""
+def positions_read(tape, k, src):
+    """The positions in slot `src` that record k (a gather of it) reads, one per output
+    element in order: k run once on copies of the arenas in which src holds 0, 1, 2, ..."""
     S = tape.S
     A32, A64 = tape.A[0].copy(), tape.A[1].copy()
     A = (A32, A64)[int(S[src, S_DTYPE])]
@@ -262,7 +262,13 @@ def _probe(tape, k, src):
     A[off:off + m] = np.arange(m)
     sweep.forward(tape.R, S, tape.AUX, A32, A64, k, k + 1)
     o = tape.R[k, R_OUT]
-    return int((A32, A64)[int(S[o, S_DTYPE])][S.item(o, S_OFF)])
+    po = S.item(o, S_OFF)
+    return (A32, A64)[int(S[o, S_DTYPE])][po:po + S.item(o, S_NUMEL)].astype(np.int64)
+
+
+def _probe(tape, k, src):
+    """The element of leaf `src` that record k (a one-element gather of it) selects."""
+    return int(positions_read(tape, k, src)[0])
 
 
 def live_records(tape, wanted):

@@ -51,18 +51,20 @@ def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
         return
     if x < 0:  # one side a single element: one run of n, that side's stride 0
         nd, inner = 1, n
-        shape = np.full(1, n, np.int64)
-        st_a = np.full(1, 1 if na == n else 0, np.int64)
-        st_b = np.full(1, 1 if nb == n else 0, np.int64)
+        shape = st_a = st_b = AUX[0:1]  # (unread: one run, no _advance)
+        sa, sb = (one if na == n else one - 1), (one if nb == n else one - 1)
+        if not backward:
+            binary_fwd(op, A, pa, sa, pb, sb, po, n, c)
+            return
     else:  # aux = [nd, out shape, a strides, b strides]
         nd = AUX[x]
         shape = AUX[x + 1:x + 1 + nd]
         st_a = AUX[x + 1 + nd:x + 1 + 2 * nd]
         st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
         inner = shape[nd - 1]
+        sa, sb = st_a[nd - 1], st_b[nd - 1]
     idx = np.zeros(nd, np.int64)
     qa, qb = pa, pb
-    sa, sb = st_a[nd - 1], st_b[nd - 1]
     if not backward:
         for run in range(n // inner if inner > 0 else 0):
             binary_fwd(op, A, qa, sa, qb, sb, po + run * inner, inner, c)
@@ -100,7 +102,8 @@ def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
                     Tb[qb - pb + i * sb] += Gt[inner + i]
                 elif need_b:
                     G[qb + i * sb] += Gt[inner + i]
-        qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
+        if x >= 0:
+            qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
     for j in range(Ta.shape[0]):
         G[pa + j] += G.dtype.type(Ta[j])
     for j in range(Tb.shape[0]):

@@ -26,7 +26,7 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, OTHER, PAUSE, R_AUX, R
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "4cd0296bcfe99c67"
+DISPATCH_STAMP = "69ee917b49a50710"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_FREE = range(8)

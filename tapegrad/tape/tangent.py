@@ -36,7 +36,7 @@ from .records import (R_AUX, R_CONST, R_IN0, R_IN1, R_IN2, R_OP, R_OUT, S_FLAGS,
 
 # the sweeps' stamp (tapegrad/tape/codegen.py rewrites it): a change of the kernels changes
 # this file, so Numba recompiles it instead of loading it with the old kernels inside
-DISPATCH_STAMP = "4cd0296bcfe99c67"
+DISPATCH_STAMP = "69ee917b49a50710"
 
 # reductions whose tangent is the reduction of the tangent
 _LINEAR_REDUCE = {s.opcode for s in BY_CODE.values() if s.family == REDUCE and
