@@ -54,6 +54,14 @@ def _fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
+@njit(inline="always")
+def _count_steps(mode, steps):
+    """One more step for every tensor of the group that has a gradient (mode != 0)."""
+    for k in range(mode.shape[0]):
+        if mode[k] != 0:
+            steps[k] += 1.0
+
+
 @njit(inline="always", **_JIT)
 def _lerp(start, end, w, w_minus_1, small):
     """PyTorch's lerp(start, end, w) with a scalar weight (w - 1 given, in the dtype)."""
@@ -166,9 +174,7 @@ def adam_step(p: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.
     decoupled = flags & F_DECOUPLED != 0
     amsgrad = flags & F_AMSGRAD != 0
     small = flags & F_SMALL_W != 0
-    for k in range(mode.shape[0]):
-        if mode[k] != 0:
-            steps[k] += 1.0
+    _count_steps(mode, steps)
     k = 0
     while k < mode.shape[0]:
         j = _run_end(mode, steps, k)
@@ -249,9 +255,7 @@ def rmsprop_step(p: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, c: 
     centered = flags & F_CENTERED != 0
     momentum = flags & F_MOMENTUM != 0
     small = flags & F_SMALL_W != 0
-    for k in range(mode.shape[0]):
-        if mode[k] != 0:
-            steps[k] += 1.0
+    _count_steps(mode, steps)
     k = 0
     while k < mode.shape[0]:
         j = _run_end(mode, mode, k)  # the step count does not enter the update
@@ -287,9 +291,7 @@ def adagrad_step(p: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, c: 
     """Adagrad: a = sum. sc = [weight_decay, eps, scratch, sign]; hp = [lr, lr_decay]."""
     lr, lr_decay = hp[0], hp[1]
     decay = flags & F_DECAY != 0
-    for k in range(mode.shape[0]):
-        if mode[k] != 0:
-            steps[k] += 1.0
+    _count_steps(mode, steps)
     k = 0
     while k < mode.shape[0]:
         j = _run_end(mode, steps, k)

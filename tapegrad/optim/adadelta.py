@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 from numba import njit
 
-from ._kernels import _JIT, F_DECAY, _fma, _grad, _run_end
+from ._kernels import _JIT, F_DECAY, _count_steps, _fma, _grad, _run_end
 from .optimizer import FlatOptimizer, _check, _check_lr, _no_differentiable, _num
 
 _NO_HP = np.zeros(1)
@@ -32,9 +32,7 @@ def adadelta_step(p: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, c:
     """Adadelta's step kernel: a = square_avg, b = acc_delta; sc = [rho, 1 - rho, eps,
     weight_decay, -lr, 1 or -1 (maximize)] in the parameters' dtype."""
     decay = flags & F_DECAY != 0
-    for k in range(mode.shape[0]):
-        if mode[k] != 0:
-            steps[k] += 1.0
+    _count_steps(mode, steps)
     k = 0
     while k < mode.shape[0]:
         j = _run_end(mode, mode, k)  # the step count does not enter the update

@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 from numba import njit
 
-from ._kernels import _JIT, F_DECAY, F_SMALL_W, _grad, _lerp, _run_end
+from ._kernels import _JIT, F_DECAY, F_SMALL_W, _count_steps, _grad, _lerp, _run_end
 from .optimizer import FlatOptimizer, _check, _check_lr, _no_differentiable, _num
 
 _ZERO3 = (0.0, 0.0, 0.0)
@@ -42,9 +42,7 @@ def adamax_step(p: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, c: n
     lr, beta1 = hp[0], hp[1]
     decay = flags & F_DECAY != 0
     small = flags & F_SMALL_W != 0
-    for k in range(mode.shape[0]):
-        if mode[k] != 0:
-            steps[k] += 1.0
+    _count_steps(mode, steps)
     k = 0
     while k < mode.shape[0]:
         j = _run_end(mode, steps, k)

@@ -13,7 +13,7 @@ from numba import njit
 
 from ..tensor import _from_array, _Version, bump
 from ._flat import Flat
-from ._kernels import _JIT, F_DECAY, F_DECOUPLED, F_SMALL_W, _adam_moments
+from ._kernels import _JIT, F_DECAY, F_DECOUPLED, F_SMALL_W, _adam_moments, _count_steps
 from .adamax import _check_betas
 from .optimizer import FlatOptimizer, _check, _check_lr, _no_differentiable, _step_dtype
 from .radam import _adam_like
@@ -46,9 +46,7 @@ def nadam_step(p: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, c: np
     decoupled = flags & F_DECOUPLED != 0
     small = flags & F_SMALL_W != 0
     step32 = flags & F_STEP32 != 0
-    for k in range(mode.shape[0]):
-        if mode[k] != 0:
-            steps[k] += 1.0
+    _count_steps(mode, steps)
     k = 0
     while k < mode.shape[0]:
         j = k + 1  # the run of segments that share mode, step count and mu_product

@@ -6,7 +6,8 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 from numba import njit
 
-from ._kernels import _JIT, F_DECAY, F_DECOUPLED, F_SMALL_W, _adam_moments, _run_end
+from ._kernels import (_JIT, F_DECAY, F_DECOUPLED, F_SMALL_W, _adam_moments, _count_steps,
+                       _run_end)
 from .adamax import _check_betas
 from .optimizer import FlatOptimizer, _check, _check_lr, _no_differentiable, _num
 
@@ -54,9 +55,7 @@ def radam_step(p: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, c: np
     decoupled = flags & F_DECOUPLED != 0
     small = flags & F_SMALL_W != 0
     rho_inf = 2.0 / (1.0 - beta2) - 1.0
-    for k in range(mode.shape[0]):
-        if mode[k] != 0:
-            steps[k] += 1.0
+    _count_steps(mode, steps)
     k = 0
     while k < mode.shape[0]:
         j = _run_end(mode, steps, k)
