@@ -250,13 +250,10 @@ def load_fused(source):
     """The compiled `fused` of a generated source (written once to the cache directory
     under its hash, compiled once by Numba and cached there), or None when the directory
     cannot be written."""
-    key = hashlib.sha256(source.encode()).hexdigest()[:20]
+    key, root, path = _where(source)
     fn = _LOADED.get(key)
     if fn is not None:
         return fn
-    root = os.environ.get("TAPEGRAD_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "tapegrad")
-    path = os.path.join(root, f"fused_{key}.py")
     try:
         os.makedirs(root, exist_ok=True)
         if not os.path.exists(path):
@@ -277,6 +274,21 @@ def load_fused(source):
 
 
 _LOADED = {}  # source hash -> compiled function (this process)
+
+
+def _where(source):
+    """(hash, cache directory, file) of a generated source."""
+    key = hashlib.sha256(source.encode()).hexdigest()[:20]
+    root = os.environ.get("TAPEGRAD_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "tapegrad")
+    return key, root, os.path.join(root, f"fused_{key}.py")
+
+
+def is_cached(source):
+    """True when this source was compiled before, in this process or an earlier one (its
+    file is in the cache directory: loading it takes milliseconds, not a compile)."""
+    key, _, path = _where(source)
+    return key in _LOADED or os.path.exists(path)
 
 
 def _offset(tape, k, a, m):

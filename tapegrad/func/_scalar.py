@@ -26,14 +26,10 @@ DISPATCH_STAMP = "69ee917b49a50710"
 K_UNARY, K_BINARY, K_MOVE = 0, 1, 2  # row kinds (K_MOVE: out = a, a select or a copy)
 
 
-@njit(cache=True, error_model="numpy")
-def scalar_replay(F, FC, B, BC, V, G, root, nclear):
-    """Forward rows F (float parameters FC) over V, then the reverse rows B (BC) from the
-    root's adjoint register `root` seeded by 1; G[:nclear] (the inputs' adjoints and the
-    sink) is cleared first."""
-    for i in range(nclear):
-        G[i] = 0
-    for k in range(F.shape[0]):
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_rows(F, FC, V, lo, hi):
+    """Forward rows lo..hi-1 of F (float parameters FC) over the register file V."""
+    for k in range(lo, hi):
         kind, op, o, a = F[k, 0], F[k, 1], F[k, 2], F[k, 3]
         if kind == K_UNARY:
             V[o] = unary_fwd1(op, V[a], FC[k, 0], FC[k, 1])
@@ -41,8 +37,13 @@ def scalar_replay(F, FC, B, BC, V, G, root, nclear):
             V[o] = binary_fwd1(op, V[a], V[F[k, 4]], FC[k, 0])
         else:
             V[o] = V[a]
-    G[root] += 1.0
-    for k in range(B.shape[0]):
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def reverse_rows(B, BC, V, G, lo, hi):
+    """Reverse rows lo..hi-1 of B (float parameters BC): each takes its adjoint register
+    and zeroes it, then adds its terms into its inputs' adjoint registers."""
+    for k in range(lo, hi):
         kind, op, go = B[k, 0], B[k, 1], B[k, 5]
         g = G[go]
         G[go] = 0
@@ -54,6 +55,19 @@ def scalar_replay(F, FC, B, BC, V, G, root, nclear):
             G[B[k, 7]] += db
         else:
             G[B[k, 6]] += g
+
+
+@njit(cache=True, error_model="numpy")
+def scalar_replay(F, FC, B, BC, V, G, root, nclear):
+    """Forward rows F (float parameters FC) over V, then the reverse rows B (BC) from the
+    root's adjoint register `root` seeded by 1; G[:nclear] (the inputs' adjoints and the
+    sink) is cleared first."""
+    for i in range(nclear):
+        G[i] = 0
+    zero = nclear * 0  # (a literal 0 would compile copies of the row loops for it)
+    forward_rows(F, FC, V, zero, F.shape[0])
+    G[root] += 1.0
+    reverse_rows(B, BC, V, G, zero, B.shape[0])
 
 
 notice.watch(scalar_replay)

@@ -27,8 +27,8 @@ from ..tape.dispatch import OP_PYTHON
 from ..tape.records import R_OP, S_DTYPE, S_FLAGS, S_NUMEL, S_OFF, S_RG, S_SHAPE
 from ..tape.tape import Tape, _fast, recording
 from ..tensor import Tensor, _from_array, _on_tape
-from . import _fuse
-from ._fuse import load_fused, plan_fused
+from . import _fuse, _roll
+from ._fuse import is_cached, load_fused, plan_fused
 from ._plan import live_records, plan_scalar
 from ._scalar import scalar_replay
 
@@ -379,11 +379,58 @@ def _fused_call(v, fn, consts):
     return call
 
 
-def _scalar_call(v, prog):
+def _scalar_call(v, prog, rolled=None):
     """replay_grad(arrays, argnums) of Variant v by its ScalarProgram: a closure over
-    everything it touches (a seed-sized call spends its time in Python: ~1 us here)."""
-    args = (prog.F, prog.FC, prog.B, prog.BC, prog.V, prog.G, prog.root, prog.nclear)
-    run = _fast(scalar_replay, *args)
+    everything it touches (a seed-sized call spends its time in Python: ~1 us here). The
+    program runs in the interpreter, or in its `rolled` loops (tapegrad/func/_roll.py);
+    an interpreted program big enough to roll counts its calls (see `_late_roll`)."""
+    call = _scalar_closure(v, prog, rolled)
+    if rolled is not None or len(prog.F) + len(prog.B) < _roll.MIN_ROWS:
+        return call
+    calls, when = 0, _roll.LATE_CALLS
+
+    def counted(arrays, argnums):
+        nonlocal calls, when
+        calls += 1
+        if calls == when:
+            when = _late_roll(v, prog, calls)
+        return call(arrays, argnums)
+    return counted
+
+
+def _late_roll(v, prog, calls):
+    """At replay `calls` of an interpreted scalar program: roll it (tapegrad/func/_roll.py)
+    when the compiled loops are in the cache or the replays so far have cost about what
+    the compile will (_roll.BUDGET seconds); else the call count to look again at (0:
+    never, it does not roll)."""
+    planned = getattr(prog, "rolled", None)
+    if planned is None:
+        planned = prog.rolled = _roll.plan_rolled(prog) or ()
+    if not planned:
+        return 0
+    source, line = planned
+    due = _roll.due_calls(prog)
+    if calls < due and not is_cached(source):
+        return due
+    fn = load_fused(source)
+    if fn is None:
+        return 0
+    v.fast = _scalar_call(v, prog, fn)
+    v._fused = (v.fast, None, _SCALAR)
+    kept, text = v.tape.plan
+    v.tape.plan = (kept, text + "\n" + line)
+    return 0
+
+
+def _scalar_closure(v, prog, rolled):
+    """The call of `_scalar_call`: the inputs into their registers, one compiled call,
+    the guards, the output and the inputs' adjoints out."""
+    if rolled is None:
+        args = (prog.F, prog.FC, prog.B, prog.BC, prog.V, prog.G, prog.root, prog.nclear)
+        run = _fast(scalar_replay, *args)
+    else:
+        args = (prog.F, prog.FC, prog.B, prog.BC, prog.V, prog.G)
+        run = _fast(rolled, *args)
     V, G, out, guards = prog.V, prog.G, prog.out, prog.guards
     ins = [(lo, lo + m, m == 1) for lo, m in prog.ins]
     reads = [(lo, hi, len(shape) != 1 and shape) for (lo, hi, _), shape in zip(ins, v._shapes)]
@@ -423,6 +470,8 @@ def _scalar_call(v, prog):
             grads.append(g.reshape(reshape) if reshape is not False else g)
         return (V.item(out) if zero_d else V[out:out + 1].reshape(shape)), grads
     return call
+
+
 _ONE_CODE = {1: 0, 2: 1}  # tape.codes (a bit per arena in use) -> its one dtype code
 
 
