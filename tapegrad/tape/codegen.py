@@ -37,7 +37,15 @@ import math
 import numpy as np
 from numba import njit
 
+from .span import span
+
 '''
+
+# The kernels' views of the arenas: `A[p:p + n]` in compiled code makes a view holding a
+# reference (two atomic updates, some 25 ns, more than a small record's loop), so the
+# templates' slices are written as tapegrad/tape/span.py's `span`, the same view without
+# one.
+_VIEW = re.compile(r"\b([A-Z][A-Z0-9]*)\[(\w+):\2 \+ (\w+)\]")
 
 
 def _kernel_source(fn, new_name):
@@ -226,14 +234,14 @@ def generate(ops):
                        _ternary_vjp))
     out.append(_switch("ternary_jvp", f"op, A, T, {t_ptrs}, need_a, need_b, need_m", ternary,
                        _ternary_jvp))
-    return "\n\n".join(out).replace("\n\n\n\n", "\n\n\n")
+    return _VIEW.sub(r"span(\1, \2, \3)", "\n\n".join(out).replace("\n\n\n\n", "\n\n\n"))
 
 
 def stamp(dispatch_text):
     """Hash of the generated dispatch and of the hand-written code the sweep compiles."""
     h = hashlib.sha256(dispatch_text.encode())
     h.update(STAMP.sub("", SWEEP.read_text()).encode())
-    for name in ("records.py", "kernels.py"):
+    for name in ("records.py", "kernels.py", "span.py"):
         h.update((HERE / name).read_bytes())
     return h.hexdigest()[:16]
 

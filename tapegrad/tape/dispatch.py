@@ -8,6 +8,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .span import span
+
 
 # opcode -> family (tapegrad.ops.spec) and -> R_SAVES bits (tapegrad.tape.records)
 
@@ -872,8 +874,8 @@ def clamp_tensor_vjp2(a, b, m, y, g, c):
 
 @njit(cache=True, error_model="numpy")
 def unary_fwd(op, A, px, po, n, c, c2):
-    x = A[px:px + n]
-    y = A[po:po + n]
+    x = span(A, px, n)
+    y = span(A, po, n)
     if op == 1:  # neg
         for i in range(n):
             y[i] = neg_fwd(x[i], c)
@@ -1017,10 +1019,10 @@ def unary_fwd(op, A, px, po, n, c, c2):
 
 @njit(cache=True, error_model="numpy")
 def unary_vjp(op, A, G, px, po, n, c, c2):
-    x = A[px:px + n]
-    y = A[po:po + n]
-    gx = G[px:px + n]
-    gy = G[po:po + n]
+    x = span(A, px, n)
+    y = span(A, po, n)
+    gx = span(G, px, n)
+    gy = span(G, po, n)
     if op == 1:  # neg
         for i in range(n):
             gx[i] += neg_vjp0(x[i], y[i], gy[i], c)
@@ -1166,9 +1168,9 @@ def unary_vjp(op, A, G, px, po, n, c, c2):
 def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
     if op == 20:  # add
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = add_fwd(xa[i], xb[i], c)
         else:
@@ -1176,9 +1178,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = add_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 21:  # sub
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = sub_fwd(xa[i], xb[i], c)
         else:
@@ -1186,9 +1188,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = sub_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 22:  # mul
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = mul_fwd(xa[i], xb[i], c)
         else:
@@ -1196,9 +1198,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = mul_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 23:  # div
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = div_fwd(xa[i], xb[i], c)
         else:
@@ -1206,9 +1208,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = div_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 24:  # pow
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = pow_fwd(xa[i], xb[i], c)
         else:
@@ -1216,9 +1218,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = pow_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 80:  # atan2
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = atan2_fwd(xa[i], xb[i], c)
         else:
@@ -1226,9 +1228,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = atan2_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 81:  # maximum
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = maximum_fwd(xa[i], xb[i], c)
         else:
@@ -1236,9 +1238,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = maximum_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 82:  # minimum
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = minimum_fwd(xa[i], xb[i], c)
         else:
@@ -1246,9 +1248,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = minimum_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 83:  # masked_fill
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = masked_fill_fwd(xa[i], xb[i], c)
         else:
@@ -1256,9 +1258,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = masked_fill_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 84:  # lerp
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = lerp_fwd(xa[i], xb[i], c)
         else:
@@ -1266,9 +1268,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = lerp_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 85:  # where_scalar_other
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = where_scalar_other_fwd(xa[i], xb[i], c)
         else:
@@ -1276,9 +1278,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = where_scalar_other_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 86:  # where_scalar_self
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = where_scalar_self_fwd(xa[i], xb[i], c)
         else:
@@ -1286,9 +1288,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = where_scalar_self_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 87:  # copy_from
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = copy_from_fwd(xa[i], xb[i], c)
         else:
@@ -1296,9 +1298,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = copy_from_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 88:  # binary_cross_entropy
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = binary_cross_entropy_fwd(xa[i], xb[i], c)
         else:
@@ -1306,9 +1308,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = binary_cross_entropy_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 140:  # gt
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = gt_fwd(xa[i], xb[i], c)
         else:
@@ -1316,9 +1318,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = gt_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 141:  # lt
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = lt_fwd(xa[i], xb[i], c)
         else:
@@ -1326,9 +1328,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = lt_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 142:  # ge
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = ge_fwd(xa[i], xb[i], c)
         else:
@@ -1336,9 +1338,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = ge_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 143:  # le
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = le_fwd(xa[i], xb[i], c)
         else:
@@ -1346,9 +1348,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = le_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 144:  # eq
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = eq_fwd(xa[i], xb[i], c)
         else:
@@ -1356,9 +1358,9 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
                 A[po + i] = eq_fwd(A[pa + i * sa], A[pb + i * sb], c)
     elif op == 145:  # ne
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
             for i in range(n):
                 y[i] = ne_fwd(xa[i], xb[i], c)
         else:
@@ -1369,240 +1371,240 @@ def binary_fwd(op, A, pa, sa, pb, sb, po, n, c):
 @njit(cache=True, error_model="numpy")
 def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
     if op == 20:  # add
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += add_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += add_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 21:  # sub
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += sub_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += sub_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 22:  # mul
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += mul_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += mul_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 23:  # div
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += div_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += div_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 24:  # pow
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += pow_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += pow_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 80:  # atan2
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += atan2_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += atan2_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 81:  # maximum
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += maximum_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += maximum_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 82:  # minimum
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += minimum_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += minimum_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 83:  # masked_fill
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += masked_fill_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += masked_fill_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 84:  # lerp
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += lerp_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += lerp_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 85:  # where_scalar_other
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += where_scalar_other_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += where_scalar_other_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 86:  # where_scalar_self
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += where_scalar_self_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += where_scalar_self_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 87:  # copy_from
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += copy_from_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += copy_from_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 88:  # binary_cross_entropy
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += binary_cross_entropy_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += binary_cross_entropy_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 140:  # gt
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += gt_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += gt_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 141:  # lt
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += lt_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += lt_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 142:  # ge
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += ge_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += ge_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 143:  # le
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += le_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += le_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 144:  # eq
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += eq_vjp0(xa[i], xb[i], y[i], gy[i], c)
             if need_b:
                 gb[i] += eq_vjp1(xa[i], xb[i], y[i], gy[i], c)
     elif op == 145:  # ne
-        xa = A[pa:pa + n]
-        xb = A[pb:pb + n]
-        y = A[po:po + n]
-        gy = G[po:po + n]
-        ga = G[pa:pa + n]
-        gb = G[pb:pb + n]
+        xa = span(A, pa, n)
+        xb = span(A, pb, n)
+        y = span(A, po, n)
+        gy = span(G, po, n)
+        ga = span(G, pa, n)
+        gb = span(G, pb, n)
         for i in range(n):
             if need_a:
                 ga[i] += ne_vjp0(xa[i], xb[i], y[i], gy[i], c)
@@ -1612,10 +1614,10 @@ def binary_vjp(op, A, G, pa, sa, pb, sb, po, n, c, need_a, need_b):
 
 @njit(cache=True, error_model="numpy")
 def unary_jvp(op, A, T, px, po, n, c, c2):
-    x = A[px:px + n]
-    y = A[po:po + n]
-    tx = T[px:px + n]
-    ty = T[po:po + n]
+    x = span(A, px, n)
+    y = span(A, po, n)
+    tx = span(T, px, n)
+    ty = span(T, po, n)
     if op == 1:  # neg
         for i in range(n):
             ty[i] = neg_vjp0(x[i], y[i], tx[i], c)
@@ -1761,12 +1763,12 @@ def unary_jvp(op, A, T, px, po, n, c, c2):
 def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
     if op == 20:  # add
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = add_vjp0(xa[i], xb[i], y[i], ta[i], c) + add_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -1786,12 +1788,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = add_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 21:  # sub
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = sub_vjp0(xa[i], xb[i], y[i], ta[i], c) + sub_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -1811,12 +1813,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = sub_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 22:  # mul
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = mul_vjp0(xa[i], xb[i], y[i], ta[i], c) + mul_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -1836,12 +1838,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = mul_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 23:  # div
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = div_vjp0(xa[i], xb[i], y[i], ta[i], c) + div_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -1861,12 +1863,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = div_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 24:  # pow
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = pow_vjp0(xa[i], xb[i], y[i], ta[i], c) + pow_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -1886,12 +1888,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = pow_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 80:  # atan2
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = atan2_vjp0(xa[i], xb[i], y[i], ta[i], c) + atan2_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -1911,12 +1913,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = atan2_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 81:  # maximum
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = maximum_vjp0(xa[i], xb[i], y[i], ta[i], c) + maximum_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -1936,12 +1938,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = maximum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 82:  # minimum
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = minimum_vjp0(xa[i], xb[i], y[i], ta[i], c) + minimum_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -1961,12 +1963,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = minimum_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 83:  # masked_fill
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = masked_fill_vjp0(xa[i], xb[i], y[i], ta[i], c) + masked_fill_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -1986,12 +1988,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = masked_fill_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 84:  # lerp
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = lerp_vjp0(xa[i], xb[i], y[i], ta[i], c) + lerp_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2011,12 +2013,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = lerp_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 85:  # where_scalar_other
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = where_scalar_other_vjp0(xa[i], xb[i], y[i], ta[i], c) + where_scalar_other_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2036,12 +2038,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = where_scalar_other_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 86:  # where_scalar_self
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = where_scalar_self_vjp0(xa[i], xb[i], y[i], ta[i], c) + where_scalar_self_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2061,12 +2063,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = where_scalar_self_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 87:  # copy_from
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = copy_from_vjp0(xa[i], xb[i], y[i], ta[i], c) + copy_from_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2086,12 +2088,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = copy_from_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 88:  # binary_cross_entropy
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = binary_cross_entropy_vjp0(xa[i], xb[i], y[i], ta[i], c) + binary_cross_entropy_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2111,12 +2113,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = binary_cross_entropy_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 140:  # gt
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = gt_vjp0(xa[i], xb[i], y[i], ta[i], c) + gt_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2136,12 +2138,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = gt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 141:  # lt
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = lt_vjp0(xa[i], xb[i], y[i], ta[i], c) + lt_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2161,12 +2163,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = lt_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 142:  # ge
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = ge_vjp0(xa[i], xb[i], y[i], ta[i], c) + ge_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2186,12 +2188,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = ge_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 143:  # le
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = le_vjp0(xa[i], xb[i], y[i], ta[i], c) + le_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2211,12 +2213,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = le_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 144:  # eq
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = eq_vjp0(xa[i], xb[i], y[i], ta[i], c) + eq_vjp1(xa[i], xb[i], y[i], tb[i], c)
@@ -2236,12 +2238,12 @@ def binary_jvp(op, A, T, pa, sa, pb, sb, po, n, c, need_a, need_b):
                     T[po + i] = eq_vjp1(A[pa + i * sa], A[pb + i * sb], A[po + i], T[pb + i * sb], c)
     elif op == 145:  # ne
         if sa == 1 and sb == 1:
-            xa = A[pa:pa + n]
-            xb = A[pb:pb + n]
-            y = A[po:po + n]
-            ty = T[po:po + n]
-            ta = T[pa:pa + n]
-            tb = T[pb:pb + n]
+            xa = span(A, pa, n)
+            xb = span(A, pb, n)
+            y = span(A, po, n)
+            ty = span(T, po, n)
+            ta = span(T, pa, n)
+            tb = span(T, pb, n)
             if need_a and need_b:
                 for i in range(n):
                     ty[i] = ne_vjp0(xa[i], xb[i], y[i], ta[i], c) + ne_vjp1(xa[i], xb[i], y[i], tb[i], c)

@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from .dispatch import binary_fwd, binary_vjp, ternary_fwd, ternary_vjp
+from .span import span, span2
 from .records import R_AUX, R_CONST, R_IN0, R_IN1, R_IN2, R_OP, R_OUT, S_NUMEL, S_OFF
 
 BLAS_MIN = 1 << 14  # m*k*n from which a matmul goes to BLAS instead of the loops
@@ -130,10 +131,10 @@ def copy_into(dst, src, n):
 def _sum_all(A, G, pa, po, n, mean, backward):
     """sum() or mean() of n elements at pa into po: float64 accumulation in four running
     sums (independent chains the CPU overlaps); the reverse adds g (or g / n) to each."""
-    x = A[pa:pa + n]
+    x = span(A, pa, n)
     if backward:
         g = G[po] / n if mean else G[po]
-        gx = G[pa:pa + n]
+        gx = span(G, pa, n)
         for i in range(n):
             gx[i] += g
         return
@@ -194,7 +195,7 @@ def _sum_dims(A, G, pa, po, m, per, trailing, mean, backward):
                 for r in range(per):
                     blk[r] += g
         else:
-            go = G[po:po + m]
+            go = span(G, po, m)
             for r in range(per):
                 row = G[pa + r * m:pa + (r + 1) * m]
                 for j in range(m):
@@ -467,10 +468,10 @@ OP_MM_NT = 46  # in0 (m, k) @ in1.T, in1 stored (n, k): F.linear's product, no t
 
 @njit(error_model="numpy")
 def _mm_nt(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
-    a = A[pa:pa + m * kk].reshape((m, kk))
-    w = A[pb:pb + n * kk].reshape((n, kk))
+    a = span2(A, pa, m, kk)
+    w = span2(A, pb, n, kk)
     if not backward:
-        out = A[po:po + m * n].reshape((m, n))
+        out = span2(A, po, m, n)
         if m * kk * n >= BLAS_MIN:  # the products' argument layouts are _mm's (one compile)
             r = np.dot(a, w.T)
             for i in range(m):
@@ -484,9 +485,9 @@ def _mm_nt(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
                         acc += a[i, p] * w[j, p]
                     out[i, j] = acc
         return
-    g = G[po:po + m * n].reshape((m, n))
-    ga = G[pa:pa + m * kk].reshape((m, kk))
-    gw = G[pb:pb + n * kk].reshape((n, kk))
+    g = span2(G, po, m, n)
+    ga = span2(G, pa, m, kk)
+    gw = span2(G, pb, n, kk)
     if m * kk * n >= BLAS_MIN:
         if need_a:
             t = np.empty((m, kk), A.dtype)
@@ -509,36 +510,37 @@ def _mm_nt(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
 def _mv(A, pa, pb, po, m, kk):
     """out (m) = in0 (m, k) @ in1 (k), each sum taken in p's order as the loops of _mm
     take it (the same bits), four rows at a time: four independent chains of adds instead
-    of one. Indexing is by views and range variables only, which Numba knows are not
+    of one. Indexing is by views made once and range variables, which LLVM knows are not
     negative: an index such as pa + p would get a wraparound test that stops LLVM from
-    vectorizing (a 32x32 product in 0.25 us, not 1.1)."""
-    a = A[pa:pa + m * kk].reshape((m, kk))
-    b = A[pb:pb + kk]
-    out = A[po:po + m]
+    vectorizing (a 32x32 product in 0.25 us, not 1.1). No view is made in the loops: each
+    costs two atomic reference-count updates (a row view per row was most of a small
+    RNN's replay)."""
+    a = span2(A, pa, m, kk)
+    b = span(A, pb, kk)
+    out = span(A, po, m)
     for q in range(m // 4):
-        r0, r1, r2, r3 = a[4 * q], a[4 * q + 1], a[4 * q + 2], a[4 * q + 3]
+        i = 4 * q
         s0 = s1 = s2 = s3 = A.dtype.type(0)  # (A[po] * 0 would be nan at an inf)
         for p in range(kk):
             bp = b[p]
-            s0 += r0[p] * bp
-            s1 += r1[p] * bp
-            s2 += r2[p] * bp
-            s3 += r3[p] * bp
-        out[4 * q], out[4 * q + 1], out[4 * q + 2], out[4 * q + 3] = s0, s1, s2, s3
+            s0 += a[i, p] * bp
+            s1 += a[i + 1, p] * bp
+            s2 += a[i + 2, p] * bp
+            s3 += a[i + 3, p] * bp
+        out[i], out[i + 1], out[i + 2], out[i + 3] = s0, s1, s2, s3
     for i in range(m - m % 4, m):
-        row = a[i]
         acc = A.dtype.type(0)
         for p in range(kk):
-            acc += row[p] * b[p]
+            acc += a[i, p] * b[p]
         out[i] = acc
 
 
 @njit(error_model="numpy")
 def _mm(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
-    a = A[pa:pa + m * kk].reshape((m, kk))
-    b = A[pb:pb + kk * n].reshape((kk, n))
+    a = span2(A, pa, m, kk)
+    b = span2(A, pb, kk, n)
     if not backward:
-        out = A[po:po + m * n].reshape((m, n))
+        out = span2(A, po, m, n)
         if m * kk * n >= BLAS_MIN:
             np.dot(a, b, out)
         elif n == 1:
@@ -551,9 +553,9 @@ def _mm(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
                     for j in range(n):
                         out[i, j] += aip * b[p, j]
         return
-    g = G[po:po + m * n].reshape((m, n))
-    ga = G[pa:pa + m * kk].reshape((m, kk))
-    gb = G[pb:pb + kk * n].reshape((kk, n))
+    g = span2(G, po, m, n)
+    ga = span2(G, pa, m, kk)
+    gb = span2(G, pb, kk, n)
     if m * kk * n >= BLAS_MIN:
         if need_a:
             ga += np.dot(g, b.T)
@@ -561,17 +563,15 @@ def _mm(A, G, pa, pb, po, m, kk, n, backward, need_a, need_b):
             gb += np.dot(a.T, g)
         return
     if n == 1:  # a matrix-vector product: the same sums, in loops that vectorize
-        bv, gbv, gv = A[pb:pb + kk], G[pb:pb + kk], G[po:po + m]  # (contiguous views)
-        for i in range(m):
+        bv, gbv, gv = span(A, pb, kk), span(G, pb, kk), span(G, po, m)  # (contiguous views,
+        for i in range(m):  # made once: a view per row costs two atomic updates)
             gi = gv[i]
             if need_a:
-                gai = ga[i]
                 for p in range(kk):
-                    gai[p] += gi * bv[p]
+                    ga[i, p] += gi * bv[p]
             if need_b:
-                ai = a[i]
                 for p in range(kk):
-                    gbv[p] += ai[p] * gi
+                    gbv[p] += a[i, p] * gi
         return
     for i in range(m):
         for p in range(kk):
@@ -605,11 +605,11 @@ def _strided(R, S, AUX, A, G, k, backward):
         qo = po + run * inner  # the output is contiguous
         if si == 1:  # a contiguous run (slices, selects): loops over slices vectorize
             if backward:
-                gi, go = G[qi:qi + inner], G[qo:qo + inner]
+                gi, go = span(G, qi, inner), span(G, qo, inner)
                 for i in range(inner):
                     gi[i] += go[i]
             else:
-                copy_into(A[qo:qo + inner], A[qi:qi + inner], inner)
+                copy_into(span(A, qo, inner), span(A, qi, inner), inner)
         elif backward and si == 0:  # an expand: the copies' adjoints summed in float64,
             acc = 0.0  # then added once (float32: 5 * 0.2f sums to 1, not 1 + 1 ulp)
             for i in range(inner):

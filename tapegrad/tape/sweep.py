@@ -22,11 +22,12 @@ from .records import (DT_F32, ERR_FREED, ERR_VERSION, OK, OTHER, PAUSE, R_AUX, R
                       R_IN0, R_IN1, R_IN2, R_OP, R_OUT, R_SAVES, R_SAVES_IN0, R_SAVES_IN1,
                       R_SAVES_IN2, R_SAVES_OUT, R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NDIM,
                       S_FREE, S_NUMEL, S_OFF, S_REC, S_RETAIN, S_RG, S_SHAPE, S_VER)
+from .span import span, unref
 
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "69ee917b49a50710"
+DISPATCH_STAMP = "766b27e7b8c5698c"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_FREE = range(8)
@@ -64,11 +65,11 @@ def _step(R, S, AUX, A, G, k, backward, need_a, need_b):
     elif fam == COPY:
         pa = S[a, S_OFF]
         if backward:
-            ga, go = G[pa:pa + n], G[po:po + n]
+            ga, go = span(G, pa, n), span(G, po, n)
             for i in range(n):
                 ga[i] += go[i]
         else:
-            copy_into(A[po:po + n], A[pa:pa + n], n)
+            copy_into(span(A, po, n), span(A, pa, n), n)
 
 
 @njit(inline="always", error_model="numpy")
@@ -166,6 +167,7 @@ def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
 
     `shape` is an aux offset ([nd, dims...]) or -1 for in0's shape. Returns the output
     slot, or -1 when a table or the arena is full (nothing is written then)."""
+    R, S, AUX, A = unref(R), unref(S), unref(AUX), unref(A)
     k = _append(R, S, AUX, A.shape[0], op, in0, in1, aux, c, shape, dtype, sflags)
     if k < 0:
         return -1
@@ -178,6 +180,7 @@ def record(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
 def record_elementwise(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags):
     """`record` for the UNARY and BINARY families, what programs record most: compiled
     without the other families' kernels, so a first program compiles less."""
+    R, S, AUX, A = unref(R), unref(S), unref(AUX), unref(A)
     k = _append(R, S, AUX, A.shape[0], op, in0, in1, aux, c, shape, dtype, sflags)
     if k < 0:
         return -1
@@ -194,6 +197,7 @@ def record_elementwise(R, S, AUX, A, op, in0, in1, aux, c, shape, dtype, sflags)
 def record_wide(R, S, AUX, A32, A64, op, in0, in1, in2, aux, c, shape, dtype, sflags):
     """`record` for the INDEX and TERNARY families: a third input in2, and both arenas
     (an index lives in the float64 arena whatever the data's dtype)."""
+    R, S, AUX, A32, A64 = unref(R), unref(S), unref(AUX), unref(A32), unref(A64)
     cap = A32.shape[0] if dtype == DT_F32 else A64.shape[0]
     k = _append(R, S, AUX, cap, op, in0, in1, aux, c, shape, dtype, sflags)
     if k < 0:
@@ -214,6 +218,7 @@ def record_wide(R, S, AUX, A32, A64, op, in0, in1, in2, aux, c, shape, dtype, sf
 @njit(cache=True, error_model="numpy")
 def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
     """Append a float32 <-> float64 copy of slot in0 (ToCopyBackward0); -1 if full."""
+    R, S, AUX, A32, A64 = unref(R), unref(S), unref(AUX), unref(A32), unref(A64)
     cap = A32.shape[0] if dtype == DT_F32 else A64.shape[0]
     nrec, nslot = AUX[H_NREC], _next_slot(S, AUX)
     numel = S[in0, S_NUMEL]
@@ -250,13 +255,14 @@ def record_cast(R, S, AUX, A32, A64, in0, dtype, sflags, rflags):
 @njit(cache=True, error_model="numpy")
 def load(R, S, AUX, A, src, shape, dtype, sflags):
     """Append a leaf record whose slot holds a copy of `src` (same dtype as A); -1 if full."""
+    R, S, AUX, A, src = unref(R), unref(S), unref(AUX), unref(A), unref(src)
     nrec, nslot = AUX[H_NREC], _next_slot(S, AUX)
     numel = src.size
     top = AUX[H_TOP32 + dtype]
     if nrec >= R.shape[0] or nslot < 0 or top + numel > A.shape[0]:
         return -1
     _take_slot(S, AUX, nslot)
-    copy_into(A[top:top + numel], src, numel)
+    copy_into(span(A, top, numel), src, numel)
     S[nslot, S_OFF] = top
     S[nslot, S_NUMEL] = numel
     S[nslot, S_NDIM] = AUX[shape]
@@ -286,6 +292,7 @@ def alias(R, S, AUX, src, op, sflags, rflags):
     adjoint (same arena offset); -1 if a table is full. The alias shares the version
     counter of the value it aliases (src, or what src aliases): its own `ver` starts at
     minus that one's, and in-place writes through it bump that one's."""
+    R, S, AUX = unref(R), unref(S), unref(AUX)
     nrec, nslot = AUX[H_NREC], _next_slot(S, AUX)
     if nrec >= R.shape[0] or nslot < 0:
         return -1
@@ -333,6 +340,7 @@ def forward(R, S, AUX, A32, A64, k0, k1):
 
     1-element elementwise records go through a switch over scalars (written out here, as
     in `reverse`): about 10 ns a record instead of a family loop's 80."""
+    R, S, AUX, A32, A64 = unref(R), unref(S), unref(AUX), unref(A32), unref(A64)
     RF = R.view(np.float64)
     for k in range(k0, k1):
         op = R[k, R_OP]
@@ -367,6 +375,10 @@ def mark(R, S, AUX, G32, G64, MARK, LIST, roots, seed):
     for the slots the sweep needs, which LIST[:AUX[H_MARKED]] lists: no loop here runs
     over the tape's other slots, and leaves (which have no inputs) do not extend the walk
     over records, so the cost does not grow with the tape's history."""
+    R, S, AUX, G32, G64, MARK, LIST, roots, seed = (unref(R), unref(S), unref(AUX),
+                                                    unref(G32), unref(G64), unref(MARK),
+                                                    unref(LIST), unref(roots),
+                                                    unref(seed))
     for j in range(AUX[H_MARKED]):  # marks of the previous sweep
         MARK[LIST[j]] = 0
     count, top, pending, fams = 0, -1, 0, 0
@@ -421,9 +433,9 @@ def mark(R, S, AUX, G32, G64, MARK, LIST, roots, seed):
         s = LIST[j]
         p = S[s, S_OFF]  # >= 0: pass 1 stopped at any record whose value was dropped
         if S[s, S_DTYPE] == DT_F32:
-            G32[p:p + S[s, S_NUMEL]] = 0
+            span(G32, p, S[s, S_NUMEL])[:] = 0
         else:
-            G64[p:p + S[s, S_NUMEL]] = 0
+            span(G64, p, S[s, S_NUMEL])[:] = 0
     j = 0
     for r in roots:
         p, n = S[r, S_OFF], S[r, S_NUMEL]
@@ -447,6 +459,10 @@ def reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, k0, bottom, top, ret
     At the end it returns (OK, count, 0, top): BUF[:count] are the reached slots flagged
     S_LEAF or S_RETAIN, whose adjoints Python hands to `.grad`. Without `retain`, the
     swept records get their R_FREED bit."""
+    R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF = (unref(R), unref(S), unref(AUX),
+                                                      unref(A32), unref(A64), unref(G32),
+                                                      unref(G64), unref(MARK),
+                                                      unref(LIST), unref(BUF))
     # 1-element elementwise records take a path that passes scalars, not arrays, written
     # out here: behind an inlined helper taking the arenas it costs 70 ns a record, not 6
     RF = R.view(np.float64)
@@ -499,6 +515,8 @@ def reverse(R, S, AUX, A32, A64, G32, G64, MARK, LIST, BUF, k0, bottom, top, ret
 def reverse1(R, S, AUX, A, G, MARK, LIST, BUF, k0, bottom, top, retain):
     """`reverse` for a tape whose values all live in one arena (A, G: all float32 or all
     float64): half the code to compile, the common case (no casts, no index tensors)."""
+    R, S, AUX, A, G, MARK, LIST, BUF = (unref(R), unref(S), unref(AUX), unref(A),
+                                        unref(G), unref(MARK), unref(LIST), unref(BUF))
     RF = R.view(np.float64)
     for k in range(k0, bottom - 1, -1):
         o = R[k, R_OUT]
@@ -542,6 +560,8 @@ def reverse_elementwise(R, S, AUX, A, G, MARK, LIST, BUF, k0, bottom, top, retai
     """`reverse1` for the elementwise families only (leaves, unary, binary, views): what a
     first program needs, compiled in a third of reverse1's time. At a record of another
     family it returns (OTHER, k, bottom, top) and Python goes on with reverse1 from k."""
+    R, S, AUX, A, G, MARK, LIST, BUF = (unref(R), unref(S), unref(AUX), unref(A),
+                                        unref(G), unref(MARK), unref(LIST), unref(BUF))
     RF = R.view(np.float64)
     for k in range(k0, bottom - 1, -1):
         o = R[k, R_OUT]
@@ -569,7 +589,7 @@ def reverse_elementwise(R, S, AUX, A, G, MARK, LIST, BUF, k0, bottom, top, retai
                       RF[k, R_AUX])
         elif fam == COPY:
             pa, po, n = S[a, S_OFF], S[o, S_OFF], S[o, S_NUMEL]
-            ga, go = G[pa:pa + n], G[po:po + n]
+            ga, go = span(G, pa, n), span(G, po, n)
             for i in range(n):
                 ga[i] += go[i]
         elif fam == PYTHON:
@@ -617,6 +637,9 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
     the free list, and NEW[slot] = slot if kept, else -1. Records move down over the
     dropped ones (a record's position is the tape's business: what lives outside the
     tables holds slots, and record `seq`s)."""
+    R, S, AUX, A32, A64, N32, N64, roots, MARK = (unref(R), unref(S), unref(AUX),
+                                                  unref(A32), unref(A64), unref(N32),
+                                                  unref(N64), unref(roots), unref(MARK))
     nrec, nslot = AUX[H_NREC], AUX[H_NSLOT]
     MARK[:nslot] = 0
     for r in roots:
@@ -653,11 +676,11 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
         elif MARK[o] & KEEP_VALUE == 0 or p < 0:
             S[o, S_OFF] = -1  # the row stays for the graph's structure, the value is dropped
         elif S[o, S_DTYPE] == DT_F32:
-            copy_into(N32[top32:top32 + n], A32[p:p + n], n)
+            copy_into(span(N32, top32, n), span(A32, p, n), n)
             S[o, S_OFF] = top32
             top32 += n
         else:
-            copy_into(N64[top64:top64 + n], A64[p:p + n], n)
+            copy_into(span(N64, top64, n), span(A64, p, n), n)
             S[o, S_OFF] = top64
             top64 += n
         for f in range(R.shape[1]):

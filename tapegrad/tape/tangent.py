@@ -33,10 +33,11 @@ from .dispatch import (FAMILY, OP_DETACH, OP_LEAF, binary_jvp, binary_vjp1, tern
 from .kernels import BLAS_MIN, OP_MM_NT, _advance, _index, _join, _reduce, _strided, copy_into
 from .records import (R_AUX, R_CONST, R_IN0, R_IN1, R_IN2, R_OP, R_OUT, S_FLAGS, S_NUMEL,
                       S_OFF, S_RG)
+from .span import span, span2, unref
 
 # the sweeps' stamp (tapegrad/tape/codegen.py rewrites it): a change of the kernels changes
 # this file, so Numba recompiles it instead of loading it with the old kernels inside
-DISPATCH_STAMP = "69ee917b49a50710"
+DISPATCH_STAMP = "766b27e7b8c5698c"
 
 # reductions whose tangent is the reduction of the tangent
 _LINEAR_REDUCE = {s.opcode for s in BY_CODE.values() if s.family == REDUCE and
@@ -75,6 +76,7 @@ def supported(tape, rows):
 def tangent(R, S, AUX, A, T, k0, k1):
     """Tangent sweep over records R[k0:k1] (see the module docstring); records whose
     output requires no grad are skipped (their tangent is zero)."""
+    R, S, AUX, A, T = unref(R), unref(S), unref(AUX), unref(A), unref(T)
     RF = R.view(np.float64)
     for k in range(k0, k1):
         o = R[k, R_OUT]
@@ -105,7 +107,7 @@ def tangent(R, S, AUX, A, T, k0, k1):
             _strided(R, S, AUX, T, T, k, False)
         elif fam == COPY:
             pa = S[a, S_OFF]
-            copy_into(T[po:po + n], T[pa:pa + n], n)
+            copy_into(span(T, po, n), span(T, pa, n), n)
         elif fam == JOIN:
             _join(R, S, AUX, T, T, k, False, need_a, need_b)
         elif fam == REDUCE:
@@ -163,11 +165,11 @@ def _matmul_tangent(R, S, AUX, A, T, k, need_a, need_b):
     nt = R[k, R_OP] == OP_MM_NT
     for i in range(1 if nt else batch):
         qa, qb, qo = pa + i * sa, pb + i * sb, po + i * m * n
-        out = T[qo:qo + m * n].reshape((m, n))
+        out = span2(T, qo, m, n)
         out[:, :] = 0
-        a, ta = A[qa:qa + m * kk].reshape((m, kk)), T[qa:qa + m * kk].reshape((m, kk))
+        a, ta = span2(A, qa, m, kk), span2(T, qa, m, kk)
         if nt:  # b[p, j] is bt[j, p]
-            bt, tbt = A[qb:qb + n * kk].reshape((n, kk)), T[qb:qb + n * kk].reshape((n, kk))
+            bt, tbt = span2(A, qb, n, kk), span2(T, qb, n, kk)
             for r in range(m):
                 for j in range(n):
                     acc = out[r, j]
@@ -178,7 +180,7 @@ def _matmul_tangent(R, S, AUX, A, T, k, need_a, need_b):
                             acc += a[r, p] * tbt[j, p]
                     out[r, j] = acc
             continue
-        b, tb = A[qb:qb + kk * n].reshape((kk, n)), T[qb:qb + kk * n].reshape((kk, n))
+        b, tb = span2(A, qb, kk, n), span2(T, qb, kk, n)
         if m * kk * n >= BLAS_MIN:
             if need_a:
                 out += np.dot(ta, b)
