@@ -21,6 +21,7 @@ from .ops import _reuse
 from .ops.spec import BINARY, UNARY
 from .recorder import OP as _OP
 from .recorder import check_tensor as _check_tensor
+from .recorder import elementwise as _append
 from .recorder import slots as _slots
 from .tape.records import S_RG
 from .tape.tape import _local, current
@@ -64,7 +65,7 @@ def _record_unary(op, x, c):
         s = x._lslot  # a leaf already loaded
     else:
         s = _slots(tape, dt, x)[0]
-    return _on_tape(tape, tape.record(op, s, -1, -1, c, -1, dt.code, S_RG), x._shape, dt, True)
+    return _append(tape, op, s, -1, c, x._shape, dt, S_RG)
 
 
 _NP_FWD = {s.opcode: s.np_fwd for s in BY_NAME.values() if s.np_fwd is not None}
@@ -498,6 +499,12 @@ def _dunder(name):
         tb = type(b)
         if (tb is float or tb is int) and a._dtype.is_floating_point:
             if a._rg:
+                local = _local
+                tape = local.tape
+                if a._tape is tape and not tape.dirty and local.grad_enabled:
+                    # a result of this tape: straight to the record (_record_unary's case)
+                    return _append(tape, scalar_op, a._slot, -1, b if tb is float else float(b),
+                                   a._shape, a._dtype, S_RG)
                 return _record_unary(scalar_op, a, b if tb is float else float(b))
             if scalar_ufunc is not None and getrefcount(a) <= _TEMP and _temporary(a):
                 return _into(scalar_ufunc, a, float(b))  # (a * 2.5) + 1.0: into a's array
@@ -511,8 +518,7 @@ def _dunder(name):
                         sa = a._slot if a._tape is tape else _loaded(a, tape, dt)
                         sb = b._slot if b._tape is tape else _loaded(b, tape, dt)
                         if sa >= 0 and sb >= 0:
-                            out = tape.record(binary_op, sa, sb, -1, 1.0, -1, dt.code, S_RG)
-                            return _on_tape(tape, out, a._shape, dt, True)
+                            return _append(tape, binary_op, sa, sb, 1.0, a._shape, dt, S_RG)
                 elif binary_ufunc is not None and getrefcount(a) <= _TEMP and _temporary(a):
                     return _into(binary_ufunc, a, b._value())  # (a * 2.5) + a: into a's
         return _binary(name, a, b)

@@ -452,7 +452,7 @@ class _Version(list):
     __slots__ = ("loads",)
 
     def __init__(self, n=0):
-        super().__init__((n,))
+        self.append(n)  # (list's own __init__ is not called: a third of super().__init__'s cost)
         self.loads = None
 
 

@@ -66,7 +66,9 @@ def test_backward_python_calls_do_not_grow_with_the_graph():
 
 def _python_lines(fn):
     """Python lines run by fn(): a loop over the tape's history would show here, where a
-    count of calls would not. Measured again if the tape compacted meanwhile."""
+    count of calls would not. Measured again if the tape compacted meanwhile; with the
+    garbage collector off (its callback, Tape.prune, looks at the handles appended since
+    it last ran, whenever a collection happens to start)."""
     tape = torch.tape.current()
     for _ in range(3):
         epoch, lines = tape.epoch, [0]
@@ -76,11 +78,13 @@ def _python_lines(fn):
                 lines[0] += 1
             return trace
 
+        gc.disable()
         sys.settrace(trace)
         try:
             fn()
         finally:
             sys.settrace(None)
+            gc.enable()
         if tape.epoch == epoch:
             return lines[0]
     raise AssertionError("the tape compacted during every measurement")

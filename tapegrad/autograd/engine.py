@@ -375,8 +375,12 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
         for s in slots:
             if MARK.item(s):  # (.item: a Python int, a third of indexing's cost)
                 off = S.item(s, S_OFF)
-                v = tape.G[t._dtype.code][off:off + S.item(s, S_NUMEL)].reshape(t._shape)
-                g = v.copy() if g is None else g + v
+                v = tape.G[t._dtype.code][off:off + S.item(s, S_NUMEL)]
+                if g is None:
+                    g = v.copy()  # (a fresh contiguous array: reshaped in place)
+                    g.shape = t._shape
+                else:
+                    g = g + v.reshape(t._shape)
         if g is not None and _LEAF_HOOKED and t._tape is None:
             g = _hooks.run_leaf_hooks(t, g)
         if g is None and not allow_unused:

@@ -6,6 +6,7 @@ doubling, loads leaves and constants, and keeps memory bounded: before a table d
 """
 
 import contextlib
+import gc
 import sys
 import threading
 from typing import Iterator
@@ -27,6 +28,8 @@ _FREQUENT_CAP = 1 << 20   # ... grows the arena, up to this many elements (beyon
                           # work on the values outweighs compaction, and a small arena stays
                           # in cache)
 _ELEMENTWISE = [int(f in (UNARY, BINARY)) for f in FAMILY.tolist()]  # opcode -> 0 or 1
+_PRUNE_MIN = 256          # prune() looks at the handles appended since it last ran once
+                          # there are this many
 notice.watch(sweep)  # a first-ever compile prints one line on stderr (tape/notice.py)
 
 
@@ -80,6 +83,8 @@ class Tape:
         self.reads = None     # while tapegrad.func records a function: its guard list
         self.pinned = 0       # > 0 while a sweep (or a Python walk) holds record positions:
                               # make_room then only grows the tables, never compacts
+        self._pruned = 0      # handles[:_pruned] were alive when prune/compact last looked
+        self._busy = False    # compact or prune is going through `handles`
 
     # ---- aux pool: shapes and op parameters, interned ---------------------------------
     def intern(self, values, tag):
@@ -335,9 +340,43 @@ class Tape:
                 self.A[c] = _grown(self.A[c], max(2 * cap, 2 * top))
         return keep
 
+    def prune(self):
+        """Drop the handles appended since the last look that nothing else references
+        (what `compact` drops of them anyway), so that the tensors of a long computation
+        are freed as they die, not all at the next compaction. Run at the start of the
+        garbage collector's young collections (`_collecting`): a dead tensor that only
+        `handles` holds would otherwise survive the collection and be promoted, and every
+        promoted object makes the collector's full collections (which walk every object
+        of the process) come sooner. Slots are only reclaimed by `compact`."""
+        h = self.handles
+        k, n = self._pruned, len(h)
+        if k > n:
+            k = 0
+        if n - k < _PRUNE_MIN or self._busy:
+            return
+        self._busy = True
+        try:
+            seg = h[k:n]
+            seg.append(_Probe())
+            counts = [sys.getrefcount(x) for x in seg]
+            base = counts.pop() + 1  # the probe's count, plus the one of `h`: dead
+            seg.pop()
+            live = [x for x, c in zip(seg, counts) if c > base]
+            h[k:n] = live  # (one slice assignment: handles appended meanwhile stay)
+            self._pruned = k + len(live)
+        finally:
+            self._busy = False
+
     def compact(self, keep=()):
         """Drop every record, slot and value that no live object can reach. Slots do not
         move (the rows of dropped ones are reused); returns `keep`, whose slots stay."""
+        busy, self._busy = self._busy, True
+        try:
+            return self._compact(keep)
+        finally:
+            self._busy = busy
+
+    def _compact(self, keep):
         probe = _Probe()
         self.handles.append(probe)
         del probe
@@ -352,6 +391,7 @@ class Tape:
         self.A = N
         kept = self.NEW.tolist()  # slot -> itself if kept, else -1
         self.handles = live
+        self._pruned = len(live)
         self.leaf_of = {s: v for s, v in self.leaf_of.items() if kept[s] >= 0}
         self.leaf_slots = {}
         epoch = self.epoch + 1
@@ -424,11 +464,27 @@ class _Local(threading.local):
     def __init__(self):  # runs once in each thread, on its first use
         self.tape = Tape()          # the top of `tapes`: where operations record
         self.tapes = [self.tape]
+        _mine.tapes = self.tapes
         self.grad_enabled = True    # PyTorch's grad mode (no_grad, enable_grad, ...)
         self.inference = False      # inference_mode
 
 
+_mine = threading.local()  # .tapes: this thread's stack, once its _Local is made
 _local = _Local()
+
+
+def _collecting(phase, info):
+    """gc callback: before a young collection, prune the handles of this thread's tapes
+    (Tape.prune). Other threads' tapes are left to their own threads."""
+    if phase == "start" and info.get("generation") == 0:
+        try:
+            for tape in getattr(_mine, "tapes", ()):
+                tape.prune()
+        except Exception:  # (interpreter shutdown): a collection is never stopped by this
+            pass
+
+
+gc.callbacks.append(_collecting)
 
 
 def current() -> Tape:
