@@ -9,8 +9,9 @@ them. A step is then one kernel call over P, G and the state buffers.
 Everything the user can change is checked cheaply at each step and repaired, so results
 stay right: a parameter whose array was replaced (`p.data = ...`) is copied back in; a
 gradient that is not in its home (assigned `.grad`, or a new one allocated because an old
-`.grad` made in the home is still alive) is copied in, or into a scratch copy of G when the
-home is in use; a changed dtype or shape rebuilds the layout (`Relayout`); state that was
+`.grad` made in the home is still alive) is copied in; when a home is in use, the homes
+move to a new G if no current .grad lives in the old one (kept earlier .grads keep it),
+else the step uses a scratch copy of G; a changed dtype or shape rebuilds the layout (`Relayout`); state that was
 replaced (`load_state_dict`, `opt.state[p][key] = ...`, `.data =` on a state tensor) is
 copied into the buffers. A parameter whose storage is shared with something else (NumPy,
 a view, a live `.data`/`detach()`) keeps its storage ("mirrored"): it is copied in before
@@ -192,6 +193,8 @@ class Flat:
         self.mirror = [False] * n
         self.modes = None
         self.mode_arr = None
+        self.scalars = None  # (option values, the kernel's scalars made of them), see step
+        self.has_state = has_step or any(keys)
         for k in range(n):
             self.adopt(k)
 
@@ -250,6 +253,9 @@ class Flat:
             home = None  # (a reference held here would count as a user's)
             if scratch is None and ours and _home_refs(p) <= _HOME_FREE:
                 dst = G[o:e]
+            elif scratch is None and ours and self._movable(G):
+                G = self._rehome(G)  # the home holds a live earlier .grad: new homes
+                dst = G[o:e]
             else:  # the home holds a live earlier .grad: leave it, use a scratch copy
                 if scratch is None:
                     scratch = G.copy()
@@ -259,6 +265,25 @@ class Flat:
             else:
                 np.copyto(dst, g._value().reshape(-1), casting="unsafe")
         return modes, (G if scratch is None else scratch)
+
+    def _movable(self, G: np.ndarray) -> bool:
+        """No parameter's current .grad lives in G (only kept earlier ones may)."""
+        for p in self.params:
+            g = p._grad
+            if g is not None and g._arr is not None and g._arr.base is G:
+                return False
+        return True
+
+    def _rehome(self, G: np.ndarray) -> np.ndarray:
+        """Move the grad homes to a copy of G and return it: kept earlier .grads keep the
+        old buffer, later backwards write into free homes (no scratch copy per step)."""
+        new = self.G = G.copy()
+        for k, p in enumerate(self.params):
+            home = p._ghome
+            if home is not None and home.base is G:
+                o, e = self.bounds[k]
+                p._ghome = new[o:e].reshape(self.shapes[k])
+        return new
 
     def mode_array(self, modes: list) -> np.ndarray:
         """`modes` as the kernel's uint8 array (reused while unchanged)."""
@@ -270,24 +295,26 @@ class Flat:
     def finish(self, modes: list, wrote_state: bool = True) -> None:
         """After the kernel: copy mirrored parameters out, bump the versions of everything
         it wrote."""
-        params = self.params
+        params, mirror = self.params, self.mirror
         for k in range(len(modes)):
             if modes[k]:
                 p = params[k]
-                if self.mirror[k]:
+                if mirror[k]:
                     o, e = self.bounds[k]
                     np.copyto(p._arr, self.P[o:e].reshape(p._arr.shape))
                 bump(p._vc)
-        if not wrote_state:
+        if not wrote_state or not self.has_state:
             return
         if self.has_step:
             self.steps_pub[:] = self.steps
             bump(self.step_vc)
             self.step_seen = self.step_vc[0]
-        for j, key in enumerate(self.keys):
-            if key:
-                bump(self.vcs[j])
-                self.seen[j] = self.vcs[j][0]
+        keys, vcs, seen = self.keys, self.vcs, self.seen
+        for j in range(len(keys)):
+            if keys[j]:
+                vc = vcs[j]
+                bump(vc)
+                seen[j] = vc[0]
 
     # ---- state ----------------------------------------------------------------------
     def stale(self, state: "StateMap") -> bool:

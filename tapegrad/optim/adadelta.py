@@ -48,6 +48,7 @@ class Adadelta(FlatOptimizer):
     u = rho u + (1 - rho) d^2, p -= lr d (v is "square_avg", u "acc_delta")."""
 
     _kernel = staticmethod(adadelta_step)
+    _hp_names = ("lr", "rho", "eps", "weight_decay", "maximize")
 
     def __init__(self, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0, foreach: Optional[bool] = None, *,

@@ -14,6 +14,7 @@ class Adagrad(FlatOptimizer):
     filled with initial_accumulator_value), as PyTorch's does."""
 
     _kernel = staticmethod(K.adagrad_step)
+    _hp_names = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
 
     def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,

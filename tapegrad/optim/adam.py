@@ -18,6 +18,8 @@ class Adam(FlatOptimizer):
     scaling p by 1 - lr * weight_decay first (AdamW, `decoupled_weight_decay`)."""
 
     _kernel = staticmethod(K.adam_step)
+    _hp_names = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
+                 "decoupled_weight_decay")
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,

@@ -60,6 +60,7 @@ class Adamax(FlatOptimizer):
     "exp_inf")."""
 
     _kernel = staticmethod(adamax_step)
+    _hp_names = ("lr", "betas", "eps", "weight_decay", "maximize")
 
     def __init__(self, params: Any, lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, foreach: Optional[bool] = None,

@@ -264,6 +264,9 @@ class FlatOptimizer(Optimizer):
 
     _kernel: Any = None        # the kernel in _kernels (a staticmethod)
     _writes_first = False      # SGD: the kernel starts the buffers (mode 2), not zeros
+    # The group options `_scalars` reads, all of them (it reads nothing else): while their
+    # values are unchanged, a layout reuses the scalars it made last step. Empty: none kept.
+    _hp_names: Tuple[str, ...] = ()
 
     def _state_keys(self, group: Dict[str, Any]) -> Tuple[tuple, tuple, bool]:
         """(three state keys or None, their initial fills, keeps a "step")."""
@@ -316,12 +319,13 @@ class FlatOptimizer(Optimizer):
     def _update(self, group: Dict[str, Any], f: Flat, modes: list, G: np.ndarray) -> None:
         if 1 not in modes:
             return
-        first = []
-        if f.has_step or any(f.keys):
+        first = ()
+        if f.has_state:
             state = self._state
             if f.stale(state):
                 f.read_state(state)
             if not all(f.inited):
+                first = []
                 for k, m in enumerate(modes):
                     if m and not f.inited[k]:
                         if self._writes_first:  # the kernel makes the buffer: mode 2
@@ -329,7 +333,7 @@ class FlatOptimizer(Optimizer):
                             first.append(k)
                         else:
                             f.start(state, k)
-        sc, hp, flags = self._scalars(group, f.dt)
+        sc, hp, flags = self._scalars_of(group, f)
         a, b, c = f.bufs
         args = (f.P, G, a, b, c, f.off, f.mode_array(modes), f.steps, sc, hp, flags)
         kernel = self._kernel
@@ -341,6 +345,34 @@ class FlatOptimizer(Optimizer):
         f.finish(modes)
         for k in first:
             f.started(self._state, k)
+
+    def _scalars_of(self, group: Dict[str, Any], f: Flat) -> Tuple[np.ndarray, np.ndarray, int]:
+        """`_scalars(group, f.dt)`, reused from the last step while the options it reads
+        (`_hp_names`) compare equal to the ones it was made from (a scheduler's new lr, an
+        edited option or a loaded group makes new ones). Options holding a tensor (a tensor
+        lr may change in place) are never kept."""
+        names = self._hp_names
+        if not names:
+            return self._scalars(group, f.dt)
+        key = tuple([group[k] for k in names])
+        kept = f.scalars
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        out = self._scalars(group, f.dt)
+        f.scalars = (key, out) if _plain(key) else None
+        return out
+
+
+def _plain(values: Any) -> bool:
+    """True when values (a tuple of option values) holds only numbers, strings, None and
+    tuples/lists of those: values that cannot change behind an equality test."""
+    for v in values:
+        if isinstance(v, (tuple, list)):
+            if not _plain(v):
+                return False
+        elif not (v is None or isinstance(v, (int, float, str))):
+            return False
+    return True
 
 
 _ENTRY: Dict[tuple, Any] = {}  # (kernel, dtype) -> the kernel's compiled entry point

@@ -17,6 +17,7 @@ class RMSprop(FlatOptimizer):
     b = momentum b + g / d, p -= lr b; else p -= lr g / d."""
 
     _kernel = staticmethod(K.rmsprop_step)
+    _hp_names = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
     def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,

@@ -19,6 +19,7 @@ class SGD(FlatOptimizer):
 
     _kernel = staticmethod(K.sgd_step)
     _writes_first = True
+    _hp_names = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,

@@ -9,6 +9,7 @@ from .. import _conv_transpose
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ._fastattr import registered
 from .module import Module
 from .module_state import _factory
 
@@ -93,7 +94,7 @@ class _ConvNd(Module):
         return fn(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, input: Tensor) -> Tensor:
-        return self._conv_forward(input, self.weight, self.bias)
+        return self._conv_forward(input, registered(self, "weight"), registered(self, "bias"))
 
     def extra_repr(self) -> str:
         n = self._nsp

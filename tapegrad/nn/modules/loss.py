@@ -6,6 +6,7 @@ import warnings
 from ...selection import where
 from ...tensor import Tensor
 from .. import functional as F
+from ._fastattr import registered
 from .module import Module
 
 
@@ -79,7 +80,7 @@ class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities (log clamped at -100)."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.binary_cross_entropy(input, target, weight=self.weight,
+        return F.binary_cross_entropy(input, target, weight=registered(self, "weight"),
                                       reduction=self.reduction)
 
 
@@ -94,8 +95,8 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(input, target, self.weight,
-                                                  pos_weight=self.pos_weight,
+        return F.binary_cross_entropy_with_logits(input, target, registered(self, "weight"),
+                                                  pos_weight=registered(self, "pos_weight"),
                                                   reduction=self.reduction)
 
 
@@ -109,8 +110,8 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                          reduction=self.reduction)
+        return F.nll_loss(input, target, weight=registered(self, "weight"),
+                          ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -124,7 +125,7 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(input, target, weight=self.weight,
+        return F.cross_entropy(input, target, weight=registered(self, "weight"),
                                ignore_index=self.ignore_index, reduction=self.reduction,
                                label_smoothing=self.label_smoothing)
 
