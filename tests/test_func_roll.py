@@ -97,6 +97,10 @@ def test_runs_find_periods_and_end_where_registers_stop_being_affine():
 def test_a_program_that_does_not_repeat_is_not_rolled():
     sig = np.random.default_rng(0).integers(0, 1 << 30, 1000)
     assert _roll.runs(sig, np.zeros((1000, 1), np.int64), max_straight=100) is None
+    # opcodes that repeat over registers that do not: given up on after max_straight rows
+    sig = np.tile(np.arange(11), 500)
+    regs = np.random.default_rng(1).integers(0, 1000, (sig.size, 3))
+    assert _roll.runs(sig, regs, max_straight=100) is None
 
     def distinct(p):  # 600 records, no period (every step's constant differs in kind)
         s = p[0] * 1.0

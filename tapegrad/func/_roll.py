@@ -21,7 +21,8 @@ A run is found greedily from each row: periods up to MAX_PERIOD rows in which th
 (kind, opcode) repeat and every register column is affine in t; a float parameter that
 changes from step to step (a time `t*dt` baked into each step) is read from the program's
 parameter array instead of written as a literal. A program is rolled when it has at
-least MIN_ROWS rows, at least half of them in runs. The generated file is compiled once
+least MIN_ROWS rows, at least half of them and all but MAX_ALONE in runs (which also
+bounds the planning's work: a program that does not repeat is given up on early). The generated file is compiled once
 and cached like a fused loop (tapegrad/func/_fuse.py: `load_fused`): a first compile
 costs about 0.5 s, so an interpreted program rolls once its replays have cost about
 BUDGET seconds (`due_calls`), or at replay LATE_CALLS when the compiled loops are in the
@@ -44,6 +45,8 @@ from ._scalar import K_BINARY, K_UNARY
 MIN_ROWS = 512       # forward and reverse rows together; fewer run in a few microseconds
 MAX_PERIOD = 256     # rows in one period
 MIN_REPS = 3         # periods that make a run
+MAX_ALONE = 1000     # rows outside runs (forward and reverse) before planning gives up
+MAX_TRIED = 8        # periods tried in full from one row (each can cost a read of the run)
 NS_PER_ROW = 3.5     # the interpreter's time per row (the Lotka-Volterra replay, 2-core EPYC)
 BUDGET = 0.25        # seconds of interpreted replays before a first compile (~1 s) is paid
 LATE_CALLS = 200     # replays before a program whose loops are in the cache is rolled
@@ -62,15 +65,17 @@ def runs(sig, regs, max_straight=None):
     while i < n:
         best = None  # (rows covered, period, count)
         window = sig[i + 1:i + 1 + min(MAX_PERIOD, (n - i) // MIN_REPS)]
+        tried = 0
         for p in (np.flatnonzero(window == sig[i]) + 1).tolist():
+            if tried == MAX_TRIED:
+                break
             if not np.array_equal(sig[i:i + p], sig[i + p:i + 2 * p]):
                 continue
-            same = sig[i + p:] == sig[i:n - p]  # how far the signature repeats
-            stop = np.flatnonzero(~same)
-            k = (p + (stop[0] if stop.size else n - i - p)) // p
+            tried += 1
+            k = _repeats(sig, i, p)
             if k < MIN_REPS or (best is not None and k * p <= best[0]):
                 continue
-            k = _affine_count(regs[i:i + k * p].reshape(k, p, -1))
+            k = _affine_count(regs, i, p, k)
             if k >= MIN_REPS and (best is None or k * p > best[0]):
                 best = (k * p, p, k)
         if best is None:
@@ -85,12 +90,34 @@ def runs(sig, regs, max_straight=None):
     return out
 
 
-def _affine_count(M):
-    """How many leading periods of M (periods x rows x columns) follow M[0] + t*(M[1]-M[0])."""
-    d = M[1] - M[0]
-    t = np.arange(M.shape[0]).reshape(-1, 1, 1)
-    bad = np.flatnonzero((M != M[0] + t * d).any(axis=(1, 2)))
-    return int(bad[0]) if bad.size else M.shape[0]
+def _repeats(sig, i, p):
+    """How many periods of p rows from row i the signature repeats, looked at in chunks
+    that double (a near miss costs what it reads, not the rest of the program)."""
+    n, end, chunk = len(sig), i + p, 64 * p
+    while end < n:
+        hi = min(n, end + chunk)
+        bad = np.flatnonzero(sig[end:hi] != sig[end - p:hi - p])
+        if bad.size:
+            return (end + int(bad[0]) - i) // p
+        end, chunk = hi, 2 * chunk
+    return (n - i) // p
+
+
+def _affine_count(regs, i, p, k):
+    """How many of the k periods of p rows from row i have register columns that follow
+    the first period's plus t times (second - first), looked at in doubling chunks."""
+    M0 = regs[i:i + p]
+    d = regs[i + p:i + 2 * p] - M0
+    t0, chunk = 0, 8
+    while t0 < k:
+        t1 = min(k, t0 + chunk)
+        M = regs[i + t0 * p:i + t1 * p].reshape(t1 - t0, p, -1)
+        t = np.arange(t0, t1).reshape(-1, 1, 1)
+        bad = np.flatnonzero((M != M0 + t * d).any(axis=(1, 2)))
+        if bad.size:
+            return t0 + int(bad[0])
+        t0, chunk = t1, 2 * chunk
+    return k
 
 
 def due_calls(prog):
@@ -107,10 +134,11 @@ def plan_rolled(prog):
     n = len(F) + len(B)
     if n < MIN_ROWS:
         return None
-    fr = runs(_signature(F[:, :2]), F[:, 2:], n // 2)
+    limit = min(n // 2, MAX_ALONE)
+    fr = runs(_signature(F[:, :2]), F[:, 2:], limit)
     if fr is None:
         return None
-    br = runs(_signature(B[:, :2]), B[:, 2:], n // 2 - _alone(fr))
+    br = runs(_signature(B[:, :2]), B[:, 2:], limit - _alone(fr))
     if br is None:
         return None
     sink = prog.nclear - 1
