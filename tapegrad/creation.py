@@ -61,6 +61,10 @@ def _check_rg(dt, requires_grad):
 def tensor(data: object, dtype: DType = None, device: Device = None,
            requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of `data` (nested lists, numbers, arrays, tensors)."""
+    if type(data) is list and (dtype is None or dtype.is_floating_point) and data and \
+            builtins.all(type(v) is float for v in data):  # Python floats: the common case
+        dt = dtype or dtypes.get_default_dtype()  # (no inference, no range check to do)
+        return _from_array(np.array(data, dtype=dt.np), dt, bool(requires_grad))
     if isinstance(data, (np.ndarray, np.generic)):
         dt = dtype or dtypes.from_numpy_dtype(data.dtype)
     elif isinstance(data, Tensor):

@@ -178,3 +178,27 @@ def test_the_temporaries_of_a_chain_are_each_reused(monkeypatch):
     y = a * 2.5
     y + a
     assert len(calls) == 4
+
+
+def test_a_list_of_python_floats_makes_the_same_tensor_as_the_general_path():
+    # tensor([floats]) takes a short path (no inference, no range check): same result
+    for data, dtype, rg in [([2.0], None, True), ([1.5, -2.25, 1e300], torch.float64, False),
+                            ([0.1, 0.2], torch.float32, True)]:
+        t = torch.tensor(data, dtype=dtype, requires_grad=rg)
+        want = np.array(data, dtype=(dtype or torch.get_default_dtype()).np)
+        assert t.dtype == (dtype or torch.get_default_dtype()) and t.requires_grad == rg
+        assert t.is_leaf and t.shape == (len(data),)
+        np.testing.assert_array_equal(t.detach().numpy(), want)
+    with torch.autograd.set_grad_enabled(True):
+        prev = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            assert torch.tensor([1.0, 2.0]).dtype == torch.float64
+        finally:
+            torch.set_default_dtype(prev)
+    assert torch.tensor([1.7, 2.2], dtype=torch.int64).tolist() == [1, 2]  # (the general path)
+    assert torch.tensor([1.0, 2]).dtype == torch.get_default_dtype()  # a mixed list
+    assert torch.tensor([]).shape == (0,)
+    x = torch.tensor([3.0], requires_grad=True)
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [6.0]
