@@ -15,7 +15,8 @@ retain=True nothing in them changes. A workspace is the used part of each arena,
 from the recording (its constants included), a few KB to MB a thread.
 
 A scalar program (tapegrad/func/_plan.py) has a kernel of its own, `scalar_rows`: each
-thread copies the register files and runs the program's one-call replay per row.
+thread copies the register files and runs the program's one-call replay per row (a
+rolled program, its generated `rows`: tapegrad/func/_roll.py).
 
 A row whose guards fail, or that a sweep refuses, is answered afterwards by the normal
 call (which may record a new variant). Batches too small for threads to pay, programs
@@ -293,16 +294,28 @@ class _ScalarPlan:
 
     def run(self, X, seeds, T):
         from ._scalar import scalar_rows
+        from ._trace import roll_due
 
         p, B = self.prog, X.shape[0]
         OUT = np.zeros((B, 1 + X.shape[1]), np.float64)
         ok = np.zeros(B, np.uint8)
-
-        def chunk(t):
-            scalar_rows(p.F, p.FC, p.B, p.BC, p.V.copy(), p.G.copy(), p.root, p.nclear, X,
-                        p.out, self.guards, self.want, OUT, ok, t * B // T, (t + 1) * B // T)
-
-        _threads(chunk, T, scalar_rows)
+        if hasattr(p, "when"):  # a program that may roll: the rows count as replays
+            p.replays += B
+            if p.replays >= p.when:
+                roll_due(self.v, p)
+        module = getattr(p, "module", None)
+        if module is not None:  # rolled (tapegrad/func/_roll.py): its own rows loop
+            def chunk(t):
+                module.rows(p.F, p.FC, p.B, p.BC, p.V.copy(), p.G.copy(), X, p.out,
+                            self.guards, self.want, OUT, ok, t * B // T, (t + 1) * B // T)
+            entry = module.rows
+        else:
+            def chunk(t):
+                scalar_rows(p.F, p.FC, p.B, p.BC, p.V.copy(), p.G.copy(), p.root, p.nclear,
+                            X, p.out, self.guards, self.want, OUT, ok, t * B // T,
+                            (t + 1) * B // T)
+            entry = scalar_rows
+        _threads(chunk, T, entry)
         return OUT, ok
 
     def unpack(self, OUT, B):

@@ -250,10 +250,16 @@ def load_fused(source):
     """The compiled `fused` of a generated source (written once to the cache directory
     under its hash, compiled once by Numba and cached there), or None when the directory
     cannot be written."""
+    module = load_module(source)
+    return None if module is None else module.fused
+
+
+def load_module(source):
+    """The module of a generated source (see load_fused), or None."""
     key, root, path = _where(source)
-    fn = _LOADED.get(key)
-    if fn is not None:
-        return fn
+    module = _LOADED.get(key)
+    if module is not None:
+        return module
     try:
         os.makedirs(root, exist_ok=True)
         if not os.path.exists(path):
@@ -268,12 +274,14 @@ def load_fused(source):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # (Numba's cache names the module; a later process finds it
     spec.loader.exec_module(module)  # here when it loads the compiled code)
-    notice.watch(module.fused)
-    fn = _LOADED[key] = module.fused
-    return fn
+    for name in ("fused", "rows"):
+        if hasattr(module, name):
+            notice.watch(getattr(module, name))
+    _LOADED[key] = module
+    return module
 
 
-_LOADED = {}  # source hash -> compiled function (this process)
+_LOADED = {}  # source hash -> generated module (this process)
 
 
 def _where(source):

@@ -73,30 +73,41 @@ def scalar_replay(F, FC, B, BC, V, G, root, nclear):
 notice.watch(scalar_replay)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def scalar_rows(F, FC, B, BC, V, G, root, nclear, X, out, guards, want, OUT, ok, lo, hi):
-    """Rows lo..hi-1 of X (each row: every input's elements, the input registers' order)
-    through `scalar_replay` on this thread's register files V and G (copies): OUT[r] =
-    (the output, the inputs' adjoints), ok[r] = 1 unless a guard (rows of `guards`:
-    first register, count, offset into `want`, the expected bytes) came out otherwise.
-    Without the GIL: one call per thread."""
-    nin = X.shape[1]
+@njit(inline="always", error_model="numpy")
+def row_in(V, X, r):
+    """Row r of X (every input's elements, in the input registers' order) into V."""
+    for j in range(X.shape[1]):
+        V[j] = X[r, j]
+
+
+@njit(inline="always", error_model="numpy")
+def row_out(V, G, X, r, out, guards, want, OUT, ok):
+    """OUT[r] = (the output, the inputs' adjoints) after row r's replay, and ok[r] = 1
+    unless a guard (rows of `guards`: first register, count, offset into `want`, the
+    expected bytes) came out otherwise."""
     Vb = V.view(np.uint8)
     size = V.itemsize
+    good = 1
+    for q in range(guards.shape[0]):
+        g0, m, w0 = guards[q, 0], guards[q, 1], guards[q, 2]
+        for b in range(m * size):
+            if Vb[g0 * size + b] != want[w0 + b]:
+                good = 0
+    ok[r] = good
+    OUT[r, 0] = V[out]
+    for j in range(X.shape[1]):
+        OUT[r, 1 + j] = G[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def scalar_rows(F, FC, B, BC, V, G, root, nclear, X, out, guards, want, OUT, ok, lo, hi):
+    """Rows lo..hi-1 of X through `scalar_replay` on this thread's register files V and G
+    (copies), see row_in and row_out. Without the GIL: one call per thread. (A rolled
+    program's generated module has the same loop around its own replay: _roll.py.)"""
     for r in range(lo, hi):
-        for j in range(nin):
-            V[j] = X[r, j]
+        row_in(V, X, r)
         scalar_replay(F, FC, B, BC, V, G, root, nclear)
-        good = 1
-        for q in range(guards.shape[0]):
-            g0, m, w0 = guards[q, 0], guards[q, 1], guards[q, 2]
-            for b in range(m * size):
-                if Vb[g0 * size + b] != want[w0 + b]:
-                    good = 0
-        ok[r] = good
-        OUT[r, 0] = V[out]
-        for j in range(nin):
-            OUT[r, 1 + j] = G[j]
+        row_out(V, G, X, r, out, guards, want, OUT, ok)
 
 
 notice.watch(scalar_rows)

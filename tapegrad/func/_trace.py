@@ -28,7 +28,7 @@ from ..tape.records import R_OP, S_DTYPE, S_FLAGS, S_NUMEL, S_OFF, S_RG, S_SHAPE
 from ..tape.tape import Tape, _fast, recording
 from ..tensor import Tensor, _from_array, _on_tape
 from . import _fuse, _roll
-from ._fuse import is_cached, load_fused, plan_fused
+from ._fuse import is_cached, load_fused, load_module, plan_fused
 from ._plan import live_records, plan_scalar
 from ._scalar import scalar_replay
 
@@ -197,8 +197,10 @@ class Variant:
         wanted = [s for s in [self.out] + [s for _, s in self.extras] if s is not None]
         keep = live_records(tape, wanted + [s for s, _, _ in self.guards])
         self.rows = np.ascontiguousarray(tape.R[keep])  # the planned forward rows
-        tape.plan = (keep, f"-- planned for replay: {keep.size} of {self.nrec} records kept (the "
-                           "others reach no output); the engine's sweeps over the recorded slots")
+        if self.program is None:  # (a scalar program keeps its own listing: it answers)
+            tape.plan = (keep, f"-- planned for replay: {keep.size} of {self.nrec} records kept "
+                               "(the others reach no output); the engine's sweeps over the "
+                               "recorded slots")
         self._keep = keep
         self._fwd_args = (self.rows, S, tape.AUX, tape.A[0], tape.A[1], 0, keep.size)
         self._fwd = _fast(sweep.forward, *self._fwd_args)
@@ -383,43 +385,44 @@ def _scalar_call(v, prog, rolled=None):
     """replay_grad(arrays, argnums) of Variant v by its ScalarProgram: a closure over
     everything it touches (a seed-sized call spends its time in Python: ~1 us here). The
     program runs in the interpreter, or in its `rolled` loops (tapegrad/func/_roll.py);
-    an interpreted program big enough to roll counts its calls (see `_late_roll`)."""
+    an interpreted program big enough to roll counts its replays (see `roll_due`)."""
     call = _scalar_closure(v, prog, rolled)
     if rolled is not None or len(prog.F) + len(prog.B) < _roll.MIN_ROWS:
         return call
-    calls, when = 0, _roll.LATE_CALLS
+    prog.replays, prog.when = 0, _roll.LATE_CALLS  # (a batch's rows count too: _batch.py)
 
     def counted(arrays, argnums):
-        nonlocal calls, when
-        calls += 1
-        if calls == when:
-            when = _late_roll(v, prog, calls)
+        prog.replays += 1
+        if prog.replays >= prog.when:
+            roll_due(v, prog)
         return call(arrays, argnums)
     return counted
 
 
-def _late_roll(v, prog, calls):
-    """At replay `calls` of an interpreted scalar program: roll it (tapegrad/func/_roll.py)
-    when the compiled loops are in the cache or the replays so far have cost about what
-    the compile will (_roll.BUDGET seconds); else the call count to look again at (0:
-    never, it does not roll)."""
+def roll_due(v, prog):
+    """At replay `prog.replays` of an interpreted scalar program: roll it (tapegrad/func/
+    _roll.py) when the compiled loops are in the cache or the replays so far have cost
+    about what the compile will (_roll.BUDGET seconds); else set the replay count to look
+    again at (`prog.when`; never, when the program does not roll)."""
     planned = getattr(prog, "rolled", None)
     if planned is None:
         planned = prog.rolled = _roll.plan_rolled(prog) or ()
+    prog.when = float("inf")
     if not planned:
-        return 0
+        return
     source, line = planned
     due = _roll.due_calls(prog)
-    if calls < due and not is_cached(source):
-        return due
-    fn = load_fused(source)
-    if fn is None:
-        return 0
-    v.fast = _scalar_call(v, prog, fn)
+    if prog.replays < due and not is_cached(source):
+        prog.when = due
+        return
+    module = load_module(source)
+    if module is None:
+        return
+    prog.module = module  # (its `rows` runs a batch: _batch.py)
+    v.fast = _scalar_call(v, prog, module.fused)
     v._fused = (v.fast, None, _SCALAR)
     kept, text = v.tape.plan
     v.tape.plan = (kept, text + "\n" + line)
-    return 0
 
 
 def _scalar_closure(v, prog, rolled):
