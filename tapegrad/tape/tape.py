@@ -79,6 +79,7 @@ class Tape:
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
         self.epoch = 0        # bumped by compaction: cached leaf slots are then stale
         self._entries = [None] * 4  # compiled record entry points by (elementwise, dtype)
+        self._loads = [None] * 2    # compiled load entry points by dtype
         self.families = -1    # bit 1 << family for the families the last sweep met
         self.reads = None     # while tapegrad.func records a function: its guard list
         self.pinned = 0       # > 0 while a sweep (or a Python walk) holds record positions:
@@ -269,7 +270,11 @@ class Tape:
         code = dt.code
         self.codes |= 1 << code
         shp = self.shape(t._shape)
-        s = sweep.load(self.R, self.S, self.AUX, self.A[code], src, shp, code, sflags)
+        fn = self._loads[code]
+        if fn is None:  # (the entry for these argument types: no type dispatch a load)
+            fn = self._loads[code] = _fast(sweep.load, self.R, self.S, self.AUX, self.A[code],
+                                           src, 0, 0, 0)
+        s = fn(self.R, self.S, self.AUX, self.A[code], src, shp, code, sflags)
         if s < 0:
             self.make_room(src.size, code, ())
             shp = self.shape(t._shape)
