@@ -96,6 +96,19 @@ _tensor_backward.__name__ = _tensor_backward.__qualname__ = "backward"
 Tensor.backward = _tensor_backward
 
 
+def compile(model: object = None, *, fullgraph: bool = False, dynamic: object = None,
+            backend: object = "inductor", mode: object = None, options: object = None,
+            disable: bool = False) -> object:
+    """`model` itself (a function or a Module), or, called without it, a decorator that
+    returns what it decorates. PyTorch's `torch.compile` speeds a model up without changing
+    its results; tapegrad has no graph compiler to hand it to, so code that calls it runs
+    unchanged, eagerly. To compile a function's value and gradient, use `tapegrad.func`
+    (record once, replay at compiled speed)."""
+    if model is None:
+        return lambda fn: fn
+    return model
+
+
 def is_tensor(obj: object) -> bool:
     """Whether obj is a tapegrad Tensor (or a subclass, as nn.Parameter), as torch.is_tensor."""
     return isinstance(obj, Tensor)

@@ -1,8 +1,11 @@
 """Short compositions PyTorch programs reach for: addcmul/addcdiv, cross, dist,
-broadcast_tensors, logspace, take, tril/triu_indices, Tensor.unflatten and .stride.
+broadcast_tensors, logspace, take, tril/triu_indices, Tensor.unflatten, .stride, .apply_
+and the pinned-memory methods.
 
 Each is built from recorded ops (its gradient comes with them) or, for index and stride
 helpers, from NumPy (no gradient, as in PyTorch)."""
+
+from typing import Any, Callable
 
 import numpy as np
 
@@ -127,12 +130,37 @@ def _addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 
     return self.copy_(addcdiv(self, tensor1, tensor2, value=value))
 
 
+def _apply_(self: Tensor, callable: "Callable[[Any], Any]") -> Tensor:
+    """Replace each element by `callable(element)` (a Python number in, a number out), in
+    place; returns self. As torch.Tensor.apply_: one Python call an element, for small
+    tensors, and not on a tensor that requires grad."""
+    if self._rg:
+        raise RuntimeError("Can't call apply_() on Variable that requires grad. Use "
+                           "var.detach().apply_() instead.")
+    values = [callable(v) for v in self._value().reshape(-1).tolist()]
+    new = np.array(values, dtype=self._dtype.np).reshape(self._shape)
+    return self.copy_(_from_array(new, self._dtype, False))
+
+
+def _pin_memory(self: Tensor, device: object = None) -> Tensor:
+    """Raises PyTorch's RuntimeError on a machine without an accelerator: pinned memory
+    is for copies to a GPU, and tapegrad runs on the CPU only (`is_pinned()` is False)."""
+    raise RuntimeError("Cannot access accelerator device when none is available.")
+
+
+def _is_pinned(self: Tensor, device: object = None) -> bool:
+    """False: tapegrad's tensors live in ordinary (pageable) CPU memory."""
+    return False
+
+
 def _bind():
     T = Tensor
     T.addcmul, T.addcdiv, T.cross, T.dist, T.take = addcmul, addcdiv, cross, dist, take
     T.addcmul_, T.addcdiv_ = _addcmul_, _addcdiv_
     T.unflatten, T.stride = _unflatten, _stride
-    for name in ("addcmul_", "addcdiv_", "unflatten", "stride"):
+    T.apply_, T.pin_memory, T.is_pinned = _apply_, _pin_memory, _is_pinned
+    for name in ("addcmul_", "addcdiv_", "unflatten", "stride", "apply_", "pin_memory",
+                 "is_pinned"):
         getattr(T, name).__name__ = getattr(T, name).__qualname__ = name
 
 _bind()

@@ -14,7 +14,7 @@ from ... import random as _random
 from ...tensor import Tensor, _from_array
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-           "WeightedRandomSampler", "BatchSampler"]
+           "WeightedRandomSampler", "BatchSampler", "DistributedSampler"]
 
 
 class Sampler:
@@ -197,7 +197,61 @@ class BatchSampler(Sampler):
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
-_BUILTIN = (SequentialSampler, RandomSampler, SubsetRandomSampler, WeightedRandomSampler)
+class DistributedSampler(Sampler):
+    """The part of a dataset that replica `rank` of `num_replicas` reads, as PyTorch's:
+    every replica takes every num_replicas-th index of one shared order (shuffled by
+    `seed + epoch` when `shuffle`, so `set_epoch` changes it and all replicas agree),
+    padded by wrapping around to a multiple of num_replicas, or cut to one with
+    `drop_last`. tapegrad has no process groups, so `num_replicas` and `rank` must be
+    given (each process of a job passes its own rank). The shuffled order comes from
+    NumPy's generator: the same partition rules as PyTorch's, not its permutation."""
+
+    def __init__(self, dataset: Sized, num_replicas: int | None = None,
+                 rank: int | None = None, shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = False) -> None:
+        if num_replicas is None or rank is None:
+            raise ValueError("Default process group has not been initialized, please make "
+                             "sure to call init_process_group. (tapegrad has no process "
+                             "groups: pass num_replicas= and rank= yourself.)")
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
+        self.shuffle, self.seed, self.drop_last, self.epoch = shuffle, seed, drop_last, 0
+        n = len(dataset)
+        if drop_last and n % num_replicas:
+            self.num_samples = -(-(n - num_replicas) // num_replicas)
+        else:
+            self.num_samples = -(-n // num_replicas)
+        self.total_size = self.num_samples * num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch whose order the next iteration gives (call it before each epoch)."""
+        self.epoch = epoch
+
+    def _epoch_indices(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            order = np.random.default_rng(self.seed + self.epoch).permutation(n)
+        else:
+            order = np.arange(n)
+        if not self.drop_last:
+            pad = self.total_size - n
+            if pad > 0 and n:
+                order = np.concatenate([order, np.resize(order, pad)])
+        else:
+            order = order[:self.total_size]
+        return order[self.rank:self.total_size:self.num_replicas].astype(np.int64)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._epoch_indices().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+_BUILTIN = (SequentialSampler, RandomSampler, SubsetRandomSampler, WeightedRandomSampler,
+            DistributedSampler)
 
 
 def _knows_epoch(sampler) -> bool:
