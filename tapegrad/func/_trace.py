@@ -143,9 +143,8 @@ class Variant:
         self._shapes = [tape._dims(int(S[s, S_SHAPE])) for s in self.in_slots]
         self._fwd = None  # planned on the first replay (see _plan)
         self._mark = None  # the marking pass's entry, once a sweep ran
-        self._fused = None  # (replay1's entry, its arguments), see replay_grad
+        self._fused = None  # (the one-call closure, replay1's arguments or None, _SCALAR)
         self.fast = None  # replay_grad itself, for a scalar program (_scalar_call)
-        self._calls = 0  # one-call replays so far (a late fusion after _fuse.LATE_CALLS)
         self.program = None  # the ScalarProgram a scalar tape is replayed by (_plan.py)
         self.tmode = None  # "tangent" when the tangent sweep answers jvp/jacfwd
         self._tan = None  # the tangent sweep's entry (see jvp)
@@ -297,19 +296,7 @@ class Variant:
             if not self.forward(arrays):
                 return None
             return self.output(), self.gradients(argnums)
-        fn, args, scalar_out = fused
-        if scalar_out is _SCALAR:
-            return fn(arrays, argnums)
-        self._calls += 1
-        if self._calls == _fuse.LATE_CALLS and self._fuse_late():
-            return self.fast(arrays, argnums)
-        self._write(arrays)
-        fn(*args)  # (its status: mark's checks cannot fail on a tape nothing else touches)
-        if not self._guards_hold():
-            return None
-        value = float(self.tape.A[scalar_out[0]][scalar_out[1]]) if scalar_out else \
-            self.output()
-        return value, self._adjoints(argnums)
+        return fused[0](arrays, argnums)
 
     def _fuse_late(self, min_elements=None):
         """Fuse the replay (tapegrad/func/_fuse.py) when the recording allows it and has
@@ -358,11 +345,55 @@ class Variant:
         S = tape.S
         scalar_out = (S.item(self.out, S_DTYPE), S.item(self.out, S_OFF)) \
             if self.value.ndim == 0 else None
-        self._fused = (_fast(replay1, *args), args, scalar_out)
+        self.fast = _vector_call(self, _fast(replay1, *args), args, scalar_out)
+        self._fused = (self.fast, args, _SCALAR)
         return self._fused
 
 
-_SCALAR = object()  # replay_grad's mark of a scalar program
+_SCALAR = object()  # replay_grad's mark of a closure answering (arrays, argnums)
+
+
+def _vector_call(v, fn, args, scalar_out):
+    """replay_grad(arrays, argnums) of Variant v by one compiled call (replay1: forward,
+    mark, reverse) between Python's writes of the inputs and reads of the output and the
+    adjoints, a closure over what they touch (the tape is final: its arrays stay). It
+    counts its calls for a late fusion (tapegrad/func/_fuse.py: LATE_CALLS)."""
+    tape = v.tape
+    A, G, MARK = tape.A, tape.G, tape.MARK
+    ins = v._ins
+    reads = [(A[code], G[code], off, n, s, shape, len(shape) != 1)
+             for (code, off, n), s, shape in zip(ins, v.in_slots, v._shapes)]
+    writes = [(A[code], off, n) for code, off, n in ins]
+    guards = [(A[code], off, n, want, s) for code, off, want, n, s in v._guards]
+    out = (A[scalar_out[0]], scalar_out[1]) if scalar_out else None
+    array_equal, uint8 = np.array_equal, np.uint8
+    calls = 0
+
+    def call(arrays, argnums):
+        nonlocal calls
+        calls += 1
+        if calls == _fuse.LATE_CALLS and v._fuse_late():
+            return v.fast(arrays, argnums)
+        for (Ai, off, n), a in zip(writes, arrays):
+            if n == 1:
+                Ai[off] = a.item()
+            else:
+                Ai[off:off + n] = a.reshape(-1)
+        fn(*args)  # (its status: mark's checks cannot fail on a tape nothing else touches)
+        for Ai, off, n, want, s in guards:
+            if not array_equal(Ai[off:off + n].view(uint8), want):
+                v.failed = s
+                return None
+        grads = []
+        for i in argnums:
+            Ai, Gi, off, n, s, shape, nd = reads[i]
+            if MARK.item(s):
+                g = Gi[off:off + n].copy()
+                grads.append(g.reshape(shape) if nd else g)
+            else:
+                grads.append(np.zeros(shape, Ai.dtype))
+        return (float(out[0][out[1]]) if out else v.output()), grads
+    return call
 
 
 def _fused_call(v, fn, consts):

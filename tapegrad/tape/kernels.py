@@ -630,20 +630,20 @@ def _join(R, S, AUX, A, G, k, backward, need_a, need_b):
     x = R[k, R_AUX]
     outer, na, nb = AUX[x], AUX[x + 1], AUX[x + 2]
     pa, pb, po = S[R[k, R_IN0], S_OFF], S[R[k, R_IN1], S_OFF], S[R[k, R_OUT], S_OFF]
-    for r in range(outer):
+    for r in range(outer):  # (loops over views from 0: they vectorize, see _mv)
         q = po + r * (na + nb)
-        for i in range(na):
-            if backward:
-                if need_a:
-                    G[pa + r * na + i] += G[q + i]
-            else:
-                A[q + i] = A[pa + r * na + i]
-        for i in range(nb):
-            if backward:
-                if need_b:
-                    G[pb + r * nb + i] += G[q + na + i]
-            else:
-                A[q + na + i] = A[pb + r * nb + i]
+        if not backward:
+            copy_into(span(A, q, na), span(A, pa + r * na, na), na)
+            copy_into(span(A, q + na, nb), span(A, pb + r * nb, nb), nb)
+            continue
+        if need_a:
+            ga, go = span(G, pa + r * na, na), span(G, q, na)
+            for i in range(na):
+                ga[i] += go[i]
+        if need_b:
+            gb, go = span(G, pb + r * nb, nb), span(G, q + na, nb)
+            for i in range(nb):
+                gb[i] += go[i]
 
 
 @njit(error_model="numpy")
