@@ -294,7 +294,7 @@ class _ScalarPlan:
 
     def run(self, X, seeds, T):
         from ._scalar import scalar_rows
-        from ._trace import roll_due
+        from ._calls import roll_due
 
         p, B = self.prog, X.shape[0]
         OUT = np.zeros((B, 1 + X.shape[1]), np.float64)
