@@ -134,6 +134,20 @@ def test_adam_lr_and_betas_changed_between_steps():
         np.testing.assert_allclose(p.detach().numpy(), ref.step(g, **opts), rtol=1e-10)
 
 
+def test_adam_betas_list_edited_in_place_between_steps():
+    p = _param([0.5, -1.5, 2.0])
+    ref = _AdamRef(p.detach().numpy())
+    opt = tg.optim.Adam([p], lr=0.01)
+    betas = opt.param_groups[0]["betas"] = [0.9, 0.999]  # a list the program edits later:
+    for k, g in enumerate(_grads(5, 3, seed=6)):       # the kept scalars must see it
+        if k == 2:
+            betas[0] = 0.8
+        _set_grad(p, g)
+        opt.step()
+        want = ref.step(g, lr=0.01, betas=(0.8 if k >= 2 else 0.9, 0.999))
+        np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-10)
+
+
 def test_grad_set_to_none_or_replaced_between_steps():
     a, b = _param([1.0, 2.0]), _param([3.0])
     ra, rb = _SGDRef(a.detach().numpy()), _SGDRef(b.detach().numpy())

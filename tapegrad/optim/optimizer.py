@@ -354,25 +354,29 @@ class FlatOptimizer(Optimizer):
         names = self._hp_names
         if not names:
             return self._scalars(group, f.dt)
-        key = tuple([group[k] for k in names])
+        key = _frozen([group[k] for k in names])
         kept = f.scalars
-        if kept is not None and kept[0] == key:
+        if key is not None and kept is not None and kept[0] == key:
             return kept[1]
         out = self._scalars(group, f.dt)
-        f.scalars = (key, out) if _plain(key) else None
+        f.scalars = None if key is None else (key, out)
         return out
 
 
-def _plain(values: Any) -> bool:
-    """True when values (a tuple of option values) holds only numbers, strings, None and
-    tuples/lists of those: values that cannot change behind an equality test."""
+def _frozen(values: Any) -> Any:
+    """The option values as a tuple with every list made a tuple (a copy: a list edited in
+    place, `group["betas"][0] = 0.8`, then compares unequal to it), or None when one is
+    not a number, a string, None or a sequence of those (a tensor can change in place)."""
+    out = []
     for v in values:
         if isinstance(v, (tuple, list)):
-            if not _plain(v):
-                return False
+            v = _frozen(v)
+            if v is None:
+                return None
         elif not (v is None or isinstance(v, (int, float, str))):
-            return False
-    return True
+            return None
+        out.append(v)
+    return tuple(out)
 
 
 _ENTRY: Dict[tuple, Any] = {}  # (kernel, dtype) -> the kernel's compiled entry point
