@@ -299,11 +299,11 @@ class _ScalarPlan:
         p, B = self.prog, X.shape[0]
         OUT = np.zeros((B, 1 + X.shape[1]), np.float64)
         ok = np.zeros(B, np.uint8)
-        if hasattr(p, "when"):  # a program that may roll: the rows count as replays
+        if p.when is not None:  # a program that may roll: the rows count as replays
             p.replays += B
             if p.replays >= p.when:
                 roll_due(self.v, p)
-        module = getattr(p, "module", None)
+        module = p.module
         if module is not None:  # rolled (tapegrad/func/_roll.py): its own rows loop
             def chunk(t):
                 module.rows(p.F, p.FC, p.B, p.BC, p.V.copy(), p.G.copy(), X, p.out,

@@ -102,7 +102,7 @@ def roll_due(v, prog):
     _roll.py) when the compiled loops are in the cache or the replays so far have cost
     about what the compile will (_roll.BUDGET seconds); else set the replay count to look
     again at (`prog.when`; never, when the program does not roll)."""
-    planned = getattr(prog, "rolled", None)
+    planned = prog.rolled
     if planned is None:
         planned = prog.rolled = _roll.plan_rolled(prog) or ()
     prog.when = float("inf")

@@ -131,9 +131,15 @@ def plan_fused(tape, rows, in_slots, out, guards, min_elements=MIN_ELEMENTS):
 def _params(spec, RF, k):
     """A record's float parameters as source text: c, and c2 for a two-parameter unary."""
     c = _literal(RF[k, R_CONST])
-    if spec.family == UNARY and len(inspect.signature(spec.fwd).parameters) == 3:
+    if takes_c2(spec):
         c += ", " + _literal(RF[k, R_AUX])
     return c
+
+
+def takes_c2(spec):
+    """Whether an op's scalar kernels take a second float parameter (a unary record keeps
+    it in `aux`: clamp's max, softplus's threshold)."""
+    return spec.family == UNARY and len(inspect.signature(spec.fwd).parameters) == 3
 
 
 def _literal(v):

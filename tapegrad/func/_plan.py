@@ -58,6 +58,11 @@ class ScalarProgram:
         self.root, self.nclear = root, nclear
         self.counts = counts    # (records recorded, planned, value slots, registers,
                                 #  adjoint slots, adjoint registers)
+        # loop rolling (tapegrad/func/_roll.py, _calls.py: roll_due): the replays so far
+        # and the count to look again at (set by the counting call), the plan (source,
+        # listing line) or () once looked at, and the compiled module once rolled
+        self.replays, self.when = 0, None
+        self.rolled = self.module = None
 
     def summary(self):
         rec, kept, vs, vr, gs, gr = self.counts

@@ -37,9 +37,8 @@ import textwrap
 import numpy as np
 
 from ..ops import BY_CODE
-from ..ops.spec import UNARY
 from ..tape.sweep import DISPATCH_STAMP
-from ._fuse import _literal
+from ._fuse import _literal, takes_c2
 from ._scalar import K_BINARY, K_UNARY
 
 MIN_ROWS = 512       # forward and reverse rows together; fewer run in a few microseconds
@@ -212,11 +211,9 @@ def _index(r0, d):
 def _params(row, values, cname, first, p):
     """A row's float parameters as source: literals when every period has the same, else
     reads of the parameter array (column 0 and, for a two-parameter kernel, 1)."""
-    spec = BY_CODE[int(row[1])]
-    two = spec.family == UNARY and len(inspect.signature(spec.fwd).parameters) == 3
     values = np.asarray(values, np.float64).reshape(-1, 2)
     out = []
-    for c in range(2 if two else 1):
+    for c in range(2 if takes_c2(BY_CODE[int(row[1])]) else 1):
         col = values[:, c]
         if np.array_equal(col.view(np.int64), np.full(col.size, col.view(np.int64)[0])):
             out.append(_literal(col[0]))

@@ -8,7 +8,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
-from ._fastattr import no_class_attr
+from ._fastattr import registered
 from .module import Module
 from .module_state import _factory
 
@@ -55,12 +55,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        d = self.__dict__  # the registry, not self.weight: see _fastattr.py
-        ps = d.get("_parameters", ())
-        if "weight" in ps and "bias" in ps and "weight" not in d and "bias" not in d and \
-                no_class_attr(type(self), "weight") and no_class_attr(type(self), "bias"):
-            return F.linear(input, ps["weight"], ps["bias"])
-        return F.linear(input, self.weight, self.bias)
+        # (the registry, not self.weight: see _fastattr.py)
+        return F.linear(input, registered(self, "weight"), registered(self, "bias"))
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
