@@ -4,6 +4,7 @@ import gc
 import sys
 import threading
 import tracemalloc
+import weakref
 
 import numpy as np
 import pytest
@@ -383,3 +384,41 @@ def test_the_listing_stops_at_200_records_with_a_count():
     from tapegrad.tape.listing import listing
 
     assert len(listing(tape, limit=None).splitlines()) == 302
+
+
+def test_compaction_moves_values_down_in_place_unless_an_arena_is_viewed(tiny_tape):
+    """With no NumPy view of an arena alive, compaction keeps the arena array and moves
+    the kept values down inside it (offsets grow in record order, so no value is
+    overwritten before it moved); a view held outside makes it copy into a fresh arena,
+    and the view keeps showing what it showed. Values and gradients stay exact across
+    many compactions of mixed float32/float64 records, casts and in-place changes."""
+    rng = np.random.default_rng(7)
+    x0, w0 = rng.uniform(-1, 1, 6), rng.uniform(-1, 1, 6).astype(np.float32)
+    x = torch.tensor(x0, requires_grad=True)
+    w = torch.tensor(w0, requires_grad=True)
+    keep = (x * 2.0).exp()  # held across the compactions below: moves down
+    ref_keep = np.exp(2.0 * x0)
+    moved_in_place = 0
+    for i in range(40):
+        y = (x * 0.5 + w.double()).sin()  # a cast into the float64 arena
+        z = (w * 1.5).sin()  # (sin saves its input, not z)
+        z.add_(1.0)  # in place on a non-leaf: a version bump
+        arenas = [weakref.ref(a) for a in tiny_tape.A]  # (a reference would be a view)
+        tiny_tape.compact()  # (make_room also grows the arenas of a tiny tape)
+        moved_in_place += all(r() is a for r, a in zip(arenas, tiny_tape.A))
+        (y.sum() + z.double().sum()).backward()
+        np.testing.assert_allclose(keep.detach().numpy(), ref_keep, rtol=1e-15)
+        u = x0 * 0.5 + w0.astype(np.float64)
+        np.testing.assert_allclose(x.grad.numpy(), (i + 1) * 0.5 * np.cos(u), rtol=1e-12)
+    assert moved_in_place == 40
+    # a NumPy view of a slot's value (valid until the next compaction) pins the arena
+    view = tiny_tape.value(keep._slot, keep.shape, torch.float64)
+    before = tiny_tape.A[1]
+    shown = view.copy()
+    for _ in range(20):
+        (x * 3.0).sin()
+    assert tiny_tape.A[1] is not before and np.array_equal(view, shown)
+    np.testing.assert_allclose(keep.detach().numpy(), ref_keep, rtol=1e-15)
+    x.grad = None
+    keep.sum().backward()  # its graph survived every compaction
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * ref_keep, rtol=1e-15)

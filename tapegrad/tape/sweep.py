@@ -632,8 +632,10 @@ def compact(R, S, AUX, A32, A64, N32, N64, roots, MARK, NEW):
     output is kept; its inputs are kept too unless it was freed while holding saved
     values (reaching it raises anyway). A kept slot keeps its value when a live object
     holds it, an unfreed record saves it, or a sweep can still pass through it; otherwise
-    its offset becomes -1. Values move to the fresh arenas N32/N64 (so NumPy views of the
-    old arenas stay valid snapshots). Slots do not move: the rows of dropped ones join
+    its offset becomes -1. Values move to the arenas N32/N64: fresh ones when NumPy views
+    of the old arenas exist (they stay valid snapshots), else the same arrays, the values
+    moving down (offsets grow in record order, so a value never moves up over one not yet
+    moved, and copy_into's forward loop is safe for the overlap). Slots do not move: the rows of dropped ones join
     the free list, and NEW[slot] = slot if kept, else -1. Records move down over the
     dropped ones (a record's position is the tape's business: what lives outside the
     tables holds slots, and record `seq`s)."""

@@ -28,6 +28,8 @@ _FREQUENT_CAP = 1 << 20   # ... grows the arena, up to this many elements (beyon
                           # work on the values outweighs compaction, and a small arena stays
                           # in cache)
 _ELEMENTWISE = [int(f in (UNARY, BINARY)) for f in FAMILY.tolist()]  # opcode -> 0 or 1
+_ARENA_REFS = 2  # sys.getrefcount(self.A[c]) when no NumPy view of the arena exists (the
+                 # list and the call's argument; a view's base is the arena itself)
 _PRUNE_MIN = 256          # prune() looks at the handles appended since it last ran once
                           # there are this many
 notice.watch(sweep)  # a first-ever compile prints one line on stderr (tape/notice.py)
@@ -390,7 +392,11 @@ class Tape:
         self.handles.pop()
         live = [h for h, n in zip(self.handles, counts) if n > base]
         roots = np.array([h._slot for h in live] + [s for s in keep if s >= 0], np.int64)
-        N = [np.empty_like(self.A[0]), np.empty_like(self.A[1])]
+        # values move down inside the same arena when nothing outside the tape views it
+        # (memory just written stays in cache: a fresh arena's first writes cost twice as
+        # much at 100,000 elements); a NumPy view of the old arena stays a valid snapshot
+        N = [self.A[c] if sys.getrefcount(self.A[c]) <= _ARENA_REFS else
+             np.empty_like(self.A[c]) for c in (0, 1)]
         sweep.compact(self.R, self.S, self.AUX, self.A[0], self.A[1], N[0], N[1], roots,
                       self.MARK, self.NEW)
         self.A = N
