@@ -127,9 +127,9 @@ def numel(input: Tensor) -> int:
 __version__ = "0.1.0"
 
 from .device import accelerator, backends, cuda, device  # noqa: E402
-# tapegrad.nn, optim, utils and func are imported on first use (module __getattr__
-# below): `import tapegrad` for autograd alone does not pay for them (about 60 ms)
-_LAZY = frozenset(("func", "nn", "optim", "utils"))
+# tapegrad.nn, optim, utils, func, jit and profiler are imported on first use (module
+# __getattr__ below): `import tapegrad` for autograd alone does not pay for them (about 60 ms)
+_LAZY = frozenset(("func", "jit", "nn", "optim", "profiler", "utils"))
 
 import sys as _sys  # noqa: E402
 
@@ -148,8 +148,8 @@ del annotations
 
 
 def __getattr__(name: str) -> object:
-    """A submodule imported on first use (nn, optim, utils, func), or an AttributeError
-    that says so when PyTorch has the name (not yet here)."""
+    """A submodule imported on first use (nn, optim, utils, func, jit, profiler), or an
+    AttributeError that says so when PyTorch has the name (not yet here)."""
     if name in _LAZY:
         import importlib
 

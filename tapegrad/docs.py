@@ -3,9 +3,10 @@ signatures of the public surface (`python -m tapegrad.docs --check` only reports
 
 The public surface is every name of `__all__` of tapegrad, tapegrad.nn,
 tapegrad.nn.functional, tapegrad.nn.init, tapegrad.optim, tapegrad.optim.lr_scheduler,
-tapegrad.linalg, tapegrad.utils.data and tapegrad.autograd, and the public methods and
-properties of Tensor. `problems()` lists what the reference cannot state for it: a missing
-docstring, a parameter with a private name, a missing type hint.
+tapegrad.linalg, tapegrad.utils.data, tapegrad.autograd, tapegrad.autograd.graph,
+tapegrad.autograd.profiler, tapegrad.profiler and tapegrad.jit, and the public methods and properties of Tensor.
+`problems()` lists what the reference cannot state for it: a missing docstring, a
+parameter with a private name, a missing type hint.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 
 NAMESPACES = ("tapegrad", "tapegrad.nn", "tapegrad.nn.functional", "tapegrad.nn.init",
               "tapegrad.optim", "tapegrad.optim.lr_scheduler", "tapegrad.linalg",
-              "tapegrad.utils.data", "tapegrad.autograd", "tapegrad.func")
+              "tapegrad.utils.data", "tapegrad.autograd", "tapegrad.func",
+              "tapegrad.autograd.graph", "tapegrad.autograd.profiler", "tapegrad.profiler",
+              "tapegrad.jit")
 
 # sections of the reference, in order; a top-level name goes by the module defining it
 _GROUP_OF_MODULE = {
@@ -47,13 +50,15 @@ _GROUP_OF_NAME = {  # composites that are not math
 GROUPS = ("Tensor creation", "Math", "Reductions", "Shape", "Indexing", "Autograd",
           "Types, devices and threads", "Constants and dtypes", "Serialization", "Tensor",
           "linalg", "nn modules", "nn.functional", "nn.init", "optim", "optim.lr_scheduler",
-          "utils.data", "func (record once, replay)")
+          "utils.data", "func (record once, replay)", "profiler", "jit (no TorchScript)")
 _GROUP_OF_NAMESPACE = {"tapegrad.nn": "nn modules", "tapegrad.nn.functional": "nn.functional",
                        "tapegrad.nn.init": "nn.init", "tapegrad.optim": "optim",
                        "tapegrad.optim.lr_scheduler": "optim.lr_scheduler",
                        "tapegrad.linalg": "linalg", "tapegrad.utils.data": "utils.data",
-                       "tapegrad.autograd": "Autograd",
-                       "tapegrad.func": "func (record once, replay)"}
+                       "tapegrad.autograd": "Autograd", "tapegrad.autograd.graph": "Autograd",
+                       "tapegrad.func": "func (record once, replay)",
+                       "tapegrad.autograd.profiler": "profiler", "tapegrad.profiler": "profiler",
+                       "tapegrad.jit": "jit (no TorchScript)"}
 _NO_HINTS = {"self", "cls"}
 
 

@@ -1,16 +1,17 @@
 """Short compositions PyTorch programs reach for: addcmul/addcdiv, cross, dist,
-broadcast_tensors, logspace, take, tril/triu_indices, Tensor.unflatten, .stride, .apply_
-and the pinned-memory methods.
+broadcast_tensors, logspace, take, tril/triu_indices, Tensor.unflatten, .stride, .apply_,
+the pinned-memory methods and shared memory (.share_memory_, .is_shared).
 
 Each is built from recorded ops (its gradient comes with them) or, for index and stride
 helpers, from NumPy (no gradient, as in PyTorch)."""
 
+import mmap
 from typing import Any, Callable
 
 import numpy as np
 
 from . import dtypes
-from .tensor import Tensor, _dim, _from_array
+from .tensor import Tensor, _dim, _expose, _from_array, _Version
 
 __all__ = ["addcmul", "addcdiv", "cross", "dist", "broadcast_tensors", "logspace", "take",
            "tril_indices", "triu_indices"]
@@ -153,14 +154,68 @@ def _is_pinned(self: Tensor, device: object = None) -> bool:
     return False
 
 
+class _SharedMap(mmap.mmap):
+    """An anonymous shared mapping holding a tensor's storage after share_memory_()."""
+
+
+def _share_memory_(self: Tensor) -> Tensor:
+    """Move the storage into shared memory (in place; returns self), as
+    torch.Tensor.share_memory_: an anonymous shared mapping, which a process forked
+    afterwards (multiprocessing with the "fork" start method) shares, so that in-place
+    writes of either process (`p.add_(1)`, an optimizer step, Hogwild training) are seen
+    by the other. A no-op when the storage is shared already.
+
+    Differences from PyTorch: tapegrad tensors do not pickle, so a shared tensor reaches
+    another process by fork only (not as an argument to a "spawn" process); the values
+    are copied into new memory, and views and NumPy arrays of the tensor made before the
+    call keep the old memory (PyTorch's views follow, its NumPy arrays do not). A tensor
+    computed by recorded operations (a non-leaf that requires grad: its value lives on
+    its thread's tape) cannot move and raises RuntimeError; share the leaf instead
+    (`x.detach().clone().share_memory_()`). The write of another process counts in no
+    version counter of this one; tapegrad re-reads the storage at every use instead of
+    caching it on the tape."""
+    if self._tape is not None:
+        if self._rg:
+            raise RuntimeError(
+                f"share_memory_(): this tensor (shape {list(self._shape)}, {self._dtype}) was "
+                "computed by recorded operations and its value lives on its thread's tape, "
+                "which cannot move to shared memory; share a leaf instead "
+                "(x.detach().clone().share_memory_())")
+        # a value computed without grad: it owns an array from now on
+        self._arr, self._tape, self._vc = np.array(self._value()), None, _Version(self._version)
+    if _is_shared(self):
+        return self
+    arr = self._arr
+    buf = _SharedMap(-1, max(arr.nbytes, 1))  # MAP_SHARED | MAP_ANONYMOUS
+    new = np.frombuffer(buf, dtype=arr.dtype, count=arr.size).reshape(arr.shape)
+    np.copyto(new, arr)
+    self._arr = new  # (the array keeps the mapping alive)
+    _expose(self)  # written behind tapegrad's back (by another process): never cached
+    return self
+
+
+def _is_shared(self: Tensor) -> bool:
+    """Whether the storage is in shared memory (after share_memory_(), also for views of
+    the tensor made since), as torch.Tensor.is_shared."""
+    if self._tape is not None:
+        return False
+    base = self._arr
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    return isinstance(base, _SharedMap)
+
+
 def _bind():
     T = Tensor
     T.addcmul, T.addcdiv, T.cross, T.dist, T.take = addcmul, addcdiv, cross, dist, take
     T.addcmul_, T.addcdiv_ = _addcmul_, _addcdiv_
     T.unflatten, T.stride = _unflatten, _stride
     T.apply_, T.pin_memory, T.is_pinned = _apply_, _pin_memory, _is_pinned
+    T.share_memory_, T.is_shared = _share_memory_, _is_shared
     for name in ("addcmul_", "addcdiv_", "unflatten", "stride", "apply_", "pin_memory",
-                 "is_pinned"):
+                 "is_pinned", "share_memory_", "is_shared"):
         getattr(T, name).__name__ = getattr(T, name).__qualname__ = name
 
 _bind()

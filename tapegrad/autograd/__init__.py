@@ -1,7 +1,7 @@
 """tapegrad.autograd: backward, grad, grad modes, custom Functions, tensor hooks,
-gradcheck, the functional API, anomaly mode and the legacy Variable."""
+gradcheck, the functional API, anomaly mode, the profiler and the legacy Variable."""
 
-from . import anomaly, forward_ad, function, functional, graph
+from . import anomaly, forward_ad, function, functional, graph, profiler
 from .anomaly import (detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled,
                       set_anomaly_enabled, set_detect_anomaly)
 from .engine import backward, grad
@@ -24,4 +24,5 @@ __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "in
            "is_grad_enabled", "Variable", "Node", "Function", "FunctionCtx",
            "once_differentiable", "gradcheck", "gradgradcheck", "GradcheckError", "function",
            "functional", "forward_ad", "graph", "anomaly", "detect_anomaly", "set_detect_anomaly",
-           "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled"]
+           "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled",
+           "profiler"]

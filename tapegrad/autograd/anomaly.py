@@ -14,7 +14,8 @@ While the mode is on:
   Any error in a record's backward is preceded by a UserWarning with the forward
   traceback of the record ("Error detected in SqrtBackward0. Traceback of forward call
   that caused the error: ..."). Nothing reached `.grad` then: delivery comes after the
-  sweep, so a raising backward leaves every `.grad` as it was.
+  sweep, so a raising backward leaves every `.grad` as it was. The same sweep, its
+  checks off, runs a sweep over records with saved-tensor hooks (saved_hooks.py).
 
 The flag is global (all threads), as PyTorch's is; grad mode stays per thread.
 """
@@ -121,8 +122,14 @@ def _uninstall():
         fn = _ORIGINAL.pop(name, None)
         if fn is not None:
             setattr(Tape, name, fn)
-    if not any(_STACKS.values()) and "compact" in _ORIGINAL:
+    if not any(_STACKS.values()) and "compact" in _ORIGINAL and _outermost():
         Tape.compact = _ORIGINAL.pop("compact")
+
+
+def _outermost():
+    """Is our compaction wrapper Tape.compact itself (not under another module's wrapper,
+    which unwrapping would drop)?"""
+    return getattr(Tape.__dict__["compact"], "__wrapped__", None) is _ORIGINAL["compact"]
 
 
 def _remembering(fn):
@@ -153,7 +160,7 @@ def _pruning(fn):
                 del stacks[q]
         if not STATE[0] and not any(_STACKS.values()):
             with _LOCK:
-                if not STATE[0] and _ORIGINAL.get("compact") is fn:
+                if not STATE[0] and _ORIGINAL.get("compact") is fn and _outermost():
                     Tape.compact = _ORIGINAL.pop("compact")
         return out
 
@@ -191,11 +198,16 @@ def _warn(tape, k, name):
 
 
 # ---- backward: record by record, checking for NaN -------------------------------------
-def sweep(tape, top: int, bottom: int, retain: bool) -> int:
-    """Pass 2 of the reverse sweep (after `sweep.mark`) one record at a time, with the
-    checks above; returns the reached-slot count, as the engine's other sweeps do."""
+def sweep(tape, top: int, bottom: int, retain: bool, check: bool = True,
+          packed: "dict | None" = None) -> int:
+    """Pass 2 of the reverse sweep (after `sweep.mark`) one record at a time; returns the
+    reached-slot count, as the engine's other sweeps do. `check`: anomaly mode's checks
+    above (off for a sweep that only needs records one at a time); `packed`: the tape's
+    saved-tensor hook entries by record seq (saved_hooks.py): such a record runs with its
+    unpacked values, and without `retain` its entries are dropped afterwards."""
     from . import engine
     from . import hooks as _hooks
+    from . import saved_hooks as _saved
 
     engine._SWEEPS[0] += 1
     hooked = {}
@@ -203,23 +215,30 @@ def sweep(tape, top: int, bottom: int, retain: bool) -> int:
         hooked.setdefault(k, []).append((s, fns))
     outs = tape.R[bottom:top + 1, R_OUT]
     ks = (np.flatnonzero(tape.MARK[outs] == 1) + bottom)[::-1].tolist()
+    seqs = tape.R[ks, R_SEQ].tolist() if packed else ()
+    nan = check and STATE[1]
     paused = []
-    for k in ks:
+    for pos, k in enumerate(ks):
         for s, fns in hooked.get(k, ()):
             _hooks.run_slot_hooks(tape, s, fns)
         op = int(tape.R[k, R_OP])
         if op == OP_LEAF:
             continue
+        entry = packed.get(seqs[pos]) if packed else None
         try:
             if FAMILY[op] == FAMILY[OP_PYTHON]:
                 vjp = engine._python_step(tape, k)
                 paused.append(vjp)
-                bad = _python_nan(tape, k, vjp, top) if STATE[1] else None
+                bad = _python_nan(tape, k, vjp, top) if nan else None
             else:
-                engine._reverse(tape, k, k, top, True)
-                bad = _record_nan(tape, k, top) if STATE[1] else None
+                if entry is None:
+                    engine._reverse(tape, k, k, top, True)
+                else:
+                    _saved.run(tape, k, entry, top)
+                bad = _record_nan(tape, k, top) if nan else None
         except Exception:
-            _failed(tape, k, top)
+            if check:
+                _failed(tape, k, top)
             raise
         if bad is not None:
             j, i, name = bad
@@ -228,6 +247,8 @@ def sweep(tape, top: int, bottom: int, retain: bool) -> int:
     n = engine._reverse(tape, bottom - 1, bottom, top, retain)[1]  # frees, lists leaves
     if not retain:
         engine._release(paused)
+        if packed:
+            _saved.drop(tape, seqs)
     return n
 
 

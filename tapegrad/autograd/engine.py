@@ -8,6 +8,8 @@ gradients written to `.grad`, so a failed backward leaves every `.grad` as it wa
 Tensor hooks (tapegrad/autograd/hooks.py) add two things here: a sweep over a tape with
 hooked non-leaf tensors runs in segments that stop above each hooked record, where Python
 runs the hooks on that tensor's complete adjoint; hooks of leaves run at delivery.
+A sweep over records whose saved values were packed by saved-tensor hooks
+(saved_hooks.py) runs record by record (anomaly.py's sweep, its checks off).
 """
 
 from sys import getrefcount
@@ -23,6 +25,7 @@ from ..tape.records import (DT_F32, DT_F64, ERR_FREED, ERR_VERSION, OK, OTHER, P
 from ..tape.tape import _fast, current
 from ..tensor import Tensor, _from_array, bump
 from . import hooks as _hooks
+from . import saved_hooks as _saved
 from .anomaly import STATE as _ANOMALY, sweep as _anomaly_sweep
 
 _entry = {}
@@ -41,7 +44,9 @@ def _sweep(tape, roots, seed, retain):
     if status == OK:
         tape.families = a  # the families this sweep meets
         if _ANOMALY[0]:  # anomaly mode: record by record, checking for NaN (anomaly.py)
-            return _pinned(_anomaly_sweep, tape, top, bottom, retain)
+            return _pinned(_anomaly_sweep, tape, top, bottom, retain, True, tape.packed)
+        if tape.packed and _saved.covers(tape, top, bottom):  # saved-tensor hooks: unpack
+            return _pinned(_anomaly_sweep, tape, top, bottom, retain, False, tape.packed)
         if _HOOKED:  # a tape has hooked non-leaf tensors
             return _pinned(_hooked_sweep, tape, top, bottom, retain)
         status, a, b, top = _reverse(tape, top, bottom, top, retain)

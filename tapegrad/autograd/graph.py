@@ -1,4 +1,6 @@
-"""grad_fn objects: a view of one record, named with PyTorch's class name."""
+"""grad_fn objects (a view of one record, named with PyTorch's class name) and the
+saved-tensor hooks (`saved_tensors_hooks`, `save_on_cpu`, `disable_saved_tensors_hooks`,
+tapegrad/autograd/saved_hooks.py)."""
 
 import weakref
 
@@ -6,6 +8,9 @@ from ..ops import BY_CODE
 from ..ops.spec import UNARY
 from ..tape.dispatch import OP_PYTHON
 from ..tape.records import R_FLAGS, R_IMPLICIT, R_IN0, R_OP, R_SEQ, S_FLAGS, S_LEAF, S_REC, S_RG
+from .saved_hooks import disable_saved_tensors_hooks, save_on_cpu, saved_tensors_hooks
+
+__all__ = ["Node", "saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks"]
 
 _classes = {}
 _accumulators = weakref.WeakValueDictionary()  # id(leaf) -> its AccumulateGrad, while alive

@@ -32,6 +32,7 @@ from ..tape.tape import _fast, _local
 from ..tensor import Tensor, _from_array, _on_tape
 from . import engine
 from . import hooks as _hooks
+from . import saved_hooks as _saved
 
 _DT = (dtypes.float32, dtypes.float64)
 _FIELDS = (R_IN0, R_IN1, R_IN2)
@@ -283,6 +284,7 @@ def walk(tape, roots, seeds, retain):
     for s, g in zip(roots.tolist(), seeds):
         acc[s] = acc[s] + g if s in acc else g
     hooked = _hooks.NONLEAF.get(tape) or None
+    packed = tape.packed  # saved-tensor hooks' entries (saved_hooks.py)
     engine._SWEEPS[0] += 1  # a custom Function's stored output gradients are this walk's
     tensors = {}
     paused = []
@@ -317,7 +319,13 @@ def walk(tape, roots, seeds, retain):
 
                 grads = python_grads(ctx, paused)
             else:
-                grads = ctx.spec.grad(ctx)
+                entry = packed.get(row[R_SEQ]) if packed else None
+                undo = _saved.unpacked(tape, row, entry, True) if entry else None
+                try:  # the formula reads (and records with) the unpacked values
+                    grads = ctx.spec.grad(ctx)
+                finally:
+                    if undo:
+                        _saved.restore(tape, undo)
             for f, gi in zip(_FIELDS, grads):
                 s = row[f]
                 if gi is None or s < 0 or s not in marked_set:
@@ -335,6 +343,8 @@ def walk(tape, roots, seeds, retain):
     if not retain:
         R[sel, R_FLAGS] |= R_FREED
         engine._release(paused)
+        if packed:
+            _saved.drop(tape, [row[R_SEQ] for row in rows])
     return acc, marked
 
 

@@ -14,8 +14,9 @@ move to a new G if no current .grad lives in the old one (kept earlier .grads ke
 else the step uses a scratch copy of G; a changed dtype or shape rebuilds the layout (`Relayout`); state that was
 replaced (`load_state_dict`, `opt.state[p][key] = ...`, `.data =` on a state tensor) is
 copied into the buffers. A parameter whose storage is shared with something else (NumPy,
-a view, a live `.data`/`detach()`) keeps its storage ("mirrored"): it is copied in before
-the kernel and back after, so the sharing stays as in PyTorch.
+a view, a live `.data`/`detach()`, the shared memory of `share_memory_()`) keeps its
+storage ("mirrored"): it is copied in before the kernel and back after, so the sharing
+stays as in PyTorch (a forked process's step reaches the shared parameter: Hogwild).
 """
 
 import weakref

@@ -71,6 +71,8 @@ class Tape:
         self.leaf_slots = {}  # id(leaf tensor) -> its slots (the tensor is in leaf_of)
         self.loaded = []      # [slot, version] of every value loaded from a tensor's array
         self.python_vjp = {}  # seq of a PYTHON record -> its backward (a Python function)
+        self.packed = {}      # seq of a record -> its saved-tensor hook entries
+                              # (tapegrad/autograd/saved_hooks.py)
         self.dirty = False    # a slot was changed in place: new reads check for snapshots
         self.codes = 0        # bit 1 << dtype code for each arena holding a slot
         self.plan = None      # a replay's plan of this (recorded, pinned) tape: (the kept

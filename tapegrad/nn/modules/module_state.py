@@ -310,7 +310,18 @@ class _ModuleState:
         return self._convert(dst_type, floating_only=False)
 
     def share_memory(self) -> "_ModuleState":
-        """Nothing to do on one CPU process: returns self."""
+        """Move every parameter, its gradient and every buffer into shared memory
+        (Tensor.share_memory_), so that processes forked afterwards train the same
+        weights (Hogwild); returns self. The tensors stay the same objects."""
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None:
+                    p.share_memory_()
+                    if p._grad is not None and p._grad.is_leaf:
+                        p._grad.share_memory_()
+            for b in m._buffers.values():
+                if b is not None:
+                    b.share_memory_()
         return self
 
 
