@@ -30,6 +30,7 @@ from ..tape.records import (OK, R_AUX, R_CONST, R_FLAGS, R_FREED, R_IN0, R_IN1, 
                             S_SHAPE)
 from ..tape.tape import _fast, _local
 from ..tensor import Tensor, _from_array, _on_tape
+from . import _walk_cache as _cache
 from . import engine
 from . import hooks as _hooks
 from . import saved_hooks as _saved
@@ -98,6 +99,7 @@ class GradCtx:
         """NumPy value of input i, or of the output for i = -1 (for masks: constants)."""
         s = self.row[R_OUT] if i < 0 else self.row[_FIELDS[i]]
         S = self.tape.S
+        _cache.READS[0] += 1  # a walk whose formulas read values is not cached
         off, n = S[s, 0], S[s, S_NUMEL]
         return self.tape.A[int(S[s, S_DTYPE])][off:off + n].reshape(self.shape(i))
 
@@ -278,65 +280,82 @@ def walk(tape, roots, seeds, retain):
     sel = np.flatnonzero(tape.MARK[R[bottom:top + 1, R_OUT]] == 1) + bottom
     sel = sel[::-1]
     rows = R[sel].tolist()
-    _unsupported(tape, rows)
     marked_set = set(marked)
-    acc = {}
-    for s, g in zip(roots.tolist(), seeds):
-        acc[s] = acc[s] + g if s in acc else g
     hooked = _hooks.NONLEAF.get(tape) or None
     packed = tape.packed  # saved-tensor hooks' entries (saved_hooks.py)
     engine._SWEEPS[0] += 1  # a custom Function's stored output gradients are this walk's
+    plan = None  # (structure key, canonical slots): the walk may replay a template
+    if hooked is None and not packed:
+        plan = _cache.key(tape, rows, roots.tolist(), seeds, marked_set)
+    tpl = tape.templates.get(plan[0]) if plan is not None else None
+    if tpl is None or _cache.uncacheable(tpl):
+        _unsupported(tape, rows)  # (a template's walk passed this check)
     tensors = {}
     paused = []
     prev = _local.grad_enabled
     _local.grad_enabled = True
     tape.pinned += 1
     try:
-        for row in rows:
-            o = row[R_OUT]
-            g = acc.get(o)
-            if hooked is not None:
-                fns = hooked.get(row[R_SEQ])
-                if fns and g is not None:
-                    g = acc[o] = _hooks._run(fns, g)
-            if g is None:
-                continue
-            op = row[R_OP]
-            fam = FAMILY[op]
-            if fam == LEAF:
-                if op == OP_LEAF or op == OP_DETACH:
-                    continue
-                s = row[R_IN0]
-                if op != OP_SNAPSHOT:  # fill_, zero_, normal_, uniform_: a zero gradient
-                    g = _from_array(np.zeros(g._shape, g._dtype.np), g._dtype, False)
-                if s in marked_set:
-                    acc[s] = acc[s] + g if s in acc else g
-                continue
-            need = tuple(row[f] >= 0 and row[f] in marked_set for f in _FIELDS)
-            ctx = GradCtx(tape, row, g, need, tensors)
-            if fam == PYTHON:
-                from ._higher_python import python_grads
+        if tpl is not None and not _cache.uncacheable(tpl):
+            def slot_tensor(s):
+                t = tensors.get(s)
+                if t is None:
+                    t = tensors[s] = _slot_tensor(tape, s)
+                return t
 
-                grads = python_grads(ctx, paused)
-            else:
-                entry = packed.get(row[R_SEQ]) if packed else None
-                undo = _saved.unpacked(tape, row, entry, True) if entry else None
-                try:  # the formula reads (and records with) the unpacked values
-                    grads = ctx.spec.grad(ctx)
-                finally:
-                    if undo:
-                        _saved.restore(tape, undo)
-            for f, gi in zip(_FIELDS, grads):
-                s = row[f]
-                if gi is None or s < 0 or s not in marked_set:
+            acc = _cache.replay(tape, tpl, plan[1], seeds, slot_tensor)
+        else:
+            n0, reads = int(tape.AUX[sweep.H_NREC]), _cache.READS[0]
+            acc = {}
+            for s, g in zip(roots.tolist(), seeds):
+                acc[s] = acc[s] + g if s in acc else g
+            for row in rows:
+                o = row[R_OUT]
+                g = acc.get(o)
+                if hooked is not None:
+                    fns = hooked.get(row[R_SEQ])
+                    if fns and g is not None:
+                        g = acc[o] = _hooks._run(fns, g)
+                if g is None:
                     continue
-                if gi.numel() != tape.S[s, S_NUMEL]:
-                    spec = ctx.spec
-                    raise RuntimeError(f"create_graph: the formula of {spec.grad_fn} ('"
-                                       f"{spec.name}') gave a gradient of shape "
-                                       f"{list(gi._shape)} for an input of shape "
-                                       f"{list(ctx.shape(_FIELDS.index(f)))}")
-                acc[s] = acc[s] + gi if s in acc else gi
+                op = row[R_OP]
+                fam = FAMILY[op]
+                if fam == LEAF:
+                    if op == OP_LEAF or op == OP_DETACH:
+                        continue
+                    s = row[R_IN0]
+                    if op != OP_SNAPSHOT:  # fill_, zero_, normal_, uniform_: a zero gradient
+                        g = _from_array(np.zeros(g._shape, g._dtype.np), g._dtype, False)
+                    if s in marked_set:
+                        acc[s] = acc[s] + g if s in acc else g
+                    continue
+                need = tuple(row[f] >= 0 and row[f] in marked_set for f in _FIELDS)
+                ctx = GradCtx(tape, row, g, need, tensors)
+                if fam == PYTHON:
+                    from ._higher_python import python_grads
+
+                    grads = python_grads(ctx, paused)
+                else:
+                    entry = packed.get(row[R_SEQ]) if packed else None
+                    undo = _saved.unpacked(tape, row, entry, True) if entry else None
+                    try:  # the formula reads (and records with) the unpacked values
+                        grads = ctx.spec.grad(ctx)
+                    finally:
+                        if undo:
+                            _saved.restore(tape, undo)
+                for f, gi in zip(_FIELDS, grads):
+                    s = row[f]
+                    if gi is None or s < 0 or s not in marked_set:
+                        continue
+                    if gi.numel() != tape.S[s, S_NUMEL]:
+                        spec = ctx.spec
+                        raise RuntimeError(f"create_graph: the formula of {spec.grad_fn} ('"
+                                           f"{spec.name}') gave a gradient of shape "
+                                           f"{list(gi._shape)} for an input of shape "
+                                           f"{list(ctx.shape(_FIELDS.index(f)))}")
+                    acc[s] = acc[s] + gi if s in acc else gi
+            if plan is not None and tpl is None and _cache.READS[0] == reads:
+                _cache.store(tape, plan[0], plan[1], seeds, n0, acc)
     finally:
         tape.pinned -= 1
         _local.grad_enabled = prev

@@ -174,4 +174,5 @@ _NAMES = {
     "rows_one": "the parallel batch replay (tapegrad.func .batch)",
     "rows_two": "the parallel batch replay (tapegrad.func .batch)",
     "compact": "the tape compaction",
+    "append_template": "the replay of a recorded backward (create_graph)",
 }

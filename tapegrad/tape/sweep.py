@@ -27,7 +27,7 @@ from .span import span, unref
 # Every kernel uses error_model="numpy": x / 0 is inf or nan as IEEE (and PyTorch) say,
 # never a ZeroDivisionError. codegen rewrites the stamp line below; a change there
 # invalidates Numba's cache of this file.
-DISPATCH_STAMP = "f8ca10e878e39c78"
+DISPATCH_STAMP = "657d9547d0c70c48"
 
 # ---- AUX header: the tape's counters live in the first words of the aux pool ---------
 H_NREC, H_NSLOT, H_TOP32, H_TOP64, H_NAUX, H_SEQ, H_MARKED, H_FREE = range(8)
@@ -284,6 +284,63 @@ def load(R, S, AUX, A, src, shape, dtype, sflags):
     AUX[H_TOP32 + dtype] = top + numel
     AUX[H_SEQ] += 1
     return nslot
+
+
+# a recorded backward's template (tapegrad/autograd/_walk_cache.py): one row per record
+T_KIND, T_OP, T_IN0, T_IN1, T_IN2, T_AUX, T_SHAPE, T_DTYPE, T_SFLAGS, T_RFLAGS, T_POOL = \
+    range(11)
+T_RECORD, T_WIDE, T_CAST, T_CONST = range(4)  # kinds: record, record_wide, record_cast, a
+                                              # constant leaf (values at T_POOL of P32/P64)
+
+
+@njit(inline="always")
+def _template_ref(i, out, ext):
+    """A template input: -1 none, i >= 0 the template's record i, -2 - j external slot j."""
+    if i >= 0:
+        return out[i]
+    return -1 if i == -1 else ext[-2 - i]
+
+
+@njit(cache=True, error_model="numpy")
+def append_template(R, S, AUX, A32, A64, T, C, P32, P64, ext, out, j0):
+    """Append the records j0... of template T (rows as T_* above; C their float parameters)
+    whose inputs are its earlier records or the slots `ext`, computing each output as the
+    recorders do (the same kernels: the same values); out[j] gets record j's slot. Returns
+    the row reached: T.shape[0], or the row that found a table or an arena full."""
+    R, S, AUX, A32, A64 = unref(R), unref(S), unref(AUX), unref(A32), unref(A64)
+    z = T.shape[0] * 0  # (variables, not literals: a literal compiles another copy)
+    for j in range(j0, T.shape[0]):
+        kind, op, code = T[j, T_KIND], T[j, T_OP], T[j, T_DTYPE]
+        a = _template_ref(T[j, T_IN0], out, ext)
+        b = _template_ref(T[j, T_IN1], out, ext)
+        m = _template_ref(T[j, T_IN2], out, ext)
+        aux, shape, sflags = T[j, T_AUX], T[j, T_SHAPE], T[j, T_SFLAGS]
+        if kind == T_RECORD:
+            if code == DT_F32:
+                o = record(R, S, AUX, A32, op, a, b, aux, C[j], shape, code, sflags)
+            else:
+                o = record(R, S, AUX, A64, op, a, b, aux, C[j], shape, code, sflags)
+            if o >= 0 and m >= 0:
+                R[S[o, S_REC], R_IN2] = m
+        elif kind == T_WIDE:
+            o = record_wide(R, S, AUX, A32, A64, op, a, b, m, aux, C[j], shape, code, sflags)
+        elif kind == T_CAST:
+            o = record_cast(R, S, AUX, A32, A64, a, code, sflags, T[j, T_RFLAGS])
+        else:
+            cap = A32.shape[0] if code == DT_F32 else A64.shape[0]
+            k = _append(R, S, AUX, cap, z, z - 1, z - 1, z - 1, 0.0, shape, code, z)
+            o = -1 if k < 0 else R[k, R_OUT]
+            if o >= 0:
+                p, n, q = S[o, S_OFF], S[o, S_NUMEL], T[j, T_POOL]
+                if code == DT_F32:
+                    copy_into(span(A32, p, n), span(P32, q, n), n)
+                else:
+                    copy_into(span(A64, p, n), span(P64, q, n), n)
+        if o < 0:
+            return j
+        R[S[o, S_REC], R_FLAGS] = T[j, T_RFLAGS]
+        out[j] = o
+    return T.shape[0]
 
 
 @njit(cache=True, error_model="numpy")

@@ -30,6 +30,7 @@ _FREQUENT_CAP = 1 << 20   # ... grows the arena, up to this many elements (beyon
 _ELEMENTWISE = [int(f in (UNARY, BINARY)) for f in FAMILY.tolist()]  # opcode -> 0 or 1
 _ARENA_REFS = 2  # sys.getrefcount(self.A[c]) when no NumPy view of the arena exists (the
                  # list and the call's argument; a view's base is the arena itself)
+VALUE_READS = [0]  # values read through Tape.value (and create_graph formulas' ctx.value)
 _PRUNE_MIN = 256          # prune() looks at the handles appended since it last ran once
                           # there are this many
 notice.watch(sweep)  # a first-ever compile prints one line on stderr (tape/notice.py)
@@ -71,6 +72,8 @@ class Tape:
         self.leaf_slots = {}  # id(leaf tensor) -> its slots (the tensor is in leaf_of)
         self.loaded = []      # [slot, version] of every value loaded from a tensor's array
         self.python_vjp = {}  # seq of a PYTHON record -> its backward (a Python function)
+        self.templates = {}   # a create_graph walk's structure -> the records it appended
+                              # (tapegrad/autograd/_walk_cache.py)
         self.packed = {}      # seq of a record -> its saved-tensor hook entries
                               # (tapegrad/autograd/saved_hooks.py)
         self.dirty = False    # a slot was changed in place: new reads check for snapshots
@@ -314,6 +317,7 @@ class Tape:
 
     def value(self, slot, shape, dt):
         """NumPy view of a slot's value (valid until the tape is next compacted)."""
+        VALUE_READS[0] += 1  # (a create_graph walk that reads values is not cached)
         v = self.peek(slot, shape, dt)
         if self.reads is not None:  # a traced function reads a value: a guard (tapegrad.func)
             self.reads.read(slot, v)
