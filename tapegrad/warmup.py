@@ -404,7 +404,8 @@ def _work(task):
 def replays():
     """tapegrad.func's compiled replays, in float32 and float64: the one-call replay of a
     vector tape, a scalar program (tapegrad/func/_scalar.py) and the tangent sweep of a
-    jvp (tapegrad/tape/tangent.py). Returns like `run`."""
+    jvp (tapegrad/tape/tangent.py), and the replay of a create_graph walk's template
+    (tapegrad/autograd/_walk_cache.py). Returns like `run`."""
     import numpy as np
 
     import tapegrad as torch
@@ -427,6 +428,14 @@ def replays():
                 calls += 18
             except Exception as e:  # noqa: BLE001
                 failed.append(f"func.{kind} [{dt}]: {type(e).__name__}: {e}")
+        try:  # a create_graph walk of a structure walked before: its template's replay
+            for _ in range(2):
+                x = torch.tensor(np.linspace(0.5, 1.5, 3).astype(dt), requires_grad=True)
+                (g,) = torch.autograd.grad((x * x.sin()).sum(), x, create_graph=True)
+                g.sum().backward()
+            calls += 2
+        except Exception as e:  # noqa: BLE001
+            failed.append(f"create_graph [{dt}]: {type(e).__name__}: {e}")
     return {"programs": calls, "sweeps": calls, "backwards": 0, "recorded": {},
             "failed": failed, "seconds": time.perf_counter() - t0,
             "cpu": time.process_time() - c0, "phases": ["replays"],
