@@ -78,13 +78,45 @@ def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
         st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
         inner = shape[nd - 1]
         sa, sb = st_a[nd - 1], st_b[nd - 1]
+    if backward:  # (n < 0 or ...: plain bools, where callers pass literal ones, which would
+        # compile a copy of the function per literal)
+        _binary_broadcast_vjp(R, S, AUX, A, G, k, n < 0 or need_a, n < 0 or need_b)
+        return
     idx = np.zeros(nd, np.int64)
     qa, qb = pa, pb
-    if not backward:
-        for run in range(n // inner if inner > 0 else 0):
-            binary_fwd(op, A, qa, sa, qb, sb, po + run * inner, inner, c)
-            qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
-        return
+    for run in range(n // inner if inner > 0 else 0):
+        binary_fwd(op, A, qa, sa, qb, sb, po + run * inner, inner, c)
+        qa, qb = _advance(idx, shape, st_a, st_b, nd, qa, qb)
+
+
+@njit(cache=True, error_model="numpy")
+def _binary_broadcast_vjp(R, S, AUX, A, G, k, need_a, need_b):
+    """The backward of binary record k whose inputs broadcast (`_binary`'s other case).
+
+    Compiled on its own (once per dtype) rather than inlined into every sweep that
+    reaches `_binary`: its loops are a third of `_binary`'s code, and every inlined copy
+    was compiled again (about 5 s of the first-ever compile)."""
+    op = R[k, R_OP]
+    a, b, o = R[k, R_IN0], R[k, R_IN1], R[k, R_OUT]
+    c = R.view(np.float64)[k, R_CONST]
+    n = S[o, S_NUMEL]
+    pa, pb, po = S[a, S_OFF], S[b, S_OFF], S[o, S_OFF]
+    x = R[k, R_AUX]
+    na, nb = S[a, S_NUMEL], S[b, S_NUMEL]
+    one = n * 0 + 1
+    if x < 0:  # one side a single element: one run of n, that side's stride 0
+        nd, inner = 1, n
+        shape = st_a = st_b = AUX[0:1]  # (unread: one run, no _advance)
+        sa, sb = (one if na == n else one - 1), (one if nb == n else one - 1)
+    else:  # aux = [nd, out shape, a strides, b strides]
+        nd = AUX[x]
+        shape = AUX[x + 1:x + 1 + nd]
+        st_a = AUX[x + 1 + nd:x + 1 + 2 * nd]
+        st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
+        inner = shape[nd - 1]
+        sa, sb = st_a[nd - 1], st_b[nd - 1]
+    idx = np.zeros(nd, np.int64)
+    qa, qb = pa, pb
     # Backward over runs. binary_vjp only ever sees contiguous operands (its loops
     # vectorize, and a first program compiles one loop per op, not two): a run whose
     # inputs are not contiguous, or an input that is broadcast, goes through a copy of the
