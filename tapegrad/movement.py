@@ -12,10 +12,13 @@ from typing import Sequence
 import numpy as np
 
 from .recorder import check_tensor as _check_tensor
-from .recorder import needs_grad, record
+from .recorder import OP, _ready, needs_grad, record
+from .tape.records import S_RG
 from .tape.tape import _local
 from ._hints import Dims, Shape
-from .tensor import Tensor, _dim, _from_array
+from .tensor import Tensor, _dim, _from_array, _on_tape
+
+_SLICE = OP["slice"]
 
 
 def _contiguous_strides(shape):
@@ -263,6 +266,18 @@ def _slice0(x, index):
     the same record, after more Python."""
     sh = x._shape
     start, stop, step = index.indices(sh[0])
+    if len(sh) == 1 and x._rg:  # x[1:], x[:-1] of a vector requiring grad: straight to the
+        local = _local          # record (`record`'s steps for this one case)
+        tape = local.tape
+        if local.grad_enabled and not tape.dirty:
+            s0 = _ready(tape, x, x._dtype)
+            if s0 >= 0:
+                m = len(range(start, stop, step))
+                aux = tape.intern((1, m, step, start), "strided")
+                shape = (m,)
+                out = tape.record(_SLICE, s0, -1, aux, 0.0, tape.shape(shape), x._dtype.code,
+                                  S_RG)
+                return _on_tape(tape, out, shape, x._dtype, True)
     inner = math.prod(sh[1:])
     shape = (len(range(start, stop, step)),) + sh[1:]
     strides = [inner * step] + _contiguous_strides(sh)[1:]

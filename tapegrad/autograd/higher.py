@@ -272,7 +272,7 @@ def _room(tape, roots):
 
 def walk(tape, roots, seeds, retain):
     """The recorded reverse sweep from root slots `roots` seeded with Tensors `seeds`;
-    returns ({slot: gradient Tensor}, the marked slots)."""
+    returns ({slot: gradient Tensor}, the set of marked slots)."""
     if not tape.pinned:
         roots = _room(tape, roots)
     top, bottom, marked = _mark(tape, roots)
@@ -364,7 +364,7 @@ def walk(tape, roots, seeds, retain):
         engine._release(paused)
         if packed:
             _saved.drop(tape, [row[R_SEQ] for row in rows])
-    return acc, marked
+    return acc, marked_set
 
 
 # ---- entry points (tapegrad/autograd/engine.py calls these for create_graph=True) --------
@@ -433,7 +433,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, inputs=None):
                   "parameters to None after use to break the cycle and avoid the leak.",
                   UserWarning, stacklevel=4)
     acc, marked = walk(tape, roots, _seeds(tensors, grad_tensors), retain)
-    marked = set(marked)
     if inputs is not None:
         targets = list(inputs)
     else:
@@ -473,7 +472,6 @@ def grad(outputs, inputs, grad_outputs, retain_graph, allow_unused, materialize_
     _check_inputs(inputs)
     retain = True if retain_graph is None else bool(retain_graph)
     acc, marked = walk(tape, roots, _seeds(outputs, grad_outputs), retain)
-    marked = set(marked)
     res = []
     for i, t in enumerate(inputs):
         g = _gather(tape, acc, marked, t)
