@@ -64,28 +64,37 @@ def key(tape, rows, roots, seeds, marked_set):
                 return None  # a seed of other values: what the walk computes without
                 # records from it (the gradients until they meet a tensor requiring grad)
                 # would be stale
-    canon = {}
+    canon = {-1: -1}  # slot -> canonical id, in order of first use (-1: no input)
+    n = 0
     for s in roots:
         if s not in canon:
-            canon[s] = len(canon)
+            canon[s] = n
+            n += 1
     flat = []
-    put = flat.append
-    for row in rows:
-        op = row[0]  # (R_OP, R_FLAGS, R_OUT, R_IN0, R_IN1, R_AUX, R_CONST, R_SEQ, R_IN2)
+    add, get = flat.extend, canon.get
+    for row in rows:  # (R_OP, R_FLAGS, R_OUT, R_IN0, R_IN1, R_AUX, R_CONST, R_SEQ, R_IN2)
+        op = row[0]
         if _FAMILY[op] == PYTHON:
             return None
-        put(op)
-        put(row[1] & _KEEP_FLAGS)
-        put(row[5])
-        put(row[6])
-        for s in (row[2], row[3], row[4], row[8]):
-            if s < 0:
-                put(-1)
-            else:
-                c = canon.get(s)
-                if c is None:
-                    c = canon[s] = len(canon)
-                put(c)
+        o, a, b, m = row[2], row[3], row[4], row[8]
+        co = get(o)
+        if co is None:
+            co = canon[o] = n
+            n += 1
+        ca = get(a)
+        if ca is None:
+            ca = canon[a] = n
+            n += 1
+        cb = get(b)
+        if cb is None:
+            cb = canon[b] = n
+            n += 1
+        cm = get(m)
+        if cm is None:
+            cm = canon[m] = n
+            n += 1
+        add((op, row[1] & _KEEP_FLAGS, row[5], row[6], co, ca, cb, cm))
+    del canon[-1]
     ids = list(canon)
     info = tape.S.take(ids, axis=0)[:, _SLOT_COLS]
     info[:, 2] &= _SLOT_BITS

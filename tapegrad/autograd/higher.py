@@ -468,7 +468,12 @@ def grad(outputs, inputs, grad_outputs, retain_graph, allow_unused, materialize_
     outputs, inputs = tuple(outputs), tuple(inputs)
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
-    tape, roots, _ = engine._roots(outputs, grad_outputs, "grad")
+    t = outputs[0]
+    if len(outputs) == 1 and grad_outputs[0] is None and isinstance(t, Tensor) and t._rg \
+            and t._tape is not None and t._tape is _local.tape and t.numel() == 1:
+        tape, roots = t._tape, np.array([t._slot], np.int64)  # the common case
+    else:
+        tape, roots, _ = engine._roots(outputs, grad_outputs, "grad")
     _check_inputs(inputs)
     retain = True if retain_graph is None else bool(retain_graph)
     acc, marked = walk(tape, roots, _seeds(outputs, grad_outputs), retain)
