@@ -9,7 +9,7 @@ import numpy as np
 
 from . import dtypes
 from ._hints import Device, DType, Number, Shape
-from .device import device as _Device
+from .device import check_device as _check_device, device as _Device
 from .random import Generator
 from .random import _float_only, _gen, _normal, _rng, _uniform, manual_seed  # noqa: F401
 from .tensor import Tensor, _expose, _from_array
@@ -61,6 +61,7 @@ def _check_rg(dt, requires_grad):
 def tensor(data: object, dtype: DType = None, device: Device = None,
            requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of `data` (nested lists, numbers, arrays, tensors)."""
+    _check_device(device, 'tensor')
     if type(data) is list and (dtype is None or dtype.is_floating_point) and data and \
             builtins.all(type(v) is float for v in data):  # Python floats: the common case
         dt = dtype or dtypes.get_default_dtype()  # (no inference, no range check to do)
@@ -103,6 +104,7 @@ def _check_ragged(data, dim=0):
 
 def as_tensor(data: object, dtype: DType = None, device: Device = None) -> Tensor:
     """Shares memory with a NumPy array of a supported dtype, copies otherwise."""
+    _check_device(device, 'as_tensor')
     if isinstance(data, Tensor):
         return data if dtype in (None, data._dtype) else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype):
@@ -146,6 +148,7 @@ def _factory(fill, name):
     def make(*size: Shape, dtype: DType = None, requires_grad: bool = False,
              device: Device = None, out: Tensor | None = None, layout: object = None,
              generator: Generator | None = None, pin_memory: bool = False) -> Tensor:
+        _check_device(device, name)
         shape = _size(size, name)
         dt = dtype or dtypes.get_default_dtype()
         _check_rg(dt, requires_grad)
@@ -170,6 +173,7 @@ def _random_factory(draw, name, kernel):
     def make(*size: Shape, generator: Generator | None = None, dtype: DType = None,
              requires_grad: bool = False, device: Device = None, out: Tensor | None = None,
              layout: object = None, pin_memory: bool = False) -> Tensor:
+        _check_device(device, name)
         shape = _size(size, name)
         dt = dtype or dtypes.get_default_dtype()
         _float_only(dt, name, kernel)
@@ -192,6 +196,7 @@ def full(size: Shape, fill_value: Number, *, dtype: DType = None, requires_grad:
          device: Device = None) -> Tensor:
     """A new tensor of the given size filled with fill_value, as torch.full: the dtype
     follows the value (bool, int64, or the default float dtype) unless given."""
+    _check_device(device, 'full')
     if dtype is None:
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else dtypes.int64 \
             if isinstance(fill_value, int) else dtypes.get_default_dtype()
@@ -203,6 +208,7 @@ def full(size: Shape, fill_value: Number, *, dtype: DType = None, requires_grad:
 def _like(factory):
     def make(input: Tensor, *, dtype: DType = None, requires_grad: bool = False,
              device: Device = None, memory_format: object = None) -> Tensor:
+        _check_device(device, factory.__name__ + "_like")
         return factory(*input._shape, dtype=dtype or input._dtype, requires_grad=requires_grad)
 
     make.__name__ = make.__qualname__ = factory.__name__ + "_like"
@@ -220,6 +226,7 @@ def _random_like(factory):
     def make(input: Tensor, *, generator: Generator | None = None, dtype: DType = None,
              requires_grad: bool = False, device: Device = None, layout: object = None,
              memory_format: object = None) -> Tensor:
+        _check_device(device, factory.__name__ + "_like")
         return factory(*input._shape, generator=generator, dtype=dtype or input._dtype,
                        requires_grad=requires_grad)
 
@@ -235,6 +242,7 @@ randn_like = _random_like(randn)
 def full_like(input: Tensor, fill_value: Number, *, dtype: DType = None,
               requires_grad: bool = False, device: Device = None) -> Tensor:
     """A new tensor of input's shape and dtype (unless `dtype`) filled with fill_value."""
+    _check_device(device, 'full_like')
     return full(input._shape, fill_value, dtype=dtype or input._dtype,
                 requires_grad=requires_grad)
 
@@ -242,6 +250,7 @@ def full_like(input: Tensor, fill_value: Number, *, dtype: DType = None,
 def eye(n: int, m: int | None = None, *, dtype: DType = None, requires_grad: bool = False,
         device: Device = None) -> Tensor:
     """The n x m (m defaults to n) identity matrix, as torch.eye."""
+    _check_device(device, 'eye')
     dt = dtype or dtypes.get_default_dtype()
     _check_rg(dt, requires_grad)
     for name, v in (("n", n), ("m", m)):
@@ -284,6 +293,7 @@ def randint(*args: int | Shape, generator: Generator | None = None, dtype: DType
             layout: object = None, pin_memory: bool = False, **kw: object) -> Tensor:
     """randint(high, size) or randint(low, high, size): integers uniform in [low, high),
     int64 unless `dtype` says otherwise."""
+    _check_device(device, 'randint')
     low, high, shape = _randint_args(args, kw)
     dt = dtype or dtypes.int64
     _check_rg(dt, requires_grad)
@@ -297,6 +307,7 @@ def randint_like(input: Tensor, low: int = 0, high: int | None = None, *,
                  memory_format: object = None) -> Tensor:
     """A tensor of input's shape (and dtype) with integers uniform in [low, high);
     `randint_like(input, high)` draws from [0, high)."""
+    _check_device(device, 'randint_like')
     if high is None:
         low, high = 0, low
     dt = dtype or input._dtype
@@ -309,6 +320,7 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: DType = None,
              requires_grad: bool = False, device: Device = None, out: Tensor | None = None,
              layout: object = None, pin_memory: bool = False) -> Tensor:
     """A random permutation of 0 .. n-1 (int64 unless `dtype` says otherwise)."""
+    _check_device(device, 'randperm')
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"randperm(): argument 'n' must be int, not {type(n).__name__}")
     _size((n,), "randperm")
@@ -324,6 +336,7 @@ def normal(mean: Tensor | float, std: Tensor | float = 1.0, size: Shape | None =
            device: Device = None, pin_memory: bool = False) -> Tensor:
     """normal(mean, std[, size]): samples of N(mean, std**2); mean and std may be tensors
     (broadcast together) or floats (then `size` is required)."""
+    _check_device(device, 'normal')
     tm, ts = isinstance(mean, Tensor), isinstance(std, Tensor)
     m = mean._value() if tm else mean
     s = std._value() if ts else std
@@ -433,6 +446,7 @@ def _new_method(factory):
     def method(self, *size: Shape, dtype: DType = None, device: Device = None,
                requires_grad: bool = False, layout: object = None,
                pin_memory: bool = False) -> Tensor:
+        _check_device(device, "new_" + factory.__name__)
         return factory(*size, dtype=dtype or self._dtype, requires_grad=requires_grad)
 
     method.__name__ = "new_" + factory.__name__
@@ -446,12 +460,12 @@ def _bind():
         setattr(T, "new_" + f.__name__, _new_method(f))
     T.new_full = lambda self, size, fill_value, *, dtype=None, device=None, \
         requires_grad=False: full(size, fill_value, dtype=dtype or self._dtype,
-                                  requires_grad=requires_grad)
+                                  requires_grad=requires_grad, device=device)
     T.is_floating_point = lambda self: self._dtype.is_floating_point
     T.is_contiguous = lambda self, memory_format=None: bool(
         self._value().flags.c_contiguous)
     T.new_tensor = lambda self, data, *, dtype=None, device=None, requires_grad=False: \
-        tensor(data, dtype=dtype or self._dtype, requires_grad=requires_grad)
+        tensor(data, dtype=dtype or self._dtype, requires_grad=requires_grad, device=device)
     T.new_full.__doc__ = "A new tensor of `size` filled with fill_value, of self's dtype " \
         "unless `dtype`, as torch.Tensor.new_full."
     T.is_floating_point.__doc__ = "Whether the dtype is a floating-point one."

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from . import dtypes
+from .device import check_device as _check_device
 from ._hints import Device, DType, Number
 from .tensor import Tensor, _from_array
 
@@ -50,6 +51,7 @@ def arange(start: Number | Tensor, end: Number | Tensor | None = None,
            step: Number | Tensor = 1, *, dtype: DType = None, requires_grad: bool = False,
            device: Device = None) -> Tensor:
     """Values from start (default 0) up to end (excluded) by step; int64 when all are ints."""
+    _check_device(device, 'arange')
     if end is None:
         start, end = 0, start
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
@@ -78,6 +80,7 @@ def linspace(start: Number | Tensor, end: Number | Tensor, steps: int, *,
 
     """`steps` evenly spaced values from start to end, bit for bit as PyTorch's CPU kernel:
     the first half is start + i*step, the second end - (steps-1-i)*step (each fused)."""
+    _check_device(device, 'linspace')
     dt = dtype or dtypes.get_default_dtype()
     from .creation import _check_rg, full
 

@@ -70,8 +70,10 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *,
              dtype: "dtypes.dtype | None" = None, requires_grad: bool = False,
              device: object = None) -> Tensor:
     """base ** linspace(start, end, steps), as torch.logspace."""
+    from .device import check_device
     from .ranges import linspace
 
+    check_device(device, "logspace")
     exps = linspace(start, end, steps, dtype=dtypes.float64)
     dt = dtype or dtypes.get_default_dtype()
     v = np.power(float(base), exps.numpy()).astype(dt.np)

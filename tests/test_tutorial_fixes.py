@@ -325,3 +325,27 @@ def test_no_display_node_without_grad():
         y.add_(1)  # an in-place op makes its own node
     assert type(y.grad_fn).__name__ == "AddBackward0"
     assert type(y.grad_fn.next_functions[0][0]).__name__ == "AddmmBackward0"
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: tg.zeros(2, device=d), lambda d: tg.ones(2, 3, device=d),
+    lambda d: tg.empty(2, device=d), lambda d: tg.rand(2, device=d),
+    lambda d: tg.randn(2, device=d), lambda d: tg.tensor([1.0], device=d),
+    lambda d: tg.as_tensor([1.0], device=d), lambda d: tg.full((2,), 1.0, device=d),
+    lambda d: tg.eye(2, device=d), lambda d: tg.arange(3, device=d),
+    lambda d: tg.linspace(0, 1, 3, device=d), lambda d: tg.logspace(0, 1, 3, device=d),
+    lambda d: tg.randint(0, 3, (2,), device=d), lambda d: tg.randperm(3, device=d),
+    lambda d: tg.zeros_like(tg.ones(2), device=d), lambda d: tg.rand_like(tg.ones(2), device=d),
+    lambda d: tg.full_like(tg.ones(2), 3.0, device=d),
+    lambda d: tg.ones(2).new_zeros(3, device=d), lambda d: tg.ones(2).new_full((2,), 1.0, device=d),
+    lambda d: tg.ones(2).new_tensor([1.0], device=d)])
+def test_factories_take_the_cpu_and_refuse_another_device(make):
+    """`device=` on every factory: the CPU (as a string, with an index or a device object)
+    works; a CUDA device raises a RuntimeError naming the factory, never a CPU tensor
+    computed silently."""
+    for d in ("cpu", tg.device("cpu"), None):
+        assert make(d).device == tg.device("cpu")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        make("cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        make(tg.device("cuda", 0))
