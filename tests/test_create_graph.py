@@ -367,3 +367,27 @@ def test_functional_second_order_against_pytorch(torch_ref):
                     T.autograd.functional.vhp(_quartic, x, v)[1].numpy()])
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("index", [(0, None), (slice(1, None), None), (None, slice(None, 2))])
+def test_an_index_with_none_that_also_selects_differentiates_twice(index):
+    """x[0, None] is one strided record named UnsqueezeBackward0 (PyTorch's name for it)
+    that also selects: its formula scatters the gradient back like a select's, where it
+    once reshaped it (and raised). Checked against finite differences of the gradient."""
+    xv = np.array([0.7, -1.3, 2.1])
+
+    def first(v):
+        x = t64(v, True)
+        y = (x[index] ** 3).sum()
+        (g,) = tg.autograd.grad(y, x, create_graph=True)
+        return x, g
+
+    x, g = first(xv)
+    (h,) = tg.autograd.grad((g * t64([1.0, 2.0, 3.0])).sum(), x)
+    eps, num = 1e-6, np.zeros(3)
+    for j in range(3):
+        d = np.zeros(3)
+        d[j] = eps
+        gp, gm = first(xv + d)[1].detach().numpy(), first(xv - d)[1].detach().numpy()
+        num[j] = ((gp - gm) / (2 * eps) * [1.0, 2.0, 3.0]).sum()
+    np.testing.assert_allclose(h.numpy(), num, rtol=1e-6, atol=1e-8)

@@ -15,7 +15,11 @@
 4. the program as a function of its leaves, recorded by tapegrad.func and replayed at
    perturbed leaves, gives the eager value and gradient there bit for bit (a failed guard
    records another variant, an in-place write runs eagerly: each must still be right);
-   FUZZ_FUNC_EXAMPLES programs per flavor (default FUZZ_EXAMPLES / 5).
+   FUZZ_FUNC_EXAMPLES programs per flavor (default FUZZ_EXAMPLES / 5);
+5. create_graph=True at perturbed leaves, where a walk over a structure walked before
+   replays its template (tapegrad/autograd/_walk_cache.py): the first and second
+   derivatives equal, bit for bit, those of walks with templates off, and the first ones
+   equal the plain backward's (FUZZ_FUNC_EXAMPLES programs per flavor).
 
 Hypothesis draws the programs with a fixed seed (derandomize) and shrinks a failure to a
 minimal program, printed as a runnable script. FUZZ_EXAMPLES scales the number of programs
@@ -36,7 +40,7 @@ import tapegrad as tg
 from tapegrad.ops import BY_NAME
 from tapegrad.tape import sweep
 from tapegrad.tape.records import S_VER
-from tapegrad.tape.tape import current
+from tapegrad.tape.tape import current, recording
 from tests.fuzz_programs import (FLAVORS, expected_requires_grad, objective, programs,
                                  run, run_numpy)
 
@@ -364,3 +368,78 @@ def check_func_replay(program):
 def test_fuzz_func_replay(flavor, data):
     program = data.draw(programs(flavor), label="program")
     check_func_replay(program)
+
+
+# ---- 5: create_graph walks replayed from templates equal the walks themselves -----------
+def _squared(loss):
+    """loss * loss: the root of check 5. A program's loss is (v * C).sum(), whose gradient
+    g * C is computed without a record from the seed and the constant's value, which no
+    walk keeps as a template; squared, every term of the gradient carries the loss."""
+    return loss * loss
+
+
+def _create_graph_grads(program, arrays):
+    """(first derivatives as arrays, second derivatives of sum(g * w) as arrays) of the
+    program at leaves `arrays` by create_graph=True, or None where an op has no formula."""
+    leaves = _leaves(tg, arrays)
+    loss = run(program, tg, leaves)[-1]
+    try:
+        gs = tg.autograd.grad(_squared(loss), leaves, create_graph=True, allow_unused=True)
+    except NotImplementedError:
+        return None
+    first = [np.zeros_like(a) if g is None else g.detach().numpy().copy()
+             for g, a in zip(gs, arrays)]
+    live = [(g, np.cos(np.arange(g.numel()) + 1.0).reshape(g.shape)) for g in gs
+            if g is not None and g.requires_grad]
+    second = []
+    if live:
+        total = sum((g * tg.tensor(w, dtype=g.dtype)).sum() for g, w in live)
+        hs = tg.autograd.grad(total, leaves, allow_unused=True)
+        second = [np.zeros_like(a) if h is None else h.numpy().copy()
+                  for h, a in zip(hs, arrays)]
+    return first, second
+
+
+def check_create_graph_templates(program):
+    """Of the squared loss, at the drawn leaves (where the first walk of this structure
+    keeps its template) and at two perturbed points (where it replays, unless the walk
+    reads values): the
+    derivatives with templates on equal those with templates off bit for bit, and the
+    first derivatives equal the plain backward's to rounding. Worker threads are left
+    out (each thread records its own tape)."""
+    from tapegrad.autograd import _walk_cache
+
+    if any("in_thread" in s.src for s in program.steps):
+        return
+    rng = np.random.default_rng(len(program.steps) + 1)
+    # a tape of its own: values an earlier program changed in place leave a tape dirty,
+    # and a walk over a dirty tape never uses templates
+    with warnings.catch_warnings(), recording():
+        warnings.simplefilter("ignore")
+        points = [program.leaves] + [
+            [a * (1 + 1e-3 * rng.standard_normal(a.shape)) for a in program.leaves]
+            for _ in range(2)]
+        for arrays in points:
+            got = _create_graph_grads(program, arrays)
+            if got is None:
+                return
+            _walk_cache.ENABLED = False
+            try:
+                want = _create_graph_grads(program, arrays)
+            finally:
+                _walk_cache.ENABLED = True
+            for k, (a, b) in enumerate(zip(got[0] + got[1], want[0] + want[1])):
+                assert np.array_equal(_bits(a), _bits(b)), (
+                    f"derivative {k}: template replay {a} vs walk {b}")
+            leaves = _leaves(tg, arrays)
+            _squared(run(program, tg, leaves)[-1]).backward()
+            for k, (g, t) in enumerate(zip(got[0], leaves)):
+                _close(g, _grad(t, g), REF_RTOL, f"v{k}: create_graph vs plain backward")
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@settings(max_examples=N_FUNC, **SETTINGS)
+@given(data=st.data())
+def test_fuzz_create_graph_templates(flavor, data):
+    program = data.draw(programs(flavor), label="program")
+    check_create_graph_templates(program)

@@ -306,7 +306,13 @@ def _permute_grad(ctx):  # the inverse permutation
 
 @grad_of("unsqueeze", "alias")
 def _unsqueeze_grad(ctx):
-    return (ctx.g.reshape(ctx.shape(0)),)
+    shape = ctx.shape(0)
+    if math.prod(ctx.shape(-1)) == math.prod(shape):  # None dims and full slices only
+        return (ctx.g.reshape(shape),)
+    # an index that also selects or slices (x[0, None], x[1:, None]) is one record named
+    # after its last part, as PyTorch names it: every read element gets its gradient back
+    _, it, st, base = ctx.params
+    return (ctx.scatter(ctx.g, lambda: _positions(it, st, base), shape, (it, st, base, shape)),)
 
 
 @grad_of("expand")
