@@ -71,29 +71,18 @@ def key(tape, rows, roots, seeds, marked_set):
             canon[s] = n
             n += 1
     flat = []
-    add, get = flat.extend, canon.get
+    add, put, get = flat.extend, flat.append, canon.get
     for row in rows:  # (R_OP, R_FLAGS, R_OUT, R_IN0, R_IN1, R_AUX, R_CONST, R_SEQ, R_IN2)
         op = row[0]
         if _FAMILY[op] == PYTHON:
             return None
-        o, a, b, m = row[2], row[3], row[4], row[8]
-        co = get(o)
-        if co is None:
-            co = canon[o] = n
-            n += 1
-        ca = get(a)
-        if ca is None:
-            ca = canon[a] = n
-            n += 1
-        cb = get(b)
-        if cb is None:
-            cb = canon[b] = n
-            n += 1
-        cm = get(m)
-        if cm is None:
-            cm = canon[m] = n
-            n += 1
-        add((op, row[1] & _KEEP_FLAGS, row[5], row[6], co, ca, cb, cm))
+        add((op, row[1] & _KEEP_FLAGS, row[5], row[6]))
+        for s in (row[2], row[3], row[4], row[8]):  # out, in0, in1, in2
+            c = get(s)
+            if c is None:
+                c = canon[s] = n
+                n += 1
+            put(c)
     del canon[-1]
     ids = list(canon)
     info = tape.S.take(ids, axis=0)[:, _SLOT_COLS]
@@ -101,11 +90,6 @@ def key(tape, rows, roots, seeds, marked_set):
     marks = bytes(s in marked_set for s in ids)
     seed_part = tuple((g._shape, g._dtype.code, g._tape is None) for g in seeds)
     return (tuple(flat), info.tobytes(), marks, seed_part), canon
-
-
-def lookup(tape, k):
-    """The template stored under key k: a template, _UNCACHEABLE, or None."""
-    return tape.templates.get(k)
 
 
 def store(tape, k, canon, seeds, n0, acc):

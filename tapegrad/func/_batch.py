@@ -39,7 +39,7 @@ from ._trace import as_input
 # the sweeps' stamp (tapegrad/tape/codegen.py rewrites it): these entries carry the
 # sweeps' machine code and Numba caches them by this file alone, so a change of the sweeps
 # must change this file
-DISPATCH_STAMP = "986eef832fde791d"
+DISPATCH_STAMP = "3b7087ce86755972"
 
 # Measured on a (busy) 2-core machine, rosenbrock n=100 (about 3 us a row): the compiled
 # loop beats the loop of calls from about 6 rows (below, the set-up costs more than it

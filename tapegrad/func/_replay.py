@@ -12,7 +12,7 @@ from ..tape.sweep import forward, mark, reverse1
 
 # the sweeps' stamp (tapegrad/tape/codegen.py rewrites it): a change of the sweeps changes
 # this file, so Numba recompiles replay1 instead of loading it with the old sweeps inside
-DISPATCH_STAMP = "986eef832fde791d"
+DISPATCH_STAMP = "3b7087ce86755972"
 
 
 @njit(cache=True, error_model="numpy")

@@ -21,7 +21,7 @@ from ..tape.dispatch import binary_fwd1, binary_vjp1, unary_fwd1, unary_vjp1
 
 # the sweeps' stamp (tapegrad/tape/codegen.py rewrites it): a change of the op kernels
 # changes this file, so Numba recompiles it instead of loading it with the old kernels
-DISPATCH_STAMP = "986eef832fde791d"
+DISPATCH_STAMP = "3b7087ce86755972"
 
 K_UNARY, K_BINARY, K_MOVE = 0, 1, 2  # row kinds (K_MOVE: out = a, a select or a copy)
 

@@ -48,15 +48,36 @@ def _pass_adjoint(D, pd, sd, G, q, n, sg):
             D[pd + i * sd] += G.dtype.type(sg * G[q + i])
 
 
+@njit(inline="always")
+def _binary_operands(R, S, k):
+    """Binary record k: (op, its constant, output numel, offsets of a, b and the output,
+    its aux offset, numels of a and b)."""
+    a, b, o = R[k, R_IN0], R[k, R_IN1], R[k, R_OUT]
+    return (R[k, R_OP], R.view(np.float64)[k, R_CONST], S[o, S_NUMEL], S[a, S_OFF],
+            S[b, S_OFF], S[o, S_OFF], R[k, R_AUX], S[a, S_NUMEL], S[b, S_NUMEL])
+
+
+@njit(inline="always")
+def _binary_runs(AUX, x, n, na, nb):
+    """How a broadcasting binary record's output is walked: (nd, run length, out shape,
+    a strides, b strides, a's and b's stride within a run). aux x < 0: one side is a
+    single element (one run of n, that side's stride 0); else aux = [nd, out shape,
+    a strides, b strides]."""
+    one = n * 0 + 1  # (a variable, not the literal 1: a literal compiles another copy)
+    if x < 0:
+        shape = AUX[0:1]  # (unread: one run, no _advance)
+        return (one, n, shape, shape, shape, one if na == n else one - 1,
+                one if nb == n else one - 1)
+    nd = AUX[x]
+    shape = AUX[x + 1:x + 1 + nd]
+    st_a = AUX[x + 1 + nd:x + 1 + 2 * nd]
+    st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
+    return nd, shape[nd - 1], shape, st_a, st_b, st_a[nd - 1], st_b[nd - 1]
+
+
 @njit(inline="always", error_model="numpy")
 def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
-    op = R[k, R_OP]
-    a, b, o = R[k, R_IN0], R[k, R_IN1], R[k, R_OUT]
-    c = R.view(np.float64)[k, R_CONST]
-    n = S[o, S_NUMEL]
-    pa, pb, po = S[a, S_OFF], S[b, S_OFF], S[o, S_OFF]
-    x = R[k, R_AUX]
-    na, nb = S[a, S_NUMEL], S[b, S_NUMEL]
+    op, c, n, pa, pb, po, x, na, nb = _binary_operands(R, S, k)
     one = n * 0 + 1  # (a variable, not the literal 1: a literal compiles another copy)
     if x < 0 and na == n and nb == n:  # same shapes: the vectorized loops, in place
         if backward:
@@ -64,23 +85,13 @@ def _binary(R, S, AUX, A, G, k, backward, need_a, need_b):
         else:
             binary_fwd(op, A, pa, one, pb, one, po, n, c)
         return
-    if x < 0:  # one side a single element: one run of n, that side's stride 0
-        nd, inner = 1, n
-        shape = st_a = st_b = AUX[0:1]  # (unread: one run, no _advance)
-        sa, sb = (one if na == n else one - 1), (one if nb == n else one - 1)
-        if not backward:
-            binary_fwd(op, A, pa, sa, pb, sb, po, n, c)
-            return
-    else:  # aux = [nd, out shape, a strides, b strides]
-        nd = AUX[x]
-        shape = AUX[x + 1:x + 1 + nd]
-        st_a = AUX[x + 1 + nd:x + 1 + 2 * nd]
-        st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
-        inner = shape[nd - 1]
-        sa, sb = st_a[nd - 1], st_b[nd - 1]
     if backward:  # (n < 0 or ...: plain bools, where callers pass literal ones, which would
         # compile a copy of the function per literal)
         _binary_broadcast_vjp(R, S, AUX, A, G, k, n < 0 or need_a, n < 0 or need_b)
+        return
+    nd, inner, shape, st_a, st_b, sa, sb = _binary_runs(AUX, x, n, na, nb)
+    if x < 0:
+        binary_fwd(op, A, pa, sa, pb, sb, po, n, c)
         return
     idx = np.zeros(nd, np.int64)
     qa, qb = pa, pb
@@ -96,25 +107,9 @@ def _binary_broadcast_vjp(R, S, AUX, A, G, k, need_a, need_b):
     Compiled on its own (once per dtype) rather than inlined into every sweep that
     reaches `_binary`: its loops are a third of `_binary`'s code, and every inlined copy
     was compiled again (about 5 s of the first-ever compile)."""
-    op = R[k, R_OP]
-    a, b, o = R[k, R_IN0], R[k, R_IN1], R[k, R_OUT]
-    c = R.view(np.float64)[k, R_CONST]
-    n = S[o, S_NUMEL]
-    pa, pb, po = S[a, S_OFF], S[b, S_OFF], S[o, S_OFF]
-    x = R[k, R_AUX]
-    na, nb = S[a, S_NUMEL], S[b, S_NUMEL]
+    op, c, n, pa, pb, po, x, na, nb = _binary_operands(R, S, k)
     one = n * 0 + 1
-    if x < 0:  # one side a single element: one run of n, that side's stride 0
-        nd, inner = 1, n
-        shape = st_a = st_b = AUX[0:1]  # (unread: one run, no _advance)
-        sa, sb = (one if na == n else one - 1), (one if nb == n else one - 1)
-    else:  # aux = [nd, out shape, a strides, b strides]
-        nd = AUX[x]
-        shape = AUX[x + 1:x + 1 + nd]
-        st_a = AUX[x + 1 + nd:x + 1 + 2 * nd]
-        st_b = AUX[x + 1 + 2 * nd:x + 1 + 3 * nd]
-        inner = shape[nd - 1]
-        sa, sb = st_a[nd - 1], st_b[nd - 1]
+    nd, inner, shape, st_a, st_b, sa, sb = _binary_runs(AUX, x, n, na, nb)
     idx = np.zeros(nd, np.int64)
     qa, qb = pa, pb
     # Backward over runs. binary_vjp only ever sees contiguous operands (its loops

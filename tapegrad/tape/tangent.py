@@ -37,7 +37,7 @@ from .span import span, span2, unref
 
 # the sweeps' stamp (tapegrad/tape/codegen.py rewrites it): a change of the kernels changes
 # this file, so Numba recompiles it instead of loading it with the old kernels inside
-DISPATCH_STAMP = "986eef832fde791d"
+DISPATCH_STAMP = "3b7087ce86755972"
 
 # reductions whose tangent is the reduction of the tangent
 _LINEAR_REDUCE = {s.opcode for s in BY_CODE.values() if s.family == REDUCE and
