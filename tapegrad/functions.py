@@ -501,10 +501,18 @@ def _dunder(name):
             if a._rg:
                 local = _local
                 tape = local.tape
-                if a._tape is tape and not tape.dirty and local.grad_enabled:
-                    # a result of this tape: straight to the record (_record_unary's case)
-                    return _append(tape, scalar_op, a._slot, -1, b if tb is float else float(b),
-                                   a._shape, a._dtype, S_RG)
+                if local.grad_enabled and not tape.dirty:
+                    # a result of this tape, or a leaf loaded on it already: straight to
+                    # the record (_record_unary's first two cases)
+                    if a._tape is tape:
+                        return _append(tape, scalar_op, a._slot, -1,
+                                       b if tb is float else float(b), a._shape, a._dtype, S_RG)
+                    if a._ltape is tape:
+                        s = _loaded(a, tape, a._dtype)
+                        if s >= 0:
+                            return _append(tape, scalar_op, s, -1,
+                                           b if tb is float else float(b), a._shape, a._dtype,
+                                           S_RG)
                 return _record_unary(scalar_op, a, b if tb is float else float(b))
             if scalar_ufunc is not None and getrefcount(a) <= _TEMP and _temporary(a):
                 return _into(scalar_ufunc, a, float(b))  # (a * 2.5) + 1.0: into a's array

@@ -21,7 +21,9 @@ from .ops import BY_NAME
 from .ops.spec import FAMILY_NAMES, INDEX, TERNARY
 from .tape.records import S_FLAGS, S_RETAIN, S_RG
 from .tape.tape import _ELEMENTWISE, Tape, _local
-from .tensor import _UNTRACKED, Tensor, _on_tape
+from .tensor import _UNTRACKED, _ZERO, Tensor, _on_tape
+
+_new = object.__new__
 
 _PLAIN_RECORD = Tape.record  # while it is Tape's method (forward AD and anomaly mode wrap it)
 
@@ -104,12 +106,25 @@ def elementwise(tape, op, s0, s1, c, shape, dt, sflags):
     fn = tape._entries[code + 2] if _ELEMENTWISE[op] and Tape.record is _PLAIN_RECORD else None
     if fn is None:
         s = tape.record(op, s0, s1, -1, c, -1, code, sflags)
-    else:
-        tape.codes |= 1 << code
+    else:  # (tape.codes has this dtype: `Tape.record` noted it when it loaded fn)
         s = fn(tape.R, tape.S, tape.AUX, tape.A[code], op, s0, s1, -1, c, -1, code, sflags)
         if s < 0:  # a table is full: make room and append (tape.record)
             s = tape.record(op, s0, s1, -1, c, -1, code, sflags)
-    return _on_tape(tape, s, shape, dt, (sflags & S_RG) != 0)
+    t = _new(Tensor)  # _on_tape's tensor, built here: one Python call less per scalar op
+    t._arr = None
+    t._tape = tape
+    t._slot = s
+    t._shape = shape
+    t._dtype = dt
+    t._rg = (sflags & S_RG) != 0
+    t._grad = None
+    t._vc = _ZERO
+    t._gfn = None
+    t._ltape = None
+    t._retains = False
+    t._ghome = None
+    tape.handles.append(t)
+    return t
 
 
 # ---- getting inputs onto the tape ------------------------------------------------------

@@ -522,6 +522,30 @@ def test_autograd_grad_allow_unused():
     assert gw.tolist() == [0.0]
 
 
+def test_autograd_grad_of_one_tensor_by_one_tensor():
+    """grad(loss, x) with tensors, not sequences (a path of its own): the same answers,
+    errors and options as the general form."""
+    x, w = leaf([1.0, 2.0]), leaf([3.0])
+    s = (x * x).sum()
+    (g,) = torch.autograd.grad(s, x, retain_graph=True)
+    assert g.tolist() == [2.0, 4.0] and x.grad is None and not g.requires_grad
+    h = x * 2.0  # a non-leaf input
+    (gh,) = torch.autograd.grad((h * h).sum(), h)
+    assert gh.tolist() == [4.0, 8.0]
+    with pytest.raises(RuntimeError, match="index 0 appears to not have been used"):
+        torch.autograd.grad(s, w, retain_graph=True)
+    assert torch.autograd.grad(s, w, allow_unused=True, retain_graph=True) == (None,)
+    (z,) = torch.autograd.grad(s, w, materialize_grads=True, retain_graph=True)
+    assert z.tolist() == [0.0]
+    with pytest.raises(RuntimeError, match="index 0 appears to not have been used"):
+        torch.autograd.grad(s, w, allow_unused=False, materialize_grads=True,
+                            retain_graph=True)
+    x.register_hook(lambda g: g * 10)
+    assert torch.autograd.grad(s, x)[0].tolist() == [20.0, 40.0]  # leaf hooks run
+    with pytest.raises(RuntimeError, match=SECOND_TIME):
+        torch.autograd.grad(s, x)
+
+
 def test_autograd_grad_input_without_grad_raises():
     x = leaf([1.0])
     with pytest.raises(RuntimeError, match="does not require grad"):

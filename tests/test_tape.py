@@ -12,7 +12,7 @@ import pytest
 import tapegrad as torch
 from tapegrad.tape import Tape
 from tapegrad.tape import tape as tapes
-from tapegrad.tape import records
+from tapegrad.tape import records, sweep
 from tapegrad.tape.tape import _FREQUENT_CAP
 
 
@@ -422,3 +422,34 @@ def test_compaction_moves_values_down_in_place_unless_an_arena_is_viewed(tiny_ta
     x.grad = None
     keep.sum().backward()  # its graph survived every compaction
     np.testing.assert_allclose(x.grad.numpy(), 2.0 * ref_keep, rtol=1e-15)
+
+
+def test_a_backward_that_frees_a_big_graph_compacts_the_tape():
+    """settle: after a backward without retain_graph over more than _SETTLE_BYTES of
+    values, the tape compacts, so the next iteration records into the same memory; the
+    gradients are the same, a retained graph is left alone, and a small one does not pay
+    for a compaction."""
+    n = (tapes._SETTLE_BYTES // 8) // 4 + 1  # four records of n float64 values: too big
+    x0 = np.linspace(-1.0, 1.0, n)
+    x = torch.tensor(x0, requires_grad=True)
+    with tapes.recording(Tape(elements=1 << 21)) as tape:  # (no compaction to make room)
+        for _ in range(3):
+            x.grad = None
+            epoch = tape.epoch
+            loss = ((x * 2.0).sin() * x).sum()
+            loss.backward()
+            assert tape.epoch == epoch + 1  # compacted right after the sweep
+            assert tape.AUX[sweep.H_TOP64] < n  # only the loss's value is left
+            np.testing.assert_allclose(x.grad.numpy(), 2 * np.cos(2 * x0) * x0 +
+                                       np.sin(2 * x0), rtol=1e-13)
+        loss = ((x * 2.0).sin() * x).sum()
+        epoch = tape.epoch
+        (g,) = torch.autograd.grad(loss, x, retain_graph=True)
+        assert tape.epoch == epoch  # retained: the graph stays where it is
+        (g2,) = torch.autograd.grad(loss, x)
+        assert tape.epoch == epoch + 1 and np.array_equal(g.numpy(), g2.numpy())
+        s = torch.tensor([1.0], requires_grad=True)
+        epoch = tape.epoch
+        for _ in range(10):
+            (s * 3.0).sum().backward()
+        assert tape.epoch == epoch

@@ -22,7 +22,7 @@ from ..tape import sweep
 from ..tape.records import (DT_F32, DT_F64, ERR_FREED, ERR_VERSION, OK, OTHER, PAUSE, R_IN0, R_IN1, R_IN2, R_OP, R_OUT,
                             R_SEQ, S_DTYPE, S_FLAGS, S_LEAF, S_NUMEL, S_OFF, S_REC, S_SHAPE,
                             S_VER)
-from ..tape.tape import _fast, current
+from ..tape.tape import _fast, _local, current
 from ..tensor import Tensor, _from_array, bump
 from . import hooks as _hooks
 from . import saved_hooks as _saved
@@ -330,6 +330,8 @@ def _run(tape, roots, seed, retain):
     n = _sweep(tape, roots, seed, retain)
     if n:
         _deliver(tape, tape.BUF[:n].tolist())
+    if not retain:
+        tape.settle()
 
 
 def _deliver(tape, slots):
@@ -364,36 +366,43 @@ def _backward_inputs(tape, roots, seed, retain, inputs):
 
 def _grads(tape, roots, seed, retain, inputs, allow_unused):
     """Adjoints of `inputs` (NumPy arrays, None where unreached) after one sweep."""
+    wanted = []
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor):
             raise TypeError(f"grad: expected a Tensor as input {i}, got {type(t).__name__}")
         if not t._rg:
             raise RuntimeError(f"One of the differentiated Tensors does not require grad (grad() "
                                f"input {i}, a {t._dtype} tensor of shape {list(t._shape)})")
-    wanted = [[t._slot] if t._tape is tape else tape.leaf_slots.get(id(t), ())
-              for t in inputs]
+        wanted.append((t._slot,) if t._tape is tape else tape.leaf_slots.get(id(t), ()))
     _sweep(tape, roots, seed, retain)
     out = []
-    MARK, S = tape.MARK, tape.S
-    for i, (t, slots) in enumerate(zip(inputs, wanted)):
-        g = None
-        for s in slots:
-            if MARK.item(s):  # (.item: a Python int, a third of indexing's cost)
-                off = S.item(s, S_OFF)
-                v = tape.G[t._dtype.code][off:off + S.item(s, S_NUMEL)]
-                if g is None:
-                    g = v.copy()  # (a fresh contiguous array: reshaped in place)
-                    g.shape = t._shape
-                else:
-                    g = g + v.reshape(t._shape)
-        if g is not None and _LEAF_HOOKED and t._tape is None:
-            g = _hooks.run_leaf_hooks(t, g)
+    for i, t in enumerate(inputs):
+        g = _gathered(tape, t, wanted[i])
         if g is None and not allow_unused:
             raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been "
                                "used in the graph. Set allow_unused=True if this is the desired "
                                "behavior.")
         out.append(g)
     return out
+
+
+def _gathered(tape, t, slots):
+    """The adjoint of tensor t after a sweep: the sum over its slots the sweep reached (a
+    new array of t's shape), through t's leaf hooks; None when it reached none."""
+    g = None
+    MARK, S = tape.MARK, tape.S
+    for s in slots:
+        if MARK.item(s):  # (.item: a Python int, a third of indexing's cost)
+            off = S.item(s, S_OFF)
+            v = tape.G[t._dtype.code][off:off + S.item(s, S_NUMEL)]
+            if g is None:
+                g = v.copy()  # (a fresh contiguous array: reshaped in place)
+                g.shape = t._shape
+            else:
+                g = g + v.reshape(t._shape)
+    if g is not None and _LEAF_HOOKED and t._tape is None:
+        g = _hooks.run_leaf_hooks(t, g)
+    return g
 
 
 def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor]",
@@ -403,6 +412,24 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
          is_grads_batched: bool = False,
          materialize_grads: bool = False) -> "tuple[Tensor | None, ...]":
     """torch.autograd.grad: the gradients of outputs w.r.t. inputs, as new tensors."""
+    if type(outputs) is Tensor and type(inputs) is Tensor and grad_outputs is None and \
+            not (create_graph or is_grads_batched) and outputs._rg and inputs._rg:
+        tape = outputs._tape  # grad(loss, x): the common case, without the general checks
+        if tape is not None and tape is _local.tape and outputs._shape in _SCALAR_SHAPES:
+            slots = (inputs._slot,) if inputs._tape is tape else \
+                tape.leaf_slots.get(id(inputs), ())
+            _sweep(tape, _root(outputs), _NO_SEED, bool(retain_graph))
+            g = _gathered(tape, inputs, slots)
+            if not retain_graph:
+                tape.settle()
+            if g is not None:
+                return (_from_array(g, inputs._dtype, False),)
+            if not (materialize_grads if allow_unused is None else allow_unused):
+                raise RuntimeError("The differentiated Tensor at index 0 appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is "
+                                   "the desired behavior.")
+            return (_from_array(np.zeros(inputs._shape, inputs._dtype.np), inputs._dtype,
+                                False) if materialize_grads else None,)
     if is_grads_batched:
         raise NotImplementedError("grad: is_grads_batched=True is not supported yet")
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
@@ -427,6 +454,8 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
         tape, roots, seed = _roots(outputs, grad_outputs, "grad")
     retain = bool(retain_graph) if retain_graph is not None else create_graph
     grads = _grads(tape, roots, seed, retain, inputs, allow_unused)
+    if not retain:
+        tape.settle()
     res = []
     for t, g in zip(inputs, grads):
         if g is None:

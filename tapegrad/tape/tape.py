@@ -28,6 +28,8 @@ _FREQUENT_CAP = 1 << 18   # ... grows the arena, up to this many elements (beyon
                           # work on the values outweighs compaction, and a small arena stays
                           # in cache: Rosenbrock n=1,000 eager 24 -> 21.5 us a call at 1 << 18
                           # against 1 << 20; past it, growth follows the half-full rule)
+_SETTLE_BYTES = 1 << 21   # a backward that freed its graph compacts when more value bytes
+                          # than this were recorded since the last compaction (settle)
 _ELEMENTWISE = [int(f in (UNARY, BINARY)) for f in FAMILY.tolist()]  # opcode -> 0 or 1
 _ARENA_REFS = 2  # sys.getrefcount(self.A[c]) when no NumPy view of the arena exists (the
                  # list and the call's argument; a view's base is the arena itself)
@@ -55,7 +57,7 @@ class _Probe:
 class Tape:
     """A flat Wengert tape (see tapegrad/tape/records.py for the glossary)."""
 
-    def __init__(self, records=1024, elements=1 << 15, aux=4096):
+    def __init__(self, records=4096, elements=1 << 15, aux=4096):
         self.R = np.zeros((records, _KR), np.int64)
         self.S = np.zeros((records, _KS), np.int64)
         self.AUX = np.zeros(aux, np.int64)
@@ -82,6 +84,7 @@ class Tape:
         self.plan = None      # a replay's plan of this (recorded, pinned) tape: (the kept
                               # records' indices, a summary line); the listing shows it
         self._seq_compacted = 0  # the record count (seq) at the last make_room
+        self._settled = 0     # value bytes in the arenas after the last compaction
         self.retained = {}    # slot -> tensor that called retain_grad()
         self.interned = {}    # tuple of ints -> aux offset
         self.nodes = weakref.WeakValueDictionary()  # slot -> its grad_fn object, while alive
@@ -381,6 +384,17 @@ class Tape:
         finally:
             self._busy = False
 
+    def settle(self):
+        """After a backward that freed its graph and handed out its gradients: compact
+        when more than _SETTLE_BYTES of values were recorded since the last compaction.
+        The graph just swept is dead, so little moves, and the next iteration records
+        into the same memory, still in cache, instead of marching on through the arena
+        (Rosenbrock n=100,000 eager: 1.0 ms -> 0.65-0.74 ms a call)."""
+        AUX = self.AUX
+        if 4 * AUX.item(sweep.H_TOP32) + 8 * AUX.item(sweep.H_TOP64) - self._settled > \
+                _SETTLE_BYTES and not (self.pinned or self._busy):
+            self.compact()
+
     def compact(self, keep=()):
         """Drop every record, slot and value that no live object can reach. Slots do not
         move (the rows of dropped ones are reused); returns `keep`, whose slots stay."""
@@ -404,10 +418,11 @@ class Tape:
         # much at 100,000 elements); a NumPy view of the old arena stays a valid snapshot
         N = [self.A[c] if sys.getrefcount(self.A[c]) <= _ARENA_REFS else
              np.empty_like(self.A[c]) for c in (0, 1)]
+        nslot = self.AUX.item(sweep.H_NSLOT)
         sweep.compact(self.R, self.S, self.AUX, self.A[0], self.A[1], N[0], N[1], roots,
                       self.MARK, self.NEW)
         self.A = N
-        kept = self.NEW.tolist()  # slot -> itself if kept, else -1
+        kept = self.NEW[:nslot].tolist()  # slot -> itself if kept, else -1
         self.handles = live
         self._pruned = len(live)
         self.leaf_of = {s: v for s, v in self.leaf_of.items() if kept[s] >= 0}
@@ -427,18 +442,22 @@ class Tape:
             n = self.nrecords
             seqs = set(self.R[:n, R_SEQ][self.R[:n, R_OP] == OP_PYTHON].tolist())
             self.python_vjp = {q: f for q, f in self.python_vjp.items() if q in seqs}
-        self.nodes = weakref.WeakValueDictionary(
-            {s: n for s, n in self.nodes.items() if kept[s] >= 0})
+        if len(self.nodes):
+            self.nodes = weakref.WeakValueDictionary(
+                {s: n for s, n in self.nodes.items() if kept[s] >= 0})
         self.epoch += 1
+        self._settled = 4 * self.AUX.item(sweep.H_TOP32) + 8 * self.AUX.item(sweep.H_TOP64)
         self.dirty = bool(self.S[:self.nslots, S_VER].any())  # a changed value still alive?
         return tuple(keep)
 
     def adjoints(self):
         """Adjoint arenas sized like the value arenas (reused across backward calls)."""
-        for c in (DT_F32, DT_F64):
-            if self.G[c].shape[0] != self.A[c].shape[0]:
-                self.G[c] = np.zeros_like(self.A[c])
-        return self.G
+        G, A = self.G, self.A
+        if len(G[0]) != len(A[0]) or len(G[1]) != len(A[1]):
+            for c in (DT_F32, DT_F64):
+                if len(G[c]) != len(A[c]):
+                    G[c] = np.zeros_like(A[c])
+        return G
 
     # ---- inspection ---------------------------------------------------------------------
     @property
