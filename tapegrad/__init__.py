@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
-from . import autograd, dtypes
+from . import _startup
+
+with _startup.paused():  # (the cyclic collector, over Numba's import: tapegrad/_startup.py)
+    from . import autograd, dtypes
 from .autograd.engine import backward as _backward
 from .autograd.anomaly import (is_anomaly_check_nan_enabled, is_anomaly_enabled,
                                set_anomaly_enabled)
@@ -145,6 +148,9 @@ __all__ = sorted(_n for _n, _v in globals().items()
                  if not _n.startswith("_") and type(_v) is not type(_sys) and
                  _n != "annotations")  # the __future__ feature
 del annotations
+
+
+_startup.settle()  # Numba's registries loaded, the import-time heap frozen (_startup.py)
 
 
 def __getattr__(name: str) -> object:
