@@ -54,7 +54,7 @@ from ..tape.records import (R_IN0, R_IN1, R_IN2, R_OP, R_SEQ, S_DTYPE, S_FLAGS, 
                             S_RG, S_SHAPE)
 from ..tape.tape import Tape, _local
 from ..tensor import Tensor, _from_array, _on_tape
-from .higher import _DT, GradCtx
+from ._grad_ctx import _DT, GradCtx
 
 __all__ = ["UnpackedDualTensor", "enter_dual_level", "exit_dual_level", "make_dual",
            "unpack_dual", "dual_level"]
