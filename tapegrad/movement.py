@@ -299,12 +299,10 @@ def squeeze(input: Tensor, dim: Dims | None = None) -> Tensor:
     """input without its dimensions of size 1 (only dim, if given), as torch.squeeze (a view)."""
     sh = input._shape
     if dim is None:
-        dims, name = [i for i, n in enumerate(sh) if n == 1], "squeeze"
+        shape, name = tuple([n for n in sh if n != 1]), "squeeze"
     else:
-        dims, name = [_dim(dim, len(sh), "squeeze")], "squeeze_dim"
-        if sh[dims[0]] != 1:
-            dims = []
-    shape = tuple(n for i, n in enumerate(sh) if i not in dims)
+        d = _dim(dim, len(sh), "squeeze")
+        shape, name = (sh[:d] + sh[d + 1:] if sh[d] == 1 else sh), "squeeze_dim"
     return _record(name, input, shape, None, lambda a: a.reshape(shape))
 
 
