@@ -19,7 +19,11 @@
 5. create_graph=True at perturbed leaves, where a walk over a structure walked before
    replays its template (tapegrad/autograd/_walk_cache.py): the first and second
    derivatives equal, bit for bit, those of walks with templates off, and the first ones
-   equal the plain backward's (FUZZ_FUNC_EXAMPLES programs per flavor).
+   equal the plain backward's (FUZZ_FUNC_EXAMPLES programs per flavor);
+6. check 1 twice in a row with the tape compacted after every backward that frees its
+   graph (Tape.settle, whose threshold is normally 2 MB of values): the gradients, and
+   everything the second run reads of the first's leaves and tape, are still right
+   (FUZZ_FUNC_EXAMPLES programs per flavor).
 
 Hypothesis draws the programs with a fixed seed (derandomize) and shrinks a failure to a
 minimal program, printed as a runnable script. FUZZ_EXAMPLES scales the number of programs
@@ -40,6 +44,7 @@ import tapegrad as tg
 from tapegrad.ops import BY_NAME
 from tapegrad.tape import sweep
 from tapegrad.tape.records import S_VER
+from tapegrad.tape import tape as tapes
 from tapegrad.tape.tape import current, recording
 from tests.fuzz_programs import (FLAVORS, expected_requires_grad, objective, programs,
                                  run, run_numpy)
@@ -443,3 +448,21 @@ def check_create_graph_templates(program):
 def test_fuzz_create_graph_templates(flavor, data):
     program = data.draw(programs(flavor), label="program")
     check_create_graph_templates(program)
+
+
+# ---- 6: a compaction after every backward (Tape.settle) ----------------------------------
+@pytest.mark.parametrize("flavor", FLAVORS)
+@settings(max_examples=N_FUNC, **SETTINGS)
+@given(data=st.data())
+def test_fuzz_settle_after_every_backward(flavor, data):
+    program = data.draw(programs(flavor), label="program")
+    saved = tapes._SETTLE_BYTES
+    tapes._SETTLE_BYTES = -1  # (not a fixture: hypothesis runs many examples per call)
+    try:
+        with recording() as tape:
+            for _ in range(2):
+                epoch = tape.epoch
+                check_gradients(program)
+                assert tape.epoch > epoch  # the backward compacted (settle)
+    finally:
+        tapes._SETTLE_BYTES = saved
