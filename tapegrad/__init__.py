@@ -30,7 +30,7 @@ from .printing import set_printoptions
 from .dtypes import (bool_ as bool, double, float, float32, float64, get_default_dtype, int,
                      int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from .dtypes import bfloat16, float16, half  # names only: using them raises TypeError
-from .dtypes import dtype
+from .dtypes import dtype, promote_types, result_type
 from .functions import (BINARY_FUNCTIONS as _BINARY, UNARY_FUNCTIONS as _UNARY, add, broadcast_shapes, clamp, clip,
                         div, mul, neg, pow, reciprocal, square, sub)
 from .inplace import detach
@@ -54,8 +54,8 @@ from .composite import (addmm, argsort, atleast_1d, atleast_2d, baddbmm, bincoun
                         tril, triu, trunc, unbind, unique, var_mean, vstack)
 from .compare import (all, allclose, any, argmax, argmin, bitwise_and, bitwise_not, bitwise_or,
                       bitwise_xor, eq, equal, ge, greater, greater_equal, gt, isclose, isfinite,
-                      isinf, isnan, le, less, less_equal, logical_and, logical_not, logical_or,
-                      logical_xor, lt, ne, not_equal)
+                      isinf, isnan, isneginf, isposinf, le, less, less_equal, logical_and,
+                      logical_not, logical_or, logical_xor, lt, ne, not_equal)
 
 globals().update(_UNARY)  # exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs, ...
 globals().update(_BINARY)  # atan2, maximum, minimum
@@ -68,7 +68,7 @@ from .tensor_extras import (addcdiv, addcmul, broadcast_tensors, cross, dist,  #
                             logspace, take, tril_indices, triu_indices)
 from .composite2 import (ceil, cummax, cummin, cumprod, fix, floor, frac, histc, hypot,  # noqa
                          index_add, kthvalue, logaddexp, logaddexp2, logcumsumexp, median,
-                         mode, nanmedian, round, trunc)
+                         mode, nanmean, nanmedian, nansum, round, trunc)
 from .contract import diag_embed, einsum, kron, tensordot  # noqa: E402
 from .linalg_ops import TOP_LEVEL as _LINALG_TOP  # noqa: E402
 

@@ -21,6 +21,15 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return _matmul_op(input, other, "matmul")
 
 
+_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
+            "int16": "short int", "int8": "signed char", "uint8": "unsigned char"}
+
+
+def _c_name(dt) -> str:
+    """A dtype as PyTorch's messages name its element type (double, long int, ...)."""
+    return _C_NAMES.get(dt.name, dt.name)
+
+
 def _matmul_op(input, other, _op):
     """matmul, with `_op` naming the caller (mm, mv, dot, linear) in error messages."""
     _check_tensor(input, _op)
@@ -28,7 +37,7 @@ def _matmul_op(input, other, _op):
     a, b = input._shape, other._shape
     if input._dtype is not other._dtype:
         raise RuntimeError(f"{_op}: expected m1 and m2 to have the same dtype, but got: "
-                           f"{input._dtype.name} != {other._dtype.name}")
+                           f"{_c_name(input._dtype)} != {_c_name(other._dtype)}")
     if len(a) == 0 or len(b) == 0:
         raise RuntimeError(f"{_op}: both arguments to matmul need to be at least 1D, but they are "
                            f"{len(a)}D and {len(b)}D")
@@ -70,9 +79,9 @@ def _batched(name, x, y):
     yb = b if len(b) > 1 else b + (1,)
     m, k, k2, n = xa[-2], xa[-1], yb[-2], yb[-1]
     if k != k2:
-        raise RuntimeError(f"{name}: Expected size for first two dimensions of batch2 tensor to "
-                           f"be: [{list(a[:-2])}, {k}] but got: [{list(b[:-2])}, {k2}]. (shapes "
-                           f"{list(a)} @ {list(b)})")
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{math.prod(a[:-2])}, {k}] but got: [{math.prod(b[:-2])}, {k2}]. "
+                           f"({name} of shapes {list(a)} and {list(b)})")
     batch = broadcast_shapes(xa[:-2], yb[:-2], name)
     nb = math.prod(batch)
     if x.ndim == 1 or y.ndim == 1:
@@ -109,8 +118,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                                f" and {w[1]}x{w[0]})")
         if input._dtype is not weight._dtype:
             raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got "
-                               f"{input._dtype.name.capitalize()} and "
-                               f"{weight._dtype.name.capitalize()}")
+                               f"{input._dtype.legacy[:-6]} and {weight._dtype.legacy[:-6]}")
         x = input if len(sh) == 2 else input.reshape(-1, sh[-1])
         m = x._shape[0]
         dt = x._dtype
@@ -138,9 +146,11 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     if input.ndim != 3 or mat2.ndim != 3:
         raise RuntimeError(f"bmm: batch1 must be a 3D tensor, got {input.ndim}-D and "
                            f"{mat2.ndim}-D")
-    if input._shape[0] != mat2._shape[0]:
-        raise RuntimeError(f"bmm: batch1 and batch2 must have same number of batches, got "
-                           f"{input._shape[0]} and {mat2._shape[0]}")
+    if input._shape[0] != mat2._shape[0] or input._shape[2] != mat2._shape[1]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{input._shape[0]}, {input._shape[2]}] but got: [{mat2._shape[0]}, "
+                           f"{mat2._shape[1]}]. (bmm of shapes {list(input._shape)} and "
+                           f"{list(mat2._shape)})")
     return _batched("bmm", input, mat2)
 
 

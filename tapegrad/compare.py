@@ -126,6 +126,8 @@ def _classify(name, ufunc, int_value):
 isnan = _classify("isnan", np.isnan, False)
 isinf = _classify("isinf", np.isinf, False)
 isfinite = _classify("isfinite", np.isfinite, True)
+isposinf = _classify("isposinf", np.isposinf, False)
+isneginf = _classify("isneginf", np.isneginf, False)
 
 
 # ---- logical ----------------------------------------------------------------------------
@@ -322,10 +324,10 @@ def _invert(self):
 
 
 FUNCTIONS = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
-             "less_equal", "not_equal", "equal", "isnan", "isinf", "isfinite", "logical_and",
-             "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
-             "bitwise_xor", "bitwise_not", "any", "all", "argmax", "argmin", "isclose",
-             "allclose")
+             "less_equal", "not_equal", "equal", "isnan", "isinf", "isfinite", "isposinf",
+             "isneginf", "logical_and", "logical_or", "logical_xor", "logical_not",
+             "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "any", "all", "argmax",
+             "argmin", "isclose", "allclose")
 
 
 def _bind():

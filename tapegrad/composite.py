@@ -13,7 +13,7 @@ import numpy as np
 from . import dtypes
 from ._hints import Dims, DType, Number, Shape
 from .recorder import check_tensor
-from .reductions import _ValuesIndices  # (values, indices), as max(dim) returns
+from .reductions import _values_indices  # (values, indices), as max(dim) returns
 from .tensor import Size, Tensor, _dim, _from_array
 
 _LONG = dtypes.int64
@@ -29,9 +29,15 @@ def _const(a, dt) -> Tensor:
 
 def _pair(name, values, indices):
     """torch.return_types.sort / topk: a (values, indices) tuple with those names."""
-    out = _ValuesIndices((values, indices))
-    out.name = name
-    return out
+    return _values_indices(name, values, indices)
+
+
+def _shown(values: Tensor, node: str, input: Tensor) -> Tensor:
+    """values (a gather or clone of input) with PyTorch's grad_fn `node` (SortBackward0,
+    TopkBackward0, ...) in place of the GatherBackward0 it is recorded as."""
+    from .nn._grad_fn import show
+
+    return show(values, node, input)
 
 
 # ---- order ------------------------------------------------------------------------------
@@ -53,9 +59,11 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False,
          stable: bool = False) -> tuple[Tensor, Tensor]:
     """(values, indices) sorted along dim; values are a gather, so gradients flow."""
     idx = argsort(input, dim, descending)
+    node = "SortBackward1" if stable else "SortBackward0"
     if input.ndim == 0:
-        return _pair("sort", input.clone(), idx)
-    return _pair("sort", input.gather(_dim(dim, input.ndim, "sort"), idx), idx)
+        return _pair("sort", _shown(input.clone(), node, input), idx)
+    return _pair("sort", _shown(input.gather(_dim(dim, input.ndim, "sort"), idx), node, input),
+                 idx)
 
 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,
@@ -68,11 +76,12 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,
     if not 0 <= k <= size:
         raise RuntimeError(f"selected index k out of range (k = {k}, dim {dim} of size {size})")
     if nd == 0:
-        return _pair("topk", input.clone(), _long(np.zeros((), np.int64)))
+        return _pair("topk", _shown(input.clone(), "TopkBackward0", input),
+                     _long(np.zeros((), np.int64)))
     idx = argsort(input, d, descending=largest)._value()
     idx = np.take(idx, np.arange(k), axis=d)
     ind = _long(idx)
-    return _pair("topk", input.gather(d, ind), ind)
+    return _pair("topk", _shown(input.gather(d, ind), "TopkBackward0", input), ind)
 
 
 def msort(input: Tensor) -> Tensor:
@@ -92,7 +101,8 @@ def _tri(input: Tensor, diagonal: int, lower: bool, op: str) -> Tensor:
     if not input._dtype.is_floating_point:
         return _from_array(np.where(mask, input._value(), 0).astype(input._dtype.np),
                            input._dtype, False)
-    return input.masked_fill(_const(~mask, dtypes.bool_), 0.0)
+    return _shown(input.masked_fill(_const(~mask, dtypes.bool_), 0.0),
+                  "TrilBackward0" if lower else "TriuBackward0", input)
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
@@ -106,14 +116,23 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
 
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    """The diagonal of a matrix (2-D input) as a 1-D tensor."""
+    """The diagonal of the matrices in dims dim1, dim2 (entry [i, i + offset]), appended as
+    the last dim after the remaining ones."""
     check_tensor(input, "diagonal")
-    if input.ndim != 2 or (dim1, dim2) not in ((0, 1), (-2, -1), (1, 0)):
-        raise NotImplementedError("diagonal: only the diagonal of a 2-D tensor is supported")
-    r, c = input._shape
+    if input.ndim < 2:
+        raise RuntimeError(f"diagonal(): expected a tensor of at least 2 dimensions, got "
+                           f"shape {list(input._shape)}")
+    d1, d2 = _dim(dim1, input.ndim, "diagonal"), _dim(dim2, input.ndim, "diagonal")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    x = input if (d1, d2) == (input.ndim - 2, input.ndim - 1) else \
+        movedim(input, (d1, d2), (-2, -1))
+    *rest, r, c = x._shape
     i = np.arange(max(0, min(r - max(0, -offset), c - max(0, offset))))
     flat = (i + max(0, -offset)) * c + i + max(0, offset)
-    return input.reshape(-1)[_long(flat)]
+    from .nn._grad_fn import show
+
+    return show(x.reshape(tuple(rest) + (r * c,))[..., _long(flat)], "DiagonalBackward0", input)
 
 
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
@@ -133,8 +152,13 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
 
 
 def trace(input: Tensor) -> Tensor:
-    """Sum of the diagonal of a 2-D tensor."""
-    return diagonal(input).sum()
+    """Sum of the diagonal of a 2-D tensor (grad_fn TraceBackward0)."""
+    check_tensor(input, "trace")
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    from .nn._grad_fn import show
+
+    return show(diagonal(input).sum(), "TraceBackward0", input)
 
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
@@ -179,7 +203,8 @@ def roll(input: Tensor, shifts: Dims, dims: Dims | None = None) -> Tensor:
     """Elements shifted along dims (wrapping around); over the flattened tensor without dims."""
     check_tensor(input, "roll")
     if dims is None:
-        return roll(input.reshape(-1), shifts, 0).reshape(input._shape)
+        out = roll(input.reshape(-1), shifts, 0).reshape(input._shape)
+        return _shown(out, "RollBackward0", input) if input.numel() else out
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if len(shifts) != len(dims):
@@ -191,7 +216,7 @@ def roll(input: Tensor, shifts: Dims, dims: Dims | None = None) -> Tensor:
         n = input._shape[d]
         if n:
             out = out.index_select(d, _long((np.arange(n) - s) % n))
-    return out
+    return out if out is input else _shown(out, "RollBackward0", input)
 
 
 def repeat_interleave(input: Tensor, repeats: int | Tensor, dim: int | None = None) -> Tensor:
@@ -215,7 +240,8 @@ def tile(input: Tensor, dims: Shape) -> Tensor:
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices along dim, as a tuple."""
     d = _dim(dim, input.ndim, "unbind")
-    return tuple(input.select(d, i) for i in range(input._shape[d]))
+    return tuple(_shown(input.select(d, i), "UnbindBackward0", input)
+                 for i in range(input._shape[d]))
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
@@ -305,7 +331,7 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
         raise ValueError(f"torch.meshgrid: indexing must be one of 'xy' or 'ij', but received: "
                          f"{indexing}")
     ts = list(tensors)
-    if indexing == "xy" and len(ts) >= 2:
+    if indexing == "xy" and len(ts) >= 2:  # 'ij' grids of (y, x, ...), then (X, Y, ...)
         ts[0], ts[1] = ts[1], ts[0]
     shape = tuple(t.numel() for t in ts)
     out = []
@@ -314,7 +340,6 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
         view[i] = -1
         out.append(t.reshape(*view).expand(*shape))
     if indexing == "xy" and len(out) >= 2:
-        out = [o.transpose(0, 1) for o in out]
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 
@@ -325,7 +350,11 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1,
     """beta * input + alpha * (mat1 @ mat2)."""
     prod = mat1 @ mat2
     prod = prod if alpha == 1 else prod * alpha
-    return prod + (input if beta == 1 else input * beta) if beta != 0 else prod
+    out = prod + (input if beta == 1 else input * beta) if beta != 0 else prod
+    from .nn._grad_fn import show  # one AddmmBackward0 node, as PyTorch's
+
+    return show(out, "AddmmBackward0", input if input._shape == out._shape else None, mat1,
+                mat2)
 
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1,
@@ -401,20 +430,28 @@ def _int_op(fn, a, b) -> Tensor:
     # operands in dt (a python int wrapped into it, as PyTorch does)
     av, bv = (np.asarray(v).astype(dt.np, copy=False) if isinstance(v, np.ndarray) else
               dtypes.wrap_int(v, dt) if isinstance(v, int) else v for v in (av, bv))
+    if not dt.is_floating_point and dt is not dtypes.bool_ and np.any(np.asarray(bv) == 0):
+        raise RuntimeError("ZeroDivisionError")  # (an integer floor_divide, remainder or fmod)
     with np.errstate(all="ignore"):
         return _from_array(np.asarray(fn(av, bv), dt.np), dt, False)
 
 
-def std_mean(input: Tensor, dim: Dims | None = None, *, correction: float = 1,
-             keepdim: bool = False) -> tuple[Tensor, Tensor]:
-    """(std, mean) over dim, as torch.std_mean."""
-    return input.std(dim, keepdim=keepdim, correction=correction), input.mean(dim, keepdim)
+def std_mean(input: Tensor, dim: Dims | None = None, unbiased: bool = True,
+             keepdim: bool = False, *, correction: float | None = None) -> tuple[Tensor, Tensor]:
+    """(std, mean) over dim, as torch.std_mean (std_mean(input, unbiased) too)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return (input.std(dim, unbiased, keepdim=keepdim, correction=correction),
+            input.mean(dim, keepdim))
 
 
-def var_mean(input: Tensor, dim: Dims | None = None, *, correction: float = 1,
-             keepdim: bool = False) -> tuple[Tensor, Tensor]:
-    """(var, mean) over dim, as torch.var_mean."""
-    return input.var(dim, keepdim=keepdim, correction=correction), input.mean(dim, keepdim)
+def var_mean(input: Tensor, dim: Dims | None = None, unbiased: bool = True,
+             keepdim: bool = False, *, correction: float | None = None) -> tuple[Tensor, Tensor]:
+    """(var, mean) over dim, as torch.var_mean (var_mean(input, unbiased) too)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return (input.var(dim, unbiased, keepdim=keepdim, correction=correction),
+            input.mean(dim, keepdim))
 
 
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:

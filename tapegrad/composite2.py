@@ -15,7 +15,8 @@ import builtins
 import numpy as np
 
 from . import dtypes
-from .composite import _int_op, _long, _pair
+from ._hints import Dims, DType
+from .composite import _int_op, _long, _pair, _shown
 from .inplace import _inplace
 from .recorder import check_tensor
 from .tape.tape import _local
@@ -39,8 +40,14 @@ def _no_int(input: Tensor, op: str) -> None:
 def _pick(name, input: Tensor, d: int, idx: np.ndarray, keepdim: bool):
     """(values, indices) where idx (keepdim shape, int64) picks one element along d."""
     ind = _long(idx)
-    vals = input.gather(d, ind)
-    return _pair(name, _keep(vals, d, keepdim), _keep(ind, d, keepdim))
+    vals = _keep(input.gather(d, ind), d, keepdim)
+    return _pair(name, _shown(vals, _node(name, True), input), _keep(ind, d, keepdim))
+
+
+def _node(name: str, with_dim: bool) -> str:
+    """PyTorch's grad_fn of an order statistic: KthvalueBackward0, ModeBackward0, and
+    MedianBackward0 / NanmedianBackward0 over all elements, ...Backward1 along a dim."""
+    return f"{name.capitalize()}Backward{int(with_dim and name in ('median', 'nanmedian'))}"
 
 
 def kthvalue(input: Tensor, k: int, dim: int = -1,
@@ -51,7 +58,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1,
     if v.ndim == 0:
         if k != 1:
             raise RuntimeError("kthvalue(): selected number k out of range for dimension 0")
-        return _pair("kthvalue", input.clone(), _long(0))
+        return _pair("kthvalue", _shown(input.clone(), "KthvalueBackward0", input), _long(0))
     d = _dim(dim, v.ndim, "kthvalue")
     if not 1 <= k <= v.shape[d]:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
@@ -76,11 +83,20 @@ def _median(name, input: Tensor, dim, keepdim: bool, ignore_nan: bool):
         flat = input.reshape(-1)
         if flat._shape[0] == 0:
             return _const(np.nan, input._dtype)
-        i = _median_index(flat._value(), 0, ignore_nan)
-        return flat.gather(0, _long(i)).reshape(())
+        fv = flat._value()
+        i = _median_index(fv, 0, ignore_nan)
+        m = fv[int(i[0])]
+        ties = np.flatnonzero(np.isnan(fv) if m != m else fv == m) if input.requires_grad \
+            else i
+        if len(ties) == 1:
+            out = flat.gather(0, _long(i)).reshape(())
+        else:  # the gradient is shared evenly by the elements equal to the median
+            picked = flat[_long(ties)]
+            out = picked.sum() / len(ties) if m != m else picked.amax()
+        return _shown(out, _node(name, False), input)
     v = input._value()
     if v.ndim == 0:
-        return _pair(name, input.clone(), _long(0))
+        return _pair(name, _shown(input.clone(), _node(name, True), input), _long(0))
     d = _dim(dim, v.ndim, name)
     if v.shape[d] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
@@ -100,13 +116,43 @@ def nanmedian(input: Tensor, dim: int | None = None,
     return _median("nanmedian", input, dim, keepdim, True)
 
 
+def _nan_free(input: Tensor, op: str) -> Tensor:
+    """input with its NaNs zeroed (a masked_fill: their gradient is 0)."""
+    check_tensor(input, op)
+    if not input._dtype.is_floating_point:
+        raise RuntimeError(f"{op}(): expected input to have floating point dtype but got "
+                           f"{input._dtype.legacy[:-len('Tensor')]}")
+    return input.masked_fill(_const(np.isnan(input._value()), dtypes.bool_), 0.0)
+
+
+def nansum(input: Tensor, dim: Dims | None = None, keepdim: bool = False, *,
+           dtype: DType = None) -> Tensor:
+    """sum treating NaN as zero (over dim, or all elements)."""
+    if not input._dtype.is_floating_point:  # nothing to drop: a plain sum
+        return input.sum(dtype=dtype) if dim is None else input.sum(dim, keepdim, dtype=dtype)
+    clean = _nan_free(input, "nansum")
+    out = clean.sum(dtype=dtype) if dim is None else clean.sum(dim, keepdim, dtype=dtype)
+    return _shown(out, "NansumBackward0", input)
+
+
+def nanmean(input: Tensor, dim: Dims | None = None, keepdim: bool = False, *,
+            dtype: DType = None) -> Tensor:
+    """mean over the elements that are not NaN (NaN where all are)."""
+    clean = _nan_free(input, "nanmean")
+    ok = _const(~np.isnan(input._value()), input._dtype)
+    total = clean.sum() if dim is None else clean.sum(dim, keepdim)
+    count = ok.sum() if dim is None else ok.sum(dim, keepdim)
+    out = total / count
+    return out if dtype is None else out.to(dtype)
+
+
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> tuple[Tensor, Tensor]:
     """(values, indices): the most frequent value along dim (the smallest among ties) and
     the index of its last occurrence."""
     check_tensor(input, "mode")
     v = input._value()
     if v.ndim == 0:
-        return _pair("mode", input.clone(), _long(0))
+        return _pair("mode", _shown(input.clone(), "ModeBackward0", input), _long(0))
     d = _dim(dim, v.ndim, "mode")
     rows = np.moveaxis(v, d, -1).reshape(-1, v.shape[d])
     out = np.zeros(rows.shape[0], np.int64)
@@ -147,7 +193,7 @@ def cumprod(input: Tensor, dim: int, *, dtype: dtypes.dtype | None = None) -> Te
         r = np.cumprod(v, axis=d) if nd else v
         out = _const(r, input._dtype)
         return out if nd or not input._rg else input.clone()
-    return _scan(input, d, lambda a, b: a * b)
+    return _shown(_scan(input, d, lambda a, b: a * b), "CumprodBackward0", input)
 
 
 def logcumsumexp(input: Tensor, dim: int) -> Tensor:
@@ -208,7 +254,8 @@ def _rounding(name, fn):
         check_tensor(input, name)
         if not input._dtype.is_floating_point:
             return input.clone()
-        return _zero_grad(_const(fn(input._value()), input._dtype), input)
+        r = _zero_grad(_const(fn(input._value()), input._dtype), input)
+        return _shown(r, f"{name.capitalize()}Backward0", input) if r._rg else r
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise {name}; integers are returned unchanged; zero gradient."
@@ -237,14 +284,16 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:
             r = np.round(v / p) * p
         else:
             r = np.round(v)
-    return _zero_grad(_const(r, input._dtype), input)
+    r = _zero_grad(_const(r, input._dtype), input)
+    return _shown(r, f"RoundBackward{int(decimals != 0)}", input) if r._rg else r
 
 
 def frac(input: Tensor) -> Tensor:
     """input - trunc(input), the sign of input; gradient 1."""
     check_tensor(input, "frac")
     _no_int(input, "frac")
-    return input - _const(np.trunc(input._value()), input._dtype)
+    r = input - _const(np.trunc(input._value()), input._dtype)
+    return _shown(r, "FracBackward0", input) if r._rg else r
 
 
 def div_rounding(input, other, rounding_mode: str) -> Tensor:
@@ -388,9 +437,9 @@ def _storage_offset(self: Tensor) -> int:
 # ---- Tensor methods -----------------------------------------------------------------------
 def _bind() -> None:
     T = Tensor
-    for name in ("kthvalue", "median", "nanmedian", "mode", "cumprod", "logcumsumexp",
-                 "cummax", "cummin", "floor", "ceil", "trunc", "fix", "round", "frac",
-                 "hypot", "logaddexp", "logaddexp2", "index_add", "index_add_", "histc"):
+    for name in ("kthvalue", "median", "nanmedian", "nansum", "nanmean", "mode", "cumprod",
+                 "logcumsumexp", "cummax", "cummin", "floor", "ceil", "trunc", "fix", "round",
+                 "frac", "hypot", "logaddexp", "logaddexp2", "index_add", "index_add_", "histc"):
         setattr(T, name, globals()[name])
     T.nbytes = property(lambda self: self.numel() * self._dtype.np.itemsize,
                         doc="Bytes of the tensor's elements (numel * element_size).")

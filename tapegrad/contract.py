@@ -131,8 +131,9 @@ def einsum(equation: str, *operands) -> Tensor:
     for k, (x, ls) in enumerate(zip(xs, labels)):
         for c, n in zip(ls, x._shape):
             if sizes.get(c, 1) not in (1, n) and n != 1:
-                raise RuntimeError(f"einsum(): operands do not broadcast: subscript {c} has "
-                                   f"size {n} for operand {k}, but size {sizes[c]} elsewhere")
+                raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {k} "
+                                   f"which does not broadcast with previously seen size "
+                                   f"{sizes[c]}")
             sizes[c] = max(sizes.get(c, 1), n)
     x, lx = xs[0], labels[0]
     for k in range(1, len(xs)):

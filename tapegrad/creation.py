@@ -4,6 +4,7 @@ tapegrad.random's generators (`generator=`, else the default generator)."""
 
 import builtins
 import math
+import warnings
 
 import numpy as np
 
@@ -50,6 +51,12 @@ def _to_array(data):
     if isinstance(data, (list, tuple)) and builtins.any(isinstance(x, Tensor) for x in data):
         return np.array([_to_array(x) for x in data])
     return np.asarray(data)
+
+
+# float32 data past its range is inf, as PyTorch gives it, without NumPy's RuntimeWarning
+# (a filter: np.errstate would cost a microsecond on every tensor() call)
+warnings.filterwarnings("ignore", "overflow encountered in cast", RuntimeWarning,
+                        r"tapegrad\.creation$")
 
 
 def _check_rg(dt, requires_grad):

@@ -186,6 +186,37 @@ def promote_scalar(d, s):
     return d if d is not bool_ else int64
 
 
+def promote_types(type1: dtype, type2: dtype) -> dtype:
+    """The dtype a binary op between tensors of dtypes type1 and type2 gives."""
+    if not (isinstance(type1, dtype) and isinstance(type2, dtype)):
+        raise TypeError(f"promote_types(): expected two dtypes, got {type(type1).__name__} "
+                        f"and {type(type2).__name__}")
+    return promote(type1, type2)
+
+
+def _scalar_dtype(s):
+    if isinstance(s, bool):
+        return bool_
+    return _default.value if isinstance(s, builtins.float) else int64
+
+
+def result_type(tensor1: object, tensor2: object) -> dtype:
+    """The dtype of an arithmetic op between tensor1 and tensor2 (tensors or python
+    numbers), by the promotion rules the ops use."""
+    ts = [getattr(t, "_dtype", None) for t in (tensor1, tensor2)]
+    for t, d in zip((tensor1, tensor2), ts):
+        if d is None and not isinstance(t, (builtins.bool, builtins.int, builtins.float)):
+            raise TypeError(f"result_type(): expected a Tensor or a number, got "
+                            f"{type(t).__name__}")
+    if ts[0] is not None and ts[1] is not None:
+        return promote_tensors(ts[0], tuple(tensor1.shape), ts[1], tuple(tensor2.shape))
+    if ts[0] is not None:
+        return promote_scalar(ts[0], tensor2)
+    if ts[1] is not None:
+        return promote_scalar(ts[1], tensor1)
+    a, b = _scalar_dtype(tensor1), _scalar_dtype(tensor2)
+    return a if _category(a) >= _category(b) else b
+
 
 # ---- python ints into fixed-width integer dtypes ------------------------------------------
 def _int_bounds(d):

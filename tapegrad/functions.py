@@ -592,9 +592,20 @@ def _is_signed(self: Tensor) -> bool:
 
 
 def _type(self: Tensor, dtype: object = None) -> "str | Tensor":
-    """With no argument, the legacy type name ("torch.FloatTensor"); with a dtype, the
-    tensor converted to it, as torch.Tensor.type."""
-    return f"torch.{self._dtype.legacy}" if dtype is None else to(self, dtype)
+    """With no argument, the legacy type name ("torch.FloatTensor"); with a dtype, a legacy
+    tensor type (torch.FloatTensor) or its name ("torch.DoubleTensor"), the tensor
+    converted to it, as torch.Tensor.type."""
+    if dtype is None:
+        return f"torch.{self._dtype.legacy}"
+    if isinstance(dtype, str) or (callable(dtype) and not isinstance(dtype, dtypes.dtype)):
+        name = dtype if isinstance(dtype, str) else getattr(dtype, "__name__", "")
+        match = [d for d in vars(dtypes).values() if isinstance(d, dtypes.dtype)
+                 and name in (d.legacy, f"torch.{d.legacy}")]
+        if not match:
+            raise ValueError(f"invalid type: {dtype!r} (Tensor.type takes a dtype or a tensor "
+                             f"type such as torch.FloatTensor)")
+        dtype = match[0]
+    return to(self, dtype)
 
 
 def _cpu(self: Tensor, *args: object, **kwargs: object) -> Tensor:
@@ -603,9 +614,19 @@ def _cpu(self: Tensor, *args: object, **kwargs: object) -> Tensor:
 
 
 def _contiguous(self: Tensor, *args: object, **kwargs: object) -> Tensor:
-    """The tensor itself: tapegrad stores every tensor contiguously (views of a plain tensor
-    are NumPy views, which tapegrad reads as they are)."""
-    return self
+    """The tensor itself when its value is stored C-contiguously (recorded results always
+    are); else a contiguous copy (a plain tensor's view such as a permute is a NumPy view),
+    recorded as a clone when it requires grad."""
+    if self._tape is not None:
+        return self
+    v = self._arr
+    if v.flags.c_contiguous:
+        return self
+    if self.requires_grad:
+        return self.clone()
+    from .tensor import _from_array
+
+    return _from_array(np.ascontiguousarray(v), self._dtype, False)
 
 
 _bind()

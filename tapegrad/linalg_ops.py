@@ -22,6 +22,12 @@ class LinAlgError(RuntimeError):
     """A linear algebra routine failed on its input (singular or not positive-definite)."""
 
 
+# its type prints as PyTorch's does (torch.linalg.LinAlgError is a class named _LinAlgError);
+# the alias keeps it picklable under that name
+LinAlgError.__name__ = LinAlgError.__qualname__ = "_LinAlgError"
+_LinAlgError = LinAlgError
+
+
 def _result(name: str, fields: tuple):
     """A tuple type with named fields, as torch.return_types.<name>."""
     def rep(self):
@@ -316,7 +322,11 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     if Bm._shape[:-2] != batch:
         Bm = Bm.expand(*(batch + Bm._shape[-2:]))
     X = _Solve.apply(A, Bm)
-    return X.squeeze(-1) if vec else X
+    if not vec:
+        return X
+    from .nn._grad_fn import show  # one LinalgSolveExBackward0 node, as for a matrix B
+
+    return show(X.squeeze(-1), "LinalgSolveExBackward0", A, B)
 
 
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
@@ -428,6 +438,7 @@ for _cls, _name in ((_Inv, "LinalgInvExBackward0"), (_Det, "LinalgDetBackward0")
                     (_Svd, "LinalgSvdBackward0"), (_Qr, "LinalgQrBackward0"),
                     (_NoGrad, "LinalgQrBackward0")):
     _cls._backward_cls.__name__ = _cls._backward_cls.__qualname__ = _name
+    _cls._backward_cls._native = True  # (printed as PyTorch's own nodes, without a module)
 
 
 def _bind() -> None:

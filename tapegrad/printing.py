@@ -101,7 +101,7 @@ class _Formatter:
         if vals.size == 0:  # zeros, inf and nan only: '0.', 'nan' whatever the options
             return
         nz = np.abs(vals.astype(np.float64))
-        lo, hi = nz.min(), nz.max()
+        lo, hi = float(nz.min()), float(nz.max())  # (python floats: no overflow warning)
         self.int_mode = bool(np.all(vals == np.ceil(vals)))
         self.sci_mode = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4)
         if _OPTS.sci_mode is not None:

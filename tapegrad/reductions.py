@@ -56,7 +56,7 @@ def _reduce(name, x, dim, keepdim, dtype=None, c=0.0):
         if f is None:
             raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be "
                                f"either a floating point or complex dtype. Got: "
-                               f"{dt.name.capitalize()}")
+                               f"{dt.legacy[:-len('Tensor')]}")  # (Long, Int, Bool)
         v = np.asarray(f(x._value(), axis=dims, keepdims=keepdim))
         out_dt = dtypes.int64 if name in ("sum", "prod") else dt
         return _from_array(v.astype(out_dt.np), out_dt, False)
@@ -152,6 +152,18 @@ class _ValuesIndices(tuple):
                 f"indices={self[1]!r})")
 
 
+_KINDS: dict = {}
+
+
+def _values_indices(name: str, values: Tensor, indices: Tensor) -> _ValuesIndices:
+    """(values, indices) as an instance of a subclass named after the op (type(r).__name__
+    is 'max', 'sort', 'topk', ... as torch.return_types' are)."""
+    cls = _KINDS.get(name)
+    if cls is None:
+        cls = _KINDS[name] = type(name, (_ValuesIndices,), {"name": name, "__slots__": ()})
+    return cls((values, indices))
+
+
 def _max_min(name, input, dim=None, keepdim=False):
     """max(x) (MaxBackward1), max(x, dim) -> (values, indices), max(x, other) = maximum."""
     if isinstance(dim, Tensor):
@@ -165,9 +177,8 @@ def _max_min(name, input, dim=None, keepdim=False):
     idx = arg(v, axis=d) if v.ndim else np.zeros((), np.int64)  # first occurrence, as PyTorch
     if keepdim and v.ndim:
         idx = np.expand_dims(idx, d)
-    out = _ValuesIndices((values, _from_array(np.asarray(idx, np.int64), dtypes.int64, False)))
-    out.name = name
-    return out
+    return _values_indices(name, values,
+                           _from_array(np.asarray(idx, np.int64), dtypes.int64, False))
 
 
 _ValuesIndices.name = "max"
@@ -191,6 +202,8 @@ def var(input: Tensor, dim: Dims | None = None, unbiased: bool = True, keepdim: 
         *, correction: Number | None = None) -> Tensor:
     """The variance over dim with Bessel's correction (`correction`, or `unbiased`), as
     torch.var."""
+    if isinstance(dim, bool):  # var(input, unbiased), PyTorch's older overload
+        dim, unbiased = None, dim
     c = correction if correction is not None else (1 if unbiased else 0)
     return _reduce("var", input, dim, keepdim, c=c)
 
@@ -199,6 +212,8 @@ def std(input: Tensor, dim: Dims | None = None, unbiased: bool = True, keepdim: 
         *, correction: Number | None = None) -> Tensor:
     """The standard deviation over dim with Bessel's correction (`correction`, or `unbiased`), as
     torch.std."""
+    if isinstance(dim, bool):  # std(input, unbiased), PyTorch's older overload
+        dim, unbiased = None, dim
     c = correction if correction is not None else (1 if unbiased else 0)
     return _reduce("std", input, dim, keepdim, c=c)
 

@@ -1,6 +1,7 @@
 """scatter and scatter_add (and their in-place forms): writes along one dim at the
-positions an index tensor gives, recorded as one index_put (IndexPutBackward0) of the
-flat positions, which NumPy computes with PyTorch's checks."""
+positions an index tensor gives, recorded as one index_put of the flat positions, which
+NumPy computes with PyTorch's checks, and shown as PyTorch's node (ScatterBackward0,
+ScatterBackward1 for a value, ScatterAddBackward0)."""
 
 import numpy as np
 
@@ -51,7 +52,8 @@ def _scatter_positions(input, dim, index, src, op):
 def scatter(input: Tensor, dim: int, index: Tensor, src: Tensor | float | None = None, *,
             value: float | None = None, reduce: str | None = None) -> Tensor:
     """input with input[index[p] along dim, p elsewhere] = src[p] (or `value`); reduce='add'
-    adds instead (scatter_add). Recorded as an index_put (grad_fn IndexPutBackward0)."""
+    adds instead (scatter_add). Recorded as an index_put (grad_fn ScatterBackward0,
+    ScatterBackward1 with a value, ScatterAddBackward0 with reduce='add')."""
     if src is not None and not isinstance(src, Tensor):
         src, value = None, src
     if src is None and value is None:
@@ -59,12 +61,20 @@ def scatter(input: Tensor, dim: int, index: Tensor, src: Tensor | float | None =
     if reduce not in (None, "add"):
         raise NotImplementedError(f"scatter(): reduce={reduce!r} is not supported (only 'add'); "
                                   "use scatter_reduce")
+    given = src
     pos, src = _scatter_positions(input, dim, index, src, "scatter")
     if src is not None and src._dtype is not input._dtype:
         raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype (got "
                            f"{input._dtype} and {src._dtype})")
-    return _put("index_put", input, pos, value if src is None else src, reduce == "add",
-                "scatter")
+    out = _put("index_put", input, pos, value if src is None else src, reduce == "add",
+               "scatter")
+    if out._rg:  # shown as PyTorch's node (tapegrad records an index_put)
+        from .nn._grad_fn import show
+
+        name = ("ScatterAddBackward0" if reduce == "add" else "ScatterBackward0") \
+            if src is not None else "ScatterBackward1"
+        show(out, name, input, *(() if src is None else (given,)))
+    return out
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:

@@ -74,9 +74,17 @@ def lerp(input: Tensor, end: Tensor, weight: float | Tensor) -> Tensor:
     return _binary("lerp", input, end, float(weight))
 
 
-def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:
+def where(condition: Tensor, input: Tensor | Number | None = None,
+          other: Tensor | Number | None = None) -> Tensor | tuple[Tensor, ...]:
     """input where condition is true, other elsewhere (tensors or python numbers). A uint8
-    condition is read as bool, with PyTorch's deprecation warning."""
+    condition is read as bool, with PyTorch's deprecation warning. where(condition) alone
+    is nonzero(condition, as_tuple=True)."""
+    if input is None and other is None:
+        from .composite import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where() takes a condition alone or a condition, input and other")
     if isinstance(condition, Tensor) and condition._dtype is dtypes.uint8:
         _warn_outside("where received a uint8 condition tensor. This behavior is deprecated "
                       "and will be removed in a future version of PyTorch. Use a boolean "
@@ -188,6 +196,16 @@ def _index_record(name, x, idx, aux, shape, numpy_fn):
     return record(name, (x,), shape, x._dtype, params=aux, positions=it)
 
 
+_KERNEL_INDEX = {"gather": "int32/int64", "index_select": "int32 or int64"}
+
+
+def _check_kernel_index(index, op):
+    """gather and index_select take an int32/int64 tensor index (else RuntimeError)."""
+    if isinstance(index, Tensor) and index._dtype not in (dtypes.int32, dtypes.int64):
+        raise RuntimeError(f"{op}(): Expected dtype {_KERNEL_INDEX[op]} for index (got "
+                           f"{index._dtype})")
+
+
 def _int_index(index, size, op, dim):
     """A tensor/list/array of ints as a NumPy int64 array in [0, size), checked."""
     v = np.asarray(_index_array(index, op))
@@ -209,6 +227,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         raise IndexError(f"index_select(): Index is supposed to be a vector, got shape "
                          f"{list(index._shape)}")
     sh = input._shape or (1,)
+    _check_kernel_index(index, "index_select")
     idx = _int_index(index, sh[d], "index_select", d).reshape(-1)
     shape = input._shape[:d] + (len(idx),) + input._shape[d + 1:]
     aux = (0, math.prod(sh[:d]), sh[d], math.prod(sh[d + 1:]), len(idx))
@@ -221,6 +240,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     _check_tensor(input, "gather")
     nd = input.ndim
     d = _dim(dim, nd, "gather") if nd else 0
+    _check_kernel_index(index, "gather")
     v = index._value() if isinstance(index, Tensor) else np.asarray(index)
     if v.ndim != nd:
         raise RuntimeError(f"gather(): Index tensor must have the same number of dimensions as "
@@ -259,8 +279,8 @@ def _index_array(i, op):
             i = i.astype(np.int64)  # x[[]] indexes with an empty long tensor, as PyTorch
     if isinstance(i, np.ndarray) and i.dtype != np.bool_ and not np.issubdtype(i.dtype,
                                                                                np.integer):
-        raise IndexError(f"{op}: tensors used as indices must be long, int or bool tensors, "
-                         f"got {i.dtype}")
+        raise IndexError(f"{op}: tensors used as indices must be long, int, byte or bool "
+                         f"tensors (got {i.dtype})")
     return i
 
 
@@ -305,7 +325,7 @@ def positions(shape, index, op="index"):
             if i.dtype == np.bool_ and tuple(i.shape) != tuple(shape[d:d + k]):
                 raise IndexError(f"{op}: the shape of the mask {list(i.shape)} at index {d} "
                                  f"does not match the shape of the indexed tensor "
-                                 f"{list(shape)}")
+                                 f"{list(shape)} at index {d}")
             basic += [slice(None)] * k
             adv.append(i)
             d += k
@@ -347,7 +367,7 @@ def _getitem_one(x, d, i):
     if v.dtype == np.bool_:
         if tuple(v.shape) != sh[d:d + v.ndim]:
             raise IndexError(f"The shape of the mask {list(v.shape)} at index {d} does not match "
-                             f"the shape of the indexed tensor {list(sh)}")
+                             f"the shape of the indexed tensor {list(sh)} at index {d}")
         idx, n, rest = np.flatnonzero(v), math.prod(v.shape), sh[d + v.ndim:]
         shape = sh[:d] + (len(idx),) + rest
     else:

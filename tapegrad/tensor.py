@@ -359,6 +359,21 @@ class Size(tuple):
     def __repr__(self):
         return f"torch.Size({list(self)})"
 
+    def __getitem__(self, i, _get=tuple.__getitem__):  # a slice is a Size too
+        r = _get(self, i)
+        return Size(r) if type(i) is slice else r
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        return Size(tuple.__add__(other, self)) if isinstance(other, tuple) else NotImplemented
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
+
     def numel(self):
         n = 1
         for d in self:

@@ -82,7 +82,10 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *,
 
 def take(input: Tensor, index: Tensor) -> Tensor:
     """input read as flat (row-major) at `index`, in index's shape, as torch.take."""
-    return input.reshape(-1)[index]
+    from .nn._grad_fn import show  # one TakeBackward0 node, as PyTorch's
+
+    out = input.reshape(-1)[index]
+    return show(out, "TakeBackward0", input) if out is not input else out
 
 
 def _indices(fn, row, col, offset, dtype):

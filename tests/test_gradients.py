@@ -32,7 +32,7 @@ def test_vjp_matches_finite_differences(spec, expr, shapes):
     out = run(spec, expr, xs)
     assert out.grad_fn is not None
     if spec.grad_fn != "None":  # (a comparison's example reaches it through a where)
-        assert out.grad_fn.name() == spec.grad_fn
+        assert type(out.grad_fn).__name__ == spec.grad_fn  # (name() adds a namespace to some)
     v = np.random.default_rng(1).standard_normal(out.shape)
     out.backward(torch.tensor(v, dtype=out.dtype))
     eps = 1e-6 if out.dtype is torch.float64 else 1e-3

@@ -24,6 +24,13 @@ PROGRAMS = HERE / "tutorials"
 PACKAGE = HERE.parent / "tapegrad"
 _NUM = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 _ADDR = re.compile(r"0x[0-9a-fA-F]+")
+_BATCH = re.compile(r"t\d+[a-z]_")  # a batch's programs (t3b_*.py): its own test module
+
+
+def _programs(prefix: str = "") -> list:
+    """The programs of batch `prefix` ("t3b_"), or with "" those of no batch (this file's)."""
+    return sorted(p for p in PROGRAMS.glob("*.py")
+                  if (p.stem.startswith(prefix) if prefix else not _BATCH.match(p.stem)))
 
 # (PyTorch's line, tapegrad's line): differences known and accepted, with the reason
 KNOWN = {
@@ -62,9 +69,10 @@ def _same_line(want: str, got: str) -> bool:
     return all(_close(a, b) for a, b in zip(_NUM.findall(want), _NUM.findall(got)))
 
 
-def _mismatches(name: str, want: str, got: str) -> list:
-    """Lines of `got` that differ from `want` (beyond the KNOWN differences)."""
-    known = KNOWN.get(name, {})
+def _mismatches(name: str, want: str, got: str, known_lines: dict | None = None) -> list:
+    """Lines of `got` that differ from `want` beyond the KNOWN differences (this module's,
+    or a batch module's `known_lines`)."""
+    known = (KNOWN if known_lines is None else known_lines).get(name, {})
     w, g = want.splitlines(), got.splitlines()
     bad = [f"line {i + 1}:\n  pytorch:  {a}\n  tapegrad: {b}" for i, (a, b) in
            enumerate(zip(w, g)) if not _same_line(a, b) and known.get(a) != b]
@@ -131,7 +139,7 @@ def _needed(name: str) -> None:
             pytest.skip(f"tapegrad.{mod}.{attr} is missing")
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in PROGRAMS.glob("*.py")))
+@pytest.mark.parametrize("name", [p.stem for p in _programs()])
 def test_tutorial_prints_what_pytorch_prints(name, shim, tmp_path):
     assert name in EXPECTED, f"no stored PyTorch output for {name}.py (run --regen)"
     _needed(name)
@@ -166,11 +174,12 @@ print(json.dumps(out))
 """
 
 
-def _pytorch_outputs(cwd: Path) -> dict:
-    """Every program's output on PyTorch, from one process (torch imports once)."""
+def _pytorch_outputs(cwd: Path, prefix: str = "") -> dict:
+    """Every program's output on PyTorch (of batch `prefix`, see _programs), from one
+    process (torch imports once)."""
     import json
 
-    progs = [str(p) for p in sorted(PROGRAMS.glob("*.py"))]
+    progs = [str(p) for p in _programs(prefix)]
     r = subprocess.run([sys.executable, "-c", _DRIVER, *progs], cwd=cwd, capture_output=True,
                        text=True, timeout=600)
     if r.returncode:
@@ -187,18 +196,19 @@ def test_stored_pytorch_output_is_current(tmp_path):
     assert not stale, f"stored output is stale for {stale}: python tests/test_tutorials.py --regen"
 
 
-def _regen() -> None:
-    """Rewrite the EXPECTED block of this file from PyTorch's output."""
+def _regen(path: Path = Path(__file__), prefix: str = "") -> None:
+    """Rewrite the EXPECTED block of the test module at `path` from PyTorch's output of
+    its programs (this module's, or a batch's: `prefix`)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
-        fresh = _pytorch_outputs(Path(d))
+        fresh = _pytorch_outputs(Path(d), prefix)
     body = "".join(f'    "{n}": r"""\n{fresh[n]}""",\n' for n in sorted(fresh))
     assert '"""' not in "".join(fresh.values())
-    src = Path(__file__).read_text()
+    src = path.read_text()
     head, rest = src.split(_BEGIN, 1)
     _, tail = rest.split(_END, 1)
-    Path(__file__).write_text(f"{head}{_BEGIN}\nEXPECTED = {{\n{body}}}\n{_END}{tail}")
+    path.write_text(f"{head}{_BEGIN}\nEXPECTED = {{\n{body}}}\n{_END}{tail}")
 
 
 _BEGIN, _END = ("# ---- PyTorch's output " + m for m in ("(begin) ----", "(end) ----"))

@@ -198,15 +198,23 @@ def _version_message(tape, k, s):
     if loaded:
         what, then = "", loaded[0]
         now = then + int(tape.S[s, S_VER])
-    else:
-        what, now, then = f", which is output 0 of {producer.grad_fn},", \
+    else:  # (the node's name without its Backward0 suffix, as PyTorch prints it)
+        what, now, then = f", which is output 0 of {_strip(producer.grad_fn)},", \
             int(tape.S[s, S_VER]), 0
     user = BY_CODE[int(tape.R[k, R_OP])].grad_fn
+    hint = ("the backtrace further above shows the operation that failed to compute its "
+            "gradient. The variable in question was changed in there or anywhere later. Good "
+            "luck!") if _ANOMALY[0] else (
+        "enable anomaly detection to find the operation that failed to compute its gradient, "
+        "with torch.autograd.set_detect_anomaly(True, check_nan=False).")
     return (f"one of the variables needed for gradient computation has been modified by an "
             f"inplace operation: [torch.{dt} {t_shape}]{what} is at version {now}; expected "
-            f"version {then} instead (needed by {user}). Hint: the backtrace further above shows "
-            f"the operation that failed to compute its gradient. The variable in question was "
-            f"changed in there or anywhere later. Good luck!")
+            f"version {then} instead. Hint: {hint} (needed by {user})")
+
+
+def _strip(node: str) -> str:
+    """ExpBackward0 -> Exp."""
+    return node.rstrip("0123456789").removesuffix("Backward") or node
 
 
 _NO_SEED = np.zeros(0)  # seed for roots that are all scalars: their adjoint starts at 1

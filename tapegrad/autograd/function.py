@@ -155,7 +155,8 @@ class BackwardCFunction(FunctionCtx, Node):
         self._freed = True
 
     def __repr__(self):
-        return f"<torch.autograd.function.{self.name()} object at {id(self):#x}>"
+        where = "" if getattr(type(self), "_native", False) else "torch.autograd.function."
+        return f"<{where}{self.name()} object at {id(self):#x}>"
 
 
 def _version_message(t, version, name):

@@ -13,6 +13,8 @@ from .saved_hooks import disable_saved_tensors_hooks, save_on_cpu, saved_tensors
 __all__ = ["Node", "saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks"]
 
 _classes = {}
+_QUALIFIED = {"CopySlices": "torch::autograd::CopySlices"}  # name() of the nodes PyTorch
+# implements outside its generated code: their class name without the namespace
 _accumulators = weakref.WeakValueDictionary()  # id(leaf) -> its AccumulateGrad, while alive
 
 
@@ -22,7 +24,8 @@ class Node:
     __slots__ = ("_tape", "_slot", "__weakref__")
 
     def name(self):
-        return type(self).__name__
+        n = type(self).__name__
+        return _QUALIFIED.get(n, n)
 
     @property
     def _record(self):
@@ -38,7 +41,7 @@ class Node:
         return tuple(edge(tape, s) for s in ins if s != -1)
 
     def __repr__(self):
-        return f"<{self.name()} object at {id(self):#x}>"
+        return f"<{type(self).__name__} object at {id(self):#x}>"
 
     def __eq__(self, other):
         return type(other) is type(self) and other._tape is self._tape \

@@ -97,6 +97,7 @@ class _ConvFunction(Function):
 # its grad_fn as PyTorch names a convolution's (a custom Function's is `<Name>Backward`)
 _ConvFunction._backward_cls.__name__ = _ConvFunction._backward_cls.__qualname__ = \
     "ConvolutionBackward0"
+_ConvFunction._backward_cls._native = True  # (its repr without torch.autograd.function.)
 
 
 def _col2im(gcols: np.ndarray, shape: tuple, sp, ks, st, lo, dl, out, G: int) -> np.ndarray:

@@ -130,7 +130,11 @@ def _conv_transpose_nd(input: Tensor, weight: Tensor, bias, stride, padding, out
     y = (w @ cols).reshape((N, O) + out)
     if bias is not None:
         y = y + bias.reshape((1, O) + (1,) * nsp)
-    return y.squeeze(0) if unbatched else y
+    if unbatched:
+        return y.squeeze(0)
+    from ._grad_fn import show  # one ConvolutionBackward0 node, as conv2d's
+
+    return show(y, "ConvolutionBackward0", x, weight, bias)
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,

@@ -39,10 +39,12 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"size ({input.shape}) is deprecated. Please ensure they have the "
                          "same size.")
     dt = input._dtype
+    if target._dtype is not dt:  # an integer or bool target too: PyTorch converts none
+        raise RuntimeError(f"Found dtype {_tname(target._dtype)} but expected {_tname(dt)} "
+                           f"(binary_cross_entropy: target of dtype {target._dtype} for an "
+                           f"input of dtype {dt})")
     if not in_unit_interval(_peek(input).reshape(-1)):  # nan fails too
         raise RuntimeError("all elements of input should be between 0 and 1")
-    if target._dtype is not dt:
-        target = target.to(dt)
     if not in_unit_interval(_peek(target).reshape(-1)):
         raise RuntimeError("all elements of target should be between 0 and 1")
     loss = _binary("binary_cross_entropy", input, target)  # one record
@@ -68,6 +70,13 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     if target._shape != input._shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
+    if target._dtype is dtypes.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if not target._dtype.is_floating_point:  # the loss would be written in target's dtype
+        raise RuntimeError(f"result type {_tname(input._dtype)} can't be cast to the desired "
+                           f"output type {_tname(target._dtype)} (binary_cross_entropy_with_"
+                           f"logits: a target of dtype {target._dtype}; use target.float())")
     ls = logsigmoid(input)
     if pos_weight is not None:
         check_tensor(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
@@ -99,12 +108,12 @@ def _class_targets(input: Tensor, target: Tensor, weight, ignore_index: int, op:
                            f"got a target of shape {list(ts)}")
     if nd > 2 and ts != sh[:1] + sh[2:]:
         raise RuntimeError(f"Expected target size {list(sh[:1] + sh[2:])}, got {list(ts)}")
-    if target._dtype is not dtypes.int64:
+    if target._dtype not in (dtypes.int64, dtypes.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
                            f"{_tname(target._dtype)}")
     cdim = 1 if nd >= 2 else 0
     n_cls = sh[cdim]
-    tv = target._value().reshape(ts if nd != 1 else ())
+    tv = target._value().reshape(ts if nd != 1 else ()).astype(np.int64, copy=False)
     valid = tv != ignore_index
     bad = valid & ((tv < 0) | (tv >= n_cls))
     if bad.any():
@@ -212,9 +221,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                       + np.expand_dims(wt64, cdim) * (1.0 - label_smoothing), cdim)
     prod = logp * _const(-q, dt)
     if reduction == "none":
-        return prod.sum(cdim)
-    s = prod.sum()
-    return _mean_by(s, float(wt64.sum())) if reduction == "mean" else s
+        out = prod.sum(cdim)
+    else:
+        s = prod.sum()
+        out = _mean_by(s, float(wt64.sum())) if reduction == "mean" else s
+    # PyTorch adds the smoothing term to the nll term last, for every reduction
+    return show(out, "AddBackward0", logp)
 
 
 def _soft_targets(logp: Tensor, target: Tensor, weight, ignore_index: int, reduction: str,
@@ -236,4 +248,7 @@ def _soft_targets(logp: Tensor, target: Tensor, weight, ignore_index: int, reduc
     if reduction == "none":
         return -prod.sum(cdim)
     s = prod.sum()
-    return s / -(logp.numel() // n_cls) if reduction == "mean" else -s
+    if reduction == "sum":
+        return -s
+    # a division by a Scalar: PyTorch's DivBackward1
+    return show(s / -(logp.numel() // n_cls), "DivBackward1", s)

@@ -113,6 +113,7 @@ class _CTC(Function):
 
 # its grad_fn as PyTorch names it
 _CTC._backward_cls.__name__ = _CTC._backward_cls.__qualname__ = "CtcLossBackward0"
+_CTC._backward_cls._native = True  # (its repr without torch.autograd.function.)
 
 
 def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor | tuple[int, ...],

@@ -48,11 +48,11 @@ def _drop(input: Tensor, p: float, mask_shape: tuple, inplace: bool) -> Tensor:
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,
             inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) in training;
-    the input itself otherwise. inplace=True multiplies into input (PyTorch's rules for
-    in-place ops apply: a leaf that requires grad refuses)."""
+    the input itself otherwise, and for p=0 (nothing drawn). inplace=True multiplies into
+    input (PyTorch's rules for in-place ops apply: a leaf that requires grad refuses)."""
     check_tensor(input, "dropout")
     p = _check_p(p)
-    if not training:
+    if not training or p == 0.0:
         return input
     return _drop(input, p, input._shape, inplace)
 
@@ -60,7 +60,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
 def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool,
                      batched: bool) -> Tensor:
     p = _check_p(p)
-    if not training:
+    if not training or p == 0.0:  # (p=0: nothing drawn)
         return input
     sh = input._shape
     lead = 2 if batched else 1  # (N, C, ...) or (C, ...): one draw per channel
@@ -276,7 +276,13 @@ def pad(input: Tensor, pad: list[int], mode: str = "constant",
     if fill.any():
         out = out.masked_fill(_const(np.broadcast_to(fill, out_shape), dtypes.bool_),
                               0.0 if value is None else value)
-    return out
+    if mode == "circular":
+        return out
+    node = "ConstantPadNdBackward0" if mode == "constant" else f"{_PAD_NODES[mode]}{k}DBackward0"
+    return show(out, node, input)  # PyTorch's one node
+
+
+_PAD_NODES = {"reflect": "ReflectionPad", "replicate": "ReplicationPad"}
 
 
 # ---- distances and normalisation ------------------------------------------------------

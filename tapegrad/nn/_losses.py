@@ -235,7 +235,8 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = 
     _float_loss_input(input, "soft_margin_loss")
     check_tensor(target, "soft_margin_loss", "target")
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    return _reduce(softplus(-target * input), reduction)
+    return show(_reduce(softplus(-target * input), reduction), "SoftMarginLossBackward0",
+                input, target)
 
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True,

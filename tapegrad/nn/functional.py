@@ -35,6 +35,8 @@ from ._layers_functional import (cosine_similarity, dropout, dropout1d, dropout2
                                  embedding, normalize, one_hot, pad, pairwise_distance)
 from ._losses import (hinge_embedding_loss, huber_loss, kl_div, l1_loss, margin_ranking_loss,
                       mse_loss, poisson_nll_loss, smooth_l1_loss, soft_margin_loss)
+from ._losses2 import (cosine_embedding_loss, gaussian_nll_loss, multi_margin_loss,
+                       multilabel_soft_margin_loss)
 from ._upsample import interpolate
 from ._layers2 import (adaptive_max_pool1d, adaptive_max_pool2d, fold, local_response_norm,
                        pixel_shuffle, pixel_unshuffle, prelu, triplet_margin_loss, unfold)
@@ -207,6 +209,8 @@ __all__ = [
     "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div",
     "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "poisson_nll_loss",
+    "cosine_embedding_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
+    "gaussian_nll_loss",
     # layers
     "dropout", "dropout1d", "dropout2d", "dropout3d", "embedding", "one_hot", "pad",
     "normalize", "layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_norm",

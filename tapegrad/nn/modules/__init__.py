@@ -20,9 +20,10 @@ from .layers2 import (GLU, AdaptiveMaxPool1d, AdaptiveMaxPool2d, CircularPad1d, 
 from .layers3 import (CTCLoss, Conv3d, EmbeddingBag, LazyLinear, Transformer,
                       TransformerDecoder, TransformerDecoderLayer, UninitializedParameter)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity,
-                   CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
-                   MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, PoissonNLLLoss,
-                   SmoothL1Loss, SoftMarginLoss)
+                   CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss,
+                   KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, MultiLabelSoftMarginLoss,
+                   MultiMarginLoss, NLLLoss, PairwiseDistance, PoissonNLLLoss, SmoothL1Loss,
+                   SoftMarginLoss)
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
@@ -41,6 +42,7 @@ __all__ = [
     "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "NLLLoss", "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
     "SoftMarginLoss", "PoissonNLLLoss", "CosineSimilarity", "PairwiseDistance",
+    "MultiLabelSoftMarginLoss", "MultiMarginLoss", "GaussianNLLLoss",
     "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",

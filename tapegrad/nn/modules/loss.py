@@ -3,7 +3,6 @@ its tapegrad.nn.functional function."""
 
 import warnings
 
-from ...selection import where
 from ...tensor import Tensor
 from .. import functional as F
 from ._fastattr import registered
@@ -153,30 +152,8 @@ class CosineEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
-        fn = getattr(F, "cosine_embedding_loss", _cosine_embedding_loss)
-        return fn(input1, input2, target, margin=self.margin, reduction=self.reduction)
-
-
-def _cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
-    """1 - cos for target 1, max(0, cos - margin) for target -1 (cos along the last dim
-    of 1-D or 2-D inputs, squared norms shifted by 1e-12 as PyTorch)."""
-    if input1.dim() not in (1, 2) or input1.shape != input2.shape:
-        raise RuntimeError(f"cosine_embedding_loss: expected 1D or 2D inputs of one shape, "
-                           f"got {list(input1.shape)} and {list(input2.shape)}")
-    d = input1.dim() - 1
-    dot = (input1 * input2).sum(d)
-    denom = (((input1 * input1).sum(d) + 1e-12) * ((input2 * input2).sum(d) + 1e-12)).sqrt()
-    cos = dot / denom
-    zero = cos * 0.0
-    out = where(target == 1, 1.0 - cos, zero) + where(target == -1, (cos - margin).clamp(
-        min=0.0), zero)
-    if reduction == "mean":
-        return out.mean()
-    if reduction == "sum":
-        return out.sum()
-    if reduction == "none":
-        return out
-    raise ValueError(f"{reduction} is not a valid value for reduction")
+        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin,
+                                       reduction=self.reduction)
 
 
 class MarginRankingLoss(_Loss):
@@ -228,6 +205,49 @@ class PoissonNLLLoss(_Loss):
     def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
         return F.poisson_nll_loss(log_input, target, log_input=self.log_input,
                                   full=self.full, eps=self.eps, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """Multi-label one-versus-all loss: per sample, the mean over the classes of the binary
+    cross-entropy of sigmoid(input) against the 0/1 target."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.multilabel_soft_margin_loss(input, target, weight=registered(self, "weight"),
+                                             reduction=self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge loss max(0, margin - x[y] + x[j])^p over the classes j != y."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
+                 size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError("only p == 1 and p == 2 supported")
+        if weight is not None and weight.dim() != 1:
+            raise ValueError(f"MultiMarginLoss: expected weight to be None or 1D tensor, got "
+                             f"{weight.dim()}D instead")
+        self.p = p
+        self.margin = margin
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.multi_margin_loss(input, target, p=self.p, margin=self.margin,
+                                   weight=registered(self, "weight"), reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log likelihood of targets under predicted means and variances."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6,
+                 reduction: str = "mean") -> None:
+        super().__init__(None, None, reduction)
+        self.full = full
+        self.eps = eps
+
+    def forward(self, input: Tensor, target: Tensor, var: Tensor | float) -> Tensor:
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
+                                   reduction=self.reduction)
 
 
 class CosineSimilarity(Module):
