@@ -11,6 +11,7 @@ from . import dtypes
 from . import functions as F
 from ._hints import Number
 from .random import Generator
+from .recorder import views_a_leaf
 from .tape.tape import _local, current
 from .tensor import _UNTRACKED, Tensor, _DataVersion, _from_array, _on_tape, _Version, bump
 
@@ -23,9 +24,13 @@ def _inplace(t, op, compute, saves_self=False):
     `compute(src)` returns the result with `src` standing for t; when the op saves its
     input (mul_, div_ by a tensor), src is a clone, PyTorch's `original_self`."""
     tape = current()
-    if t._rg and t.is_leaf and _local.grad_enabled:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           f"operation. ({op})")
+    if t._rg and _local.grad_enabled:
+        if t.is_leaf:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               f"in-place operation. ({op})")
+        if views_a_leaf(t):
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
+                               f"an in-place operation. ({op})")
     src = t
     if saves_self and t._tape is tape and _local.grad_enabled:
         src = _clone(t)  # rebinding t bumps its old slot, which this op's record must not save

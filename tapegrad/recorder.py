@@ -18,8 +18,8 @@ the same slots (the compiled recorder and the output tensor in one Python call).
 """
 
 from .ops import BY_NAME
-from .ops.spec import FAMILY_NAMES, INDEX, TERNARY
-from .tape.records import S_FLAGS, S_RETAIN, S_RG
+from .ops.spec import COPY, FAMILY_NAMES, INDEX, STRIDED, TERNARY
+from .tape.records import R_IN0, R_OP, S_FLAGS, S_LEAF, S_REC, S_RETAIN, S_RG
 from .tape.tape import _ELEMENTWISE, Tape, _local
 from .tensor import _UNTRACKED, _ZERO, Tensor, _on_tape
 
@@ -43,6 +43,31 @@ def needs_grad(*ts) -> bool:
             if t._rg:
                 return True
     return False
+
+
+def views_a_leaf(t) -> bool:
+    """Is t, recorded on this thread's tape, a view of a leaf that requires grad (through
+    view ops only: select, slice, view, transpose, expand, ...)? PyTorch refuses in-place
+    ops on those, as on the leaf itself; tapegrad's views are records of their own, so
+    the op would change the view's value and leave the leaf as it was."""
+    tape = t._tape
+    if tape is None or tape is not _local.tape:
+        return False
+    R, S = tape.R, tape.S
+    s = t._slot
+    while s >= 0:
+        fl = S.item(s, S_FLAGS)
+        if fl & S_LEAF:
+            return bool(fl & S_RG)
+        k = S.item(s, S_REC)
+        if R.item(k, R_OP) not in _VIEW_OPS:
+            return False
+        s = R.item(k, R_IN0)
+    return False
+
+
+_VIEW_OPS = frozenset(spec.opcode for name, spec in BY_NAME.items()
+                      if spec.family in (STRIDED, COPY) and name not in ("clone", "flip", "repeat"))
 
 
 def record(name, ins, shape, dt, *, params=None, c=0.0, positions=None):

@@ -13,7 +13,7 @@ from ._recorded_masks import _Mask
 from .functions import _binary, _strides, broadcast_shapes
 from .ops import BY_NAME
 from .recorder import check_tensor as _check_tensor
-from .recorder import needs_grad, record
+from .recorder import needs_grad, record, views_a_leaf
 from .inplace import _SAVE_SELF, _inplace, _inplace_method
 from .movement import _contiguous_strides, _advanced
 from .tape.records import R_FLAGS, R_IMPLICIT, S_REC
@@ -448,7 +448,7 @@ def _fits(value, t):
 def setitem(t, index, value):
     """t[index] = value, in place, with PyTorch's rules: recorded (CopySlices or
     IndexPutBackward0) when t or value requires grad; a leaf that requires grad refuses."""
-    if t._rg and t.is_leaf and _local.grad_enabled:
+    if t._rg and _local.grad_enabled and (t.is_leaf or views_a_leaf(t)):
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation. (__setitem__)")
     if _selects_all(index, t.ndim) and (not isinstance(value, Tensor) or _fits(value, t)):

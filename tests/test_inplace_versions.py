@@ -308,3 +308,51 @@ def test_clamp_normal_uniform_in_place():
     y.clamp_(max=1.0)  # recorded: the gradient is clamp's
     y.sum().backward()
     assert y.grad_fn is not None and y.grad_fn.name() == "ClampBackward1"
+
+
+VIEWS_OF_A_LEAF = {  # a view through view ops only: PyTorch refuses an in-place op on it
+    "select": lambda w: w[0], "slice": lambda w: w[:1], "view": lambda w: w.view(-1),
+    "t": lambda w: w.t(), "reshape": lambda w: w.reshape(4), "flatten": lambda w: w.flatten(),
+    "unsqueeze": lambda w: w.unsqueeze(0), "expand": lambda w: w[0:1].expand(3, 2),
+    "view of a view": lambda w: w[0][1:],
+}
+NOT_VIEWS = {  # copies, or views of a non-leaf: in-place is fine
+    "advanced index": lambda w: w[[0, 1]], "clone": lambda w: w.clone()[0],
+    "cast": lambda w: w.double(), "non-leaf": lambda w: (w * 2)[0],
+}
+
+
+@pytest.mark.parametrize("make", VIEWS_OF_A_LEAF.values(), ids=VIEWS_OF_A_LEAF.keys())
+def test_in_place_on_a_view_of_a_leaf_that_requires_grad_raises(make):
+    """(It used to change the view's recorded value and leave the leaf as it was.)"""
+    w = torch.ones(2, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        make(w).mul_(2)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        make(w)[0] = 5.0
+    with torch.no_grad():  # allowed without grad, and it writes through to the leaf
+        w[0].mul_(3)
+    assert w.tolist() == [[3.0, 3.0], [1.0, 1.0]]
+
+
+@pytest.mark.parametrize("make", NOT_VIEWS.values(), ids=NOT_VIEWS.keys())
+def test_in_place_on_a_copy_or_a_non_leafs_view_is_allowed(make):
+    w = torch.ones(2, 2, requires_grad=True)
+    v = make(w)
+    v.mul_(2)
+    v[0] = 5.0
+    assert w.tolist() == [[1.0, 1.0], [1.0, 1.0]] and v.requires_grad
+
+
+@pytest.mark.torch
+def test_views_of_a_leaf_match_pytorch():
+    ref = pytest.importorskip("torch")
+    for name, make in {**VIEWS_OF_A_LEAF, **NOT_VIEWS}.items():
+        outcome = []
+        for lib in (torch, ref):
+            try:
+                make(lib.ones(2, 2, requires_grad=True)).mul_(2)
+                outcome.append("ok")
+            except RuntimeError:
+                outcome.append("raises")
+        assert outcome[0] == outcome[1], name
