@@ -21,9 +21,7 @@ from .ops import BY_NAME
 from .ops.spec import COPY, FAMILY_NAMES, INDEX, STRIDED, TERNARY
 from .tape.records import R_IN0, R_OP, S_FLAGS, S_LEAF, S_REC, S_RETAIN, S_RG
 from .tape.tape import _ELEMENTWISE, Tape, _local
-from .tensor import _UNTRACKED, _ZERO, Tensor, _on_tape
-
-_new = object.__new__
+from .tensor import _UNTRACKED, Tensor, _on_tape
 
 _PLAIN_RECORD = Tape.record  # while it is Tape's method (forward AD and anomaly mode wrap it)
 
@@ -136,21 +134,7 @@ def elementwise(tape, op, s0, s1, c, shape, dt, sflags):
         s = fn(tape.R, tape.S, tape.AUX, tape.A[code], op, s0, s1, -1, c, -1, code, sflags)
         if s < 0:  # a table is full: make room and append (tape.record)
             s = tape.record(op, s0, s1, -1, c, -1, code, sflags)
-    t = _new(Tensor)  # _on_tape's tensor, built here: one Python call less per scalar op
-    t._arr = None
-    t._tape = tape
-    t._slot = s
-    t._shape = shape
-    t._dtype = dt
-    t._rg = (sflags & S_RG) != 0
-    t._grad = None
-    t._vc = _ZERO
-    t._gfn = None
-    t._ltape = None
-    t._retains = False
-    t._ghome = None
-    tape.handles.append(t)
-    return t
+    return _on_tape(tape, s, shape, dt, (sflags & S_RG) != 0)
 
 
 # ---- getting inputs onto the tape ------------------------------------------------------

@@ -387,11 +387,21 @@ def _grads(tape, roots, seed, retain, inputs, allow_unused):
     for i, t in enumerate(inputs):
         g = _gathered(tape, t, wanted[i])
         if g is None and not allow_unused:
-            raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been "
-                               "used in the graph. Set allow_unused=True if this is the desired "
-                               "behavior.")
+            raise _unused(i)
         out.append(g)
     return out
+
+
+def _unused(i):
+    return RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used "
+                        "in the graph. Set allow_unused=True if this is the desired behavior.")
+
+
+def _tensors(inputs, grads, materialize):
+    """grad()'s answer: the adjoints as tensors (zeros, or None, where unreached)."""
+    return tuple((_from_array(np.zeros(t._shape, t._dtype.np), t._dtype, False)
+                  if materialize else None) if g is None else _from_array(g, t._dtype, False)
+                 for t, g in zip(inputs, grads))
 
 
 def _gathered(tape, t, slots):
@@ -433,11 +443,8 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
             if g is not None:
                 return (_from_array(g, inputs._dtype, False),)
             if not (materialize_grads if allow_unused is None else allow_unused):
-                raise RuntimeError("The differentiated Tensor at index 0 appears to not have "
-                                   "been used in the graph. Set allow_unused=True if this is "
-                                   "the desired behavior.")
-            return (_from_array(np.zeros(inputs._shape, inputs._dtype.np), inputs._dtype,
-                                False) if materialize_grads else None,)
+                raise _unused(0)
+            return _tensors((inputs,), (None,), materialize_grads)
     if is_grads_batched:
         raise NotImplementedError("grad: is_grads_batched=True is not supported yet")
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
@@ -464,12 +471,5 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
     grads = _grads(tape, roots, seed, retain, inputs, allow_unused)
     if not retain:
         tape.settle()
-    res = []
-    for t, g in zip(inputs, grads):
-        if g is None:
-            res.append(_from_array(np.zeros(t._shape, t._dtype.np), t._dtype, False)
-                       if materialize_grads else None)
-        else:
-            res.append(_from_array(g, t._dtype, False))
-    return tuple(res)
+    return _tensors(inputs, grads, materialize_grads)
 
